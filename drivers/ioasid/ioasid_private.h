@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Internal types of /dev/ioasid.
+ *
+ * Lock order, outermost first:
+ *   ioasid_ctx.lock        device binding and attachment state of a context
+ *   ioasid_ioas.mutex      mappings and IOMMU domains of one normal IOASID
+ *   iommu_group mutex      (iommu core)
+ *   the IOMMU driver's own locks
+ * ioasid_ctx.objects' xa_lock nests inside all of them and protects the
+ * reference counts of &struct ioasid_object.
+ */
+#ifndef __IOASID_PRIVATE_H
+#define __IOASID_PRIVATE_H
+
+#include <linux/interval_tree.h>
+#include <linux/iommu.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+struct ioasid_ucmd;
+
+enum ioasid_obj_type {
+	IOASID_OBJ_NONE,
+	IOASID_OBJ_ANY = IOASID_OBJ_NONE,
+	IOASID_OBJ_IOAS,
+	IOASID_OBJ_DEVICE,
+#ifdef CONFIG_IOASID_TEST
+	IOASID_OBJ_MOCK_DEVICE,
+#endif
+};
+
+/**
+ * struct ioasid_object - what every object in a context's table starts with
+ * @shortterm: 1 while the object is in the table, plus one for every ioctl
+ *             using it right now. Removal needs it to be exactly 1.
+ * @users: Long-term users (attached devices) that pin the object; removal
+ *         fails with -EBUSY while it is non-zero. Under the table's xa_lock.
+ * @type: What the object is
+ * @id: Its id in the table
+ */
+struct ioasid_object {
+	refcount_t shortterm;
+	unsigned int users;
+	enum ioasid_obj_type type;
+	u32 id;
+};
+
+/**
+ * struct ioasid_caps - capabilities of the IOMMU a context is bound to
+ * @pgsize_bitmap: Page sizes its paging domains support
+ * @aperture_start: First IOVA its paging domains translate
+ * @aperture_last: Last IOVA its paging domains translate
+ * @max_pasid_bits: PASID width of the first bound device
+ * @coherent: DMA snoops CPU caches
+ */
+struct ioasid_caps {
+	unsigned long pgsize_bitmap;
+	u64 aperture_start;
+	u64 aperture_last;
+	u32 max_pasid_bits;
+	bool coherent;
+};
+
+/**
+ * struct ioasid_ctx - one open file of /dev/ioasid
+ * @file: The file, whose reference count is the context's
+ * @objects: Object table, id -> &struct ioasid_object
+ * @lock: Protects @groups, @iommu_ops, @caps and all binding and attachment
+ *        state of the devices bound to the context
+ * @groups: The &struct ioasid_group of every iommu_group with a bound device
+ * @iommu_ops: IOMMU selected by the first bound device, NULL before
+ * @caps: Capabilities of that IOMMU, valid once @iommu_ops is set
+ */
+struct ioasid_ctx {
+	struct file *file;
+	struct xarray objects;
+	struct mutex lock;
+	struct list_head groups;
+	const struct iommu_ops *iommu_ops;
+	struct ioasid_caps caps;
+};
+
+/* Object table (main.c) */
+int ioasid_object_reserve(struct ioasid_ctx *ctx, struct ioasid_object *obj,
+			  enum ioasid_obj_type type);
+void ioasid_object_publish(struct ioasid_ctx *ctx, struct ioasid_object *obj);
+void ioasid_object_abort(struct ioasid_ctx *ctx, struct ioasid_object *obj);
+struct ioasid_object *ioasid_object_get(struct ioasid_ctx *ctx, u32 id,
+					enum ioasid_obj_type type);
+void ioasid_object_put(struct ioasid_object *obj);
+struct ioasid_object *ioasid_object_remove(struct ioasid_ctx *ctx, u32 id,
+					   enum ioasid_obj_type type);
+void ioasid_object_add_user(struct ioasid_ctx *ctx, struct ioasid_object *obj);
+void ioasid_object_del_user(struct ioasid_ctx *ctx, struct ioasid_object *obj);
+
+/**
+ * struct ioasid_ucmd - one ioctl call
+ * @ctx: Context the call is on
+ * @ubuffer: User's struct
+ * @user_size: Size of the user's struct
+ * @cmd: Kernel copy of the struct, zero-extended to the kernel's size
+ */
+struct ioasid_ucmd {
+	struct ioasid_ctx *ctx;
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+};
+
+int ioasid_ucmd_respond(struct ioasid_ucmd *ucmd, size_t cmd_len);
+
+/**
+ * struct ioasid_pages - user pages pinned once, shared by the areas using them
+ * @kref: One per area using the pages
+ * @mm: The mm that was charged for them
+ * @npages: Number of pages
+ * @pages: The pinned pages
+ * @writable: Pinned for write; devices may have dirtied them
+ */
+struct ioasid_pages {
+	struct kref kref;
+	struct mm_struct *mm;
+	unsigned long npages;
+	struct page **pages;
+	bool writable;
+};
+
+struct ioasid_pages *ioasid_pages_pin(unsigned long uaddr,
+				      unsigned long npages, bool writable);
+void ioasid_pages_put(struct ioasid_pages *pages);
+
+/**
+ * struct ioasid_area - one mapping of a normal IOASID
+ * @node: IOVA range [start, last] in &struct ioasid_ioas.areas
+ * @pages: Pinned memory behind the range
+ * @pgoff: Index in @pages of the page mapped at the start of the range
+ * @prot: IOMMU_READ and/or IOMMU_WRITE
+ */
+struct ioasid_area {
+	struct interval_tree_node node;
+	struct ioasid_pages *pages;
+	unsigned long pgoff;
+	int prot;
+};
+
+/**
+ * struct ioasid_ioas - a normal IOASID
+ * @obj: Table entry
+ * @mutex: Protects @areas, @domain and @domain_users
+ * @areas: Every mapping, keyed by IOVA. The source of truth: a domain is
+ *         filled from it when it is created.
+ * @domain: Paging domain devices are attached to; allocated on first attach
+ *          and freed when the last device detaches
+ * @domain_users: Device groups attached to @domain
+ */
+struct ioasid_ioas {
+	struct ioasid_object obj;
+	struct mutex mutex;
+	struct rb_root_cached areas;
+	struct iommu_domain *domain;
+	unsigned int domain_users;
+};
+
+int ioasid_ioas_create(struct ioasid_ucmd *ucmd);
+int ioasid_ioas_map(struct ioasid_ucmd *ucmd);
+int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd);
+void ioasid_ioas_destroy(struct ioasid_ioas *ioas);
+struct iommu_domain *ioasid_ioas_domain_get(struct ioasid_ioas *ioas,
+					    struct device *dev);
+void ioasid_ioas_domain_put(struct ioasid_ioas *ioas);
+
+/**
+ * struct ioasid_group - an iommu_group with devices bound to a context
+ * @node: In &struct ioasid_ctx.groups
+ * @group: The iommu_group
+ * @bound: Devices of the group bound to the context
+ * @attached: Devices of the group attached by RID to @ioas
+ * @ioas: IOASID the group's RID translation is attached to, or NULL when
+ *        DMA is blocked
+ *
+ * The IOMMU translates a whole group at once, so every device of a group
+ * that is attached by RID is attached to the same IOASID.
+ */
+struct ioasid_group {
+	struct list_head node;
+	struct iommu_group *group;
+	unsigned int bound;
+	unsigned int attached;
+	struct ioasid_ioas *ioas;
+};
+
+/**
+ * struct ioasid_device - a device bound to a context
+ * @obj: Table entry
+ * @ctx: The context
+ * @dev: The device
+ * @igroup: Its group's state in @ctx
+ * @ioas: IOASID its RID is attached to, or NULL
+ */
+struct ioasid_device {
+	struct ioasid_object obj;
+	struct ioasid_ctx *ctx;
+	struct device *dev;
+	struct ioasid_group *igroup;
+	struct ioasid_ioas *ioas;
+};
+
+void ioasid_device_destroy(struct ioasid_device *idev);
+
+#ifdef CONFIG_IOASID_TEST
+int ioasid_test_cmd(struct ioasid_ucmd *ucmd);
+void ioasid_test_mock_destroy(struct ioasid_object *obj);
+int ioasid_test_init(void);
+void ioasid_test_exit(void);
+#else
+static inline int ioasid_test_init(void)
+{
+	return 0;
+}
+
+static inline void ioasid_test_exit(void)
+{
+}
+#endif
+
+#endif /* __IOASID_PRIVATE_H */

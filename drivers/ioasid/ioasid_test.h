@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Test interface of /dev/ioasid (CONFIG_IOASID_TEST), shared by the kernel
+ * and tools/testing/selftests/ioasid. Not a stable uAPI.
+ */
+#ifndef _IOASID_TEST_H
+#define _IOASID_TEST_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/**
+ * enum ioasid_test_op - What &struct ioasid_test_cmd asks for
+ * @IOASID_TEST_MOCK_CREATE: Create a mock device behind mock IOMMU
+ *                           mock_create.instance; its id goes to
+ *                           mock_create.out_id. It lives until
+ *                           IOASID_TEST_MOCK_DESTROY or until the context
+ *                           is closed.
+ * @IOASID_TEST_MOCK_DESTROY: Destroy mock device @id, unbinding it first
+ * @IOASID_TEST_MOCK_BIND: Bind mock device @id to this context, as a driver
+ *                         would with ioasid_bind_device(); the device id in
+ *                         the context goes to mock_bind.out_dev_id
+ * @IOASID_TEST_MOCK_UNBIND: Undo IOASID_TEST_MOCK_BIND
+ * @IOASID_TEST_MOCK_ATTACH: Attach the RID of mock device @id to IOASID
+ *                           mock_attach.ioasid (or replace its attachment)
+ * @IOASID_TEST_MOCK_DETACH: Detach the RID of mock device @id
+ * @IOASID_TEST_DMA: Let mock device @id do DMA as described by &dma; the
+ *                   mock IOMMU translates every byte by walking the page
+ *                   tables attached for (device, PASID)
+ */
+enum ioasid_test_op {
+	IOASID_TEST_MOCK_CREATE = 1,
+	IOASID_TEST_MOCK_DESTROY,
+	IOASID_TEST_MOCK_BIND,
+	IOASID_TEST_MOCK_UNBIND,
+	IOASID_TEST_MOCK_ATTACH,
+	IOASID_TEST_MOCK_DETACH,
+	IOASID_TEST_DMA,
+};
+
+/**
+ * enum ioasid_test_fault - Why the mock IOMMU stopped a DMA
+ * @IOASID_TEST_FAULT_NONE: The whole transfer was translated
+ * @IOASID_TEST_FAULT_BLOCKED: Nothing is attached: DMA is blocked
+ * @IOASID_TEST_FAULT_NOT_PRESENT: No translation for the IOVA
+ * @IOASID_TEST_FAULT_PERMISSION: The translation forbids the access
+ */
+enum ioasid_test_fault {
+	IOASID_TEST_FAULT_NONE,
+	IOASID_TEST_FAULT_BLOCKED,
+	IOASID_TEST_FAULT_NOT_PRESENT,
+	IOASID_TEST_FAULT_PERMISSION,
+};
+
+/* Device writes memory (data flows from @uptr to memory), else reads it */
+#define IOASID_TEST_DMA_WRITE (1 << 0)
+
+/* Largest transfer IOASID_TEST_DMA does in one call */
+#define IOASID_TEST_DMA_MAX (1 << 20)
+
+/* Number of mock IOMMU instances */
+#define IOASID_TEST_NUM_INSTANCES 1
+
+/**
+ * struct ioasid_test_cmd - ioctl(IOASID_TEST)
+ * @size: sizeof(struct ioasid_test_cmd)
+ * @flags: Must be 0
+ * @op: One of &enum ioasid_test_op
+ * @id: Mock device the operation is about
+ * @mock_create: IOASID_TEST_MOCK_CREATE
+ * @mock_create.instance: Mock IOMMU instance, < IOASID_TEST_NUM_INSTANCES
+ * @mock_create.out_id: Id of the new mock device
+ * @mock_bind: IOASID_TEST_MOCK_BIND
+ * @mock_bind.out_dev_id: Id of the bound device
+ * @mock_attach: IOASID_TEST_MOCK_ATTACH
+ * @mock_attach.ioasid: IOASID to attach to
+ * @dma: IOASID_TEST_DMA
+ * @dma.pasid: PASID the DMA is tagged with; 0 is the RID
+ * @dma.flags: IOASID_TEST_DMA_WRITE or 0
+ * @dma.iova: First IOVA accessed
+ * @dma.length: Bytes to transfer, at most IOASID_TEST_DMA_MAX
+ * @dma.uptr: User buffer of @dma.length bytes: the source of a write, the
+ *            destination of a read
+ * @dma.out_done: Bytes transferred before the transfer ended
+ * @dma.out_fault_iova: IOVA that faulted, if any
+ * @dma.out_fault_reason: &enum ioasid_test_fault
+ * @dma.__reserved: Must be 0
+ * @__pad: Size of the union
+ */
+struct ioasid_test_cmd {
+	__u32 size;
+	__u32 flags;
+	__u32 op;
+	__u32 id;
+	union {
+		struct {
+			__u32 instance;
+			__u32 out_id;
+		} mock_create;
+		struct {
+			__u32 out_dev_id;
+		} mock_bind;
+		struct {
+			__u32 ioasid;
+		} mock_attach;
+		struct {
+			__u32 pasid;
+			__u32 flags;
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__aligned_u64 out_done;
+			__aligned_u64 out_fault_iova;
+			__u32 out_fault_reason;
+			__u32 __reserved;
+		} dma;
+		__aligned_u64 __pad[8];
+	};
+};
+
+#define IOASID_TEST _IO(0xA6, 0x3f)
+
+#endif /* _IOASID_TEST_H */

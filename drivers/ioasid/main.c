@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /dev/ioasid: the character device, its contexts, their object tables and
+ * the ioctl dispatch.
+ */
+#define pr_fmt(fmt) "ioasid: " fmt
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/ioasid.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/ioasid.h>
+
+#include "ioasid_private.h"
+#include "ioasid_test.h"
+
+/**
+ * ioasid_object_reserve() - reserve an id for an object under construction
+ * @ctx: Context whose table gets the object
+ * @obj: Object, embedded in its zeroed, not yet visible container
+ * @type: Object type
+ *
+ * The id is not visible to lookups until ioasid_object_publish(); undo with
+ * ioasid_object_abort().
+ */
+int ioasid_object_reserve(struct ioasid_ctx *ctx, struct ioasid_object *obj,
+			  enum ioasid_obj_type type)
+{
+	int rc;
+
+	obj->type = type;
+	refcount_set(&obj->shortterm, 1);
+	rc = xa_alloc(&ctx->objects, &obj->id, XA_ZERO_ENTRY, xa_limit_31b,
+		      GFP_KERNEL_ACCOUNT);
+	return rc == -EBUSY ? -ENOSPC : rc;
+}
+
+void ioasid_object_publish(struct ioasid_ctx *ctx, struct ioasid_object *obj)
+{
+	void *old;
+
+	old = xa_store(&ctx->objects, obj->id, obj, GFP_KERNEL);
+	/* The slot was reserved, so storing cannot allocate or fail */
+	WARN_ON(old);
+}
+
+void ioasid_object_abort(struct ioasid_ctx *ctx, struct ioasid_object *obj)
+{
+	xa_erase(&ctx->objects, obj->id);
+}
+
+/*
+ * Look up an object and hold it for the duration of an ioctl. A reserved but
+ * unpublished id reads as XA_ZERO_ENTRY, which xa_load() returns as NULL.
+ */
+struct ioasid_object *ioasid_object_get(struct ioasid_ctx *ctx, u32 id,
+					enum ioasid_obj_type type)
+{
+	struct ioasid_object *obj;
+
+	xa_lock(&ctx->objects);
+	obj = xa_load(&ctx->objects, id);
+	if (!obj || (type != IOASID_OBJ_ANY && obj->type != type) ||
+	    !refcount_inc_not_zero(&obj->shortterm))
+		obj = ERR_PTR(-ENOENT);
+	xa_unlock(&ctx->objects);
+	return obj;
+}
+
+void ioasid_object_put(struct ioasid_object *obj)
+{
+	/* The table's reference keeps this from reaching zero */
+	refcount_dec(&obj->shortterm);
+}
+
+void ioasid_object_add_user(struct ioasid_ctx *ctx, struct ioasid_object *obj)
+{
+	xa_lock(&ctx->objects);
+	obj->users++;
+	xa_unlock(&ctx->objects);
+}
+
+void ioasid_object_del_user(struct ioasid_ctx *ctx, struct ioasid_object *obj)
+{
+	xa_lock(&ctx->objects);
+	WARN_ON(!obj->users);
+	obj->users--;
+	xa_unlock(&ctx->objects);
+}
+
+/**
+ * ioasid_object_remove() - take an object out of its table
+ * @ctx: Context owning the object
+ * @id: Id of the object
+ * @type: Type it must have, or IOASID_OBJ_ANY
+ *
+ * The caller must not hold a short-term reference. Fails with -ENOENT when
+ * there is no such object, with -EBUSY when it has long-term users or is
+ * being used by another ioctl; the checks and the removal are one atomic step
+ * under the table's lock.
+ *
+ * Return: the object, now invisible and owned by the caller, or an ERR_PTR.
+ */
+struct ioasid_object *ioasid_object_remove(struct ioasid_ctx *ctx, u32 id,
+					   enum ioasid_obj_type type)
+{
+	struct ioasid_object *obj;
+
+	xa_lock(&ctx->objects);
+	obj = xa_load(&ctx->objects, id);
+	if (!obj || (type != IOASID_OBJ_ANY && obj->type != type))
+		obj = ERR_PTR(-ENOENT);
+	else if (obj->users || !refcount_dec_if_one(&obj->shortterm))
+		obj = ERR_PTR(-EBUSY);
+	else
+		__xa_erase(&ctx->objects, id);
+	xa_unlock(&ctx->objects);
+	return obj;
+}
+
+static void ioasid_object_destroy(struct ioasid_object *obj)
+{
+	switch (obj->type) {
+	case IOASID_OBJ_IOAS:
+		ioasid_ioas_destroy(container_of(obj, struct ioasid_ioas, obj));
+		break;
+	case IOASID_OBJ_DEVICE:
+		ioasid_device_destroy(container_of(obj, struct ioasid_device,
+						   obj));
+		break;
+#ifdef CONFIG_IOASID_TEST
+	case IOASID_OBJ_MOCK_DEVICE:
+		ioasid_test_mock_destroy(obj);
+		break;
+#endif
+	default:
+		WARN_ON(1);
+	}
+}
+
+static int ioasid_destroy(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_destroy *cmd = ucmd->cmd;
+	struct ioasid_object *obj;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+
+	/* Bound devices go away with their driver's unbind, not from here */
+	obj = ioasid_object_remove(ucmd->ctx, cmd->id, IOASID_OBJ_IOAS);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	ioasid_object_destroy(obj);
+	return 0;
+}
+
+static int ioasid_get_info(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_ctx *ctx = ucmd->ctx;
+	struct ioasid_info *cmd = ucmd->cmd;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&ctx->lock);
+	if (ctx->iommu_ops) {
+		cmd->out_flags = IOASID_INFO_IOMMU_BOUND;
+		if (ctx->caps.coherent)
+			cmd->out_flags |= IOASID_INFO_CACHE_COHERENT;
+		cmd->out_max_pasid_bits = ctx->caps.max_pasid_bits;
+		cmd->out_pgsize_bitmap = ctx->caps.pgsize_bitmap;
+		cmd->out_aperture_start = ctx->caps.aperture_start;
+		cmd->out_aperture_last = ctx->caps.aperture_last;
+	} else {
+		cmd->out_flags = 0;
+		cmd->out_max_pasid_bits = 0;
+		cmd->out_pgsize_bitmap = PAGE_SIZE;
+		cmd->out_aperture_start = 0;
+		cmd->out_aperture_last = U64_MAX;
+	}
+	mutex_unlock(&ctx->lock);
+	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+/**
+ * ioasid_ucmd_respond() - copy an ioctl's answer back to userspace
+ * @ucmd: The call
+ * @cmd_len: Size of the kernel's struct
+ *
+ * Only as much as the user's struct holds is copied, so older userspace
+ * with a shorter struct gets the fields it knows.
+ */
+int ioasid_ucmd_respond(struct ioasid_ucmd *ucmd, size_t cmd_len)
+{
+	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
+			 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
+
+union ioasid_ucmd_buffer {
+	struct ioasid_create create;
+	struct ioasid_destroy destroy;
+	struct ioasid_info info;
+	struct ioasid_map map;
+	struct ioasid_unmap unmap;
+#ifdef CONFIG_IOASID_TEST
+	struct ioasid_test_cmd test;
+#endif
+};
+
+struct ioasid_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	unsigned int ioctl_num;
+	int (*execute)(struct ioasid_ucmd *ucmd);
+};
+
+#define IOCTL_OP(_ioctl, _fn, _struct, _last)                             \
+	[_IOC_NR(_ioctl) - IOASID_CMD_BASE] = {                           \
+		.size = sizeof(_struct) +                                 \
+			BUILD_BUG_ON_ZERO(sizeof(union ioasid_ucmd_buffer) < \
+					  sizeof(_struct)),               \
+		.min_size = offsetofend(_struct, _last),                  \
+		.ioctl_num = _ioctl,                                      \
+		.execute = _fn,                                           \
+	}
+
+static const struct ioasid_ioctl_op ioasid_ioctl_ops[] = {
+	IOCTL_OP(IOASID_DESTROY, ioasid_destroy, struct ioasid_destroy, id),
+	IOCTL_OP(IOASID_GET_INFO, ioasid_get_info, struct ioasid_info,
+		 out_aperture_last),
+	IOCTL_OP(IOASID_CREATE, ioasid_ioas_create, struct ioasid_create,
+		 out_ioasid),
+	IOCTL_OP(IOASID_MAP, ioasid_ioas_map, struct ioasid_map, iova),
+	IOCTL_OP(IOASID_UNMAP, ioasid_ioas_unmap, struct ioasid_unmap,
+		 out_length),
+#ifdef CONFIG_IOASID_TEST
+	IOCTL_OP(IOASID_TEST, ioasid_test_cmd, struct ioasid_test_cmd, id),
+#endif
+};
+
+static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
+			      unsigned long arg)
+{
+	const struct ioasid_ioctl_op *op;
+	union ioasid_ucmd_buffer buf;
+	struct ioasid_ucmd ucmd = {
+		.ctx = filp->private_data,
+		.ubuffer = (void __user *)arg,
+		.cmd = &buf,
+	};
+	unsigned int nr = _IOC_NR(cmd);
+	int rc;
+
+	if (nr < IOASID_CMD_BASE ||
+	    nr - IOASID_CMD_BASE >= ARRAY_SIZE(ioasid_ioctl_ops))
+		return -ENOIOCTLCMD;
+	op = &ioasid_ioctl_ops[nr - IOASID_CMD_BASE];
+	if (op->ioctl_num != cmd)
+		return -ENOIOCTLCMD;
+
+	rc = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	if (rc)
+		return rc;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+	rc = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
+				   ucmd.user_size);
+	if (rc)
+		return rc;
+	return op->execute(&ucmd);
+}
+
+static int ioasid_fops_open(struct inode *inode, struct file *filp)
+{
+	struct ioasid_ctx *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	if (!ctx)
+		return -ENOMEM;
+
+	xa_init_flags(&ctx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	mutex_init(&ctx->lock);
+	INIT_LIST_HEAD(&ctx->groups);
+	ctx->file = filp;
+	filp->private_data = ctx;
+	return 0;
+}
+
+/*
+ * Remove every object whose type is @type. Objects of other types may still
+ * use them, so this is done in passes ordered so that users go first.
+ */
+static void ioasid_ctx_destroy_type(struct ioasid_ctx *ctx,
+				    enum ioasid_obj_type type)
+{
+	struct ioasid_object *obj;
+	unsigned long index;
+
+	xa_for_each(&ctx->objects, index, obj) {
+		if (obj->type != type)
+			continue;
+		obj = ioasid_object_remove(ctx, index, type);
+		if (WARN_ON(IS_ERR(obj)))
+			continue;
+		ioasid_object_destroy(obj);
+	}
+}
+
+static int ioasid_fops_release(struct inode *inode, struct file *filp)
+{
+	struct ioasid_ctx *ctx = filp->private_data;
+
+	/*
+	 * Drivers that bound devices hold a reference on the file, so only
+	 * objects owned by the context itself are left: the test's mock
+	 * devices, then the IOASIDs they were attached to.
+	 */
+#ifdef CONFIG_IOASID_TEST
+	ioasid_ctx_destroy_type(ctx, IOASID_OBJ_MOCK_DEVICE);
+#endif
+	ioasid_ctx_destroy_type(ctx, IOASID_OBJ_IOAS);
+	WARN_ON(!xa_empty(&ctx->objects));
+	WARN_ON(!list_empty(&ctx->groups));
+	xa_destroy(&ctx->objects);
+	mutex_destroy(&ctx->lock);
+	kfree(ctx);
+	return 0;
+}
+
+static const struct file_operations ioasid_fops = {
+	.owner = THIS_MODULE,
+	.open = ioasid_fops_open,
+	.release = ioasid_fops_release,
+	.unlocked_ioctl = ioasid_fops_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+/**
+ * ioasid_ctx_fdget() - get the context of a /dev/ioasid file descriptor
+ * @fd: File descriptor from userspace
+ *
+ * For drivers that bind devices on behalf of userspace. The context stays
+ * valid until ioasid_ctx_put(), even if userspace closes @fd.
+ *
+ * Return: the context, or ERR_PTR(-EBADF) if @fd is not an open file of
+ * /dev/ioasid.
+ */
+struct ioasid_ctx *ioasid_ctx_fdget(int fd)
+{
+	struct file *file;
+
+	file = fget(fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &ioasid_fops) {
+		fput(file);
+		return ERR_PTR(-EBADF);
+	}
+	return file->private_data;
+}
+EXPORT_SYMBOL_GPL(ioasid_ctx_fdget);
+
+/**
+ * ioasid_ctx_put() - drop the reference taken by ioasid_ctx_fdget()
+ * @ctx: The context
+ */
+void ioasid_ctx_put(struct ioasid_ctx *ctx)
+{
+	fput(ctx->file);
+}
+EXPORT_SYMBOL_GPL(ioasid_ctx_put);
+
+static struct miscdevice ioasid_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "ioasid",
+	.fops = &ioasid_fops,
+	.nodename = "ioasid",
+	.mode = 0660,
+};
+
+static int __init ioasid_init(void)
+{
+	int rc;
+
+	rc = misc_register(&ioasid_misc);
+	if (rc)
+		return rc;
+	rc = ioasid_test_init();
+	if (rc) {
+		misc_deregister(&ioasid_misc);
+		return rc;
+	}
+	return 0;
+}
+
+static void __exit ioasid_exit(void)
+{
+	ioasid_test_exit();
+	misc_deregister(&ioasid_misc);
+}
+
+module_init(ioasid_init);
+module_exit(ioasid_exit);
+
+MODULE_DESCRIPTION("I/O address spaces for userspace device drivers");
+MODULE_LICENSE("GPL");

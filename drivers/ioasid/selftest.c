@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * IOASID_TEST: mock devices owned by a context, bound and attached through
+ * the same kernel API a driver uses, and DMA by them through the mock IOMMU.
+ */
+#include <linux/ioasid.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "ioasid_private.h"
+#include "ioasid_test.h"
+#include "mock_iommu.h"
+
+/**
+ * struct ioasid_mock - a mock device object of a context
+ * @obj: Table entry
+ * @ctx: The context
+ * @dev: Device behind the mock IOMMU
+ * @lock: Serializes bind, unbind, attach and detach
+ * @idev: Binding to @ctx, NULL while unbound
+ */
+struct ioasid_mock {
+	struct ioasid_object obj;
+	struct ioasid_ctx *ctx;
+	struct device *dev;
+	struct mutex lock;
+	struct ioasid_device *idev;
+};
+
+static int ioasid_test_mock_create(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_test_cmd *cmd = ucmd->cmd;
+	struct ioasid_mock *mock;
+	int rc;
+
+	mock = kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
+	if (!mock)
+		return -ENOMEM;
+	mutex_init(&mock->lock);
+	mock->ctx = ucmd->ctx;
+	mock->dev = ioasid_mock_dev_create(cmd->mock_create.instance);
+	if (IS_ERR(mock->dev)) {
+		rc = PTR_ERR(mock->dev);
+		goto err_free;
+	}
+	rc = ioasid_object_reserve(ucmd->ctx, &mock->obj,
+				   IOASID_OBJ_MOCK_DEVICE);
+	if (rc)
+		goto err_destroy_dev;
+	cmd->mock_create.out_id = mock->obj.id;
+	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc)
+		goto err_abort;
+	ioasid_object_publish(ucmd->ctx, &mock->obj);
+	return 0;
+
+err_abort:
+	ioasid_object_abort(ucmd->ctx, &mock->obj);
+err_destroy_dev:
+	ioasid_mock_dev_destroy(mock->dev);
+err_free:
+	mutex_destroy(&mock->lock);
+	kfree(mock);
+	return rc;
+}
+
+/* Called once the mock is out of the table */
+void ioasid_test_mock_destroy(struct ioasid_object *obj)
+{
+	struct ioasid_mock *mock = container_of(obj, struct ioasid_mock, obj);
+
+	if (mock->idev)
+		ioasid_unbind_device(mock->idev);
+	ioasid_mock_dev_destroy(mock->dev);
+	mutex_destroy(&mock->lock);
+	kfree(mock);
+}
+
+static int ioasid_test_mock_bind(struct ioasid_ucmd *ucmd,
+				 struct ioasid_mock *mock)
+{
+	struct ioasid_test_cmd *cmd = ucmd->cmd;
+	struct ioasid_device *idev;
+	int rc;
+
+	lockdep_assert_held(&mock->lock);
+
+	if (mock->idev)
+		return -EBUSY;
+	idev = ioasid_bind_device(ucmd->ctx, mock->dev,
+				  &cmd->mock_bind.out_dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc) {
+		ioasid_unbind_device(idev);
+		return rc;
+	}
+	mock->idev = idev;
+	return 0;
+}
+
+static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
+{
+	struct ioasid_test_cmd *cmd = ucmd->cmd;
+	bool write = cmd->dma.flags & IOASID_TEST_DMA_WRITE;
+	void __user *uptr = u64_to_user_ptr(cmd->dma.uptr);
+	u64 fault_iova = 0, last;
+	u32 reason;
+	size_t done;
+	void *buf;
+	int rc;
+
+	if (cmd->dma.flags & ~IOASID_TEST_DMA_WRITE)
+		return -EOPNOTSUPP;
+	if (cmd->dma.__reserved || cmd->dma.pasid)
+		return -EINVAL;
+	if (!cmd->dma.length || cmd->dma.length > IOASID_TEST_DMA_MAX)
+		return -EINVAL;
+	if (check_add_overflow(cmd->dma.iova, cmd->dma.length - 1, &last))
+		return -EOVERFLOW;
+
+	buf = kvzalloc(cmd->dma.length, GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	if (write && copy_from_user(buf, uptr, cmd->dma.length)) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+	done = ioasid_mock_dma(mock->dev, cmd->dma.pasid, cmd->dma.iova, buf,
+			       cmd->dma.length, write, &fault_iova, &reason);
+	if (!write && copy_to_user(uptr, buf, done)) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+	cmd->dma.out_done = done;
+	cmd->dma.out_fault_iova = fault_iova;
+	cmd->dma.out_fault_reason = reason;
+	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+out_free:
+	kvfree(buf);
+	return rc;
+}
+
+int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_test_cmd *cmd = ucmd->cmd;
+	struct ioasid_object *obj;
+	struct ioasid_mock *mock;
+	int rc;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+
+	switch (cmd->op) {
+	case IOASID_TEST_MOCK_CREATE:
+		return ioasid_test_mock_create(ucmd);
+	case IOASID_TEST_MOCK_DESTROY:
+		obj = ioasid_object_remove(ucmd->ctx, cmd->id,
+					   IOASID_OBJ_MOCK_DEVICE);
+		if (IS_ERR(obj))
+			return PTR_ERR(obj);
+		ioasid_test_mock_destroy(obj);
+		return 0;
+	case IOASID_TEST_MOCK_BIND:
+	case IOASID_TEST_MOCK_UNBIND:
+	case IOASID_TEST_MOCK_ATTACH:
+	case IOASID_TEST_MOCK_DETACH:
+	case IOASID_TEST_DMA:
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+
+	obj = ioasid_object_get(ucmd->ctx, cmd->id, IOASID_OBJ_MOCK_DEVICE);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	mock = container_of(obj, struct ioasid_mock, obj);
+
+	mutex_lock(&mock->lock);
+	switch (cmd->op) {
+	case IOASID_TEST_MOCK_BIND:
+		rc = ioasid_test_mock_bind(ucmd, mock);
+		break;
+	case IOASID_TEST_MOCK_UNBIND:
+		rc = -ENODEV;
+		if (mock->idev) {
+			ioasid_unbind_device(mock->idev);
+			mock->idev = NULL;
+			rc = 0;
+		}
+		break;
+	case IOASID_TEST_MOCK_ATTACH:
+		rc = mock->idev ? ioasid_device_attach(mock->idev,
+						       cmd->mock_attach.ioasid) :
+				  -ENODEV;
+		break;
+	case IOASID_TEST_MOCK_DETACH:
+		rc = -ENODEV;
+		if (mock->idev) {
+			ioasid_device_detach(mock->idev);
+			rc = 0;
+		}
+		break;
+	default:
+		rc = ioasid_test_dma(ucmd, mock);
+		break;
+	}
+	mutex_unlock(&mock->lock);
+	ioasid_object_put(obj);
+	return rc;
+}
+
+int ioasid_test_init(void)
+{
+	return ioasid_mock_iommu_init();
+}
+
+void ioasid_test_exit(void)
+{
+	ioasid_mock_iommu_exit();
+}

@@ -1,0 +1,390 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The /dev/ioasid build and VM test rig.
+#
+#   rig.sh deps        install the Debian packages the rig needs
+#   rig.sh build       unpack 6.12, overlay this repo, apply patches/, build
+#   rig.sh run         build, boot to a shell (or run $CMD in the guest)
+#   rig.sh check       build, host checks, boot and run every selftest
+#
+# Everything big lives in a cache outside the checkout:
+#   $IOASID_CACHE (default ~/.cache/ioasid)/<kernel version>/{src,build,...}
+#   $IOASID_CACHE/ccache
+set -eu -o pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${IOASID_CACHE:-$HOME/.cache/ioasid}
+TARBALL=/usr/src/linux-source-6.12.tar.xz
+JOBS=$(($(nproc) + 1))
+BOOT_TIMEOUT=${IOASID_BOOT_TIMEOUT:-1500}
+
+PACKAGES="linux-source-6.12 qemu-system-x86 busybox-static gcc make libc6-dev
+	ccache sparse flex bison bc libelf-dev libssl-dev cpio gzip xz-utils
+	perl python3 patch"
+
+# Directories of this repo that mirror kernel paths and are copied into the
+# kernel tree.
+OVERLAY_DIRS="drivers include Documentation tools samples"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'rig: %s\n' "$*" >&2; exit 1; }
+
+deps() {
+	local missing=() p
+	for p in $PACKAGES; do
+		dpkg-query -W -f '${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		die "missing packages; as root run: apt-get install -y ${missing[*]}"
+	fi
+	say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" |
+		grep -E '^(Setting up|E:)' || true
+	for p in "${missing[@]}"; do
+		dpkg-query -W -f '${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || die "could not install $p"
+	done
+}
+
+kernel_key() {
+	dpkg-query -W -f '${Version}' linux-source-6.12 | tr '~:' '__'
+}
+
+setup_paths() {
+	KEY=$(kernel_key)
+	K=$CACHE/$KEY
+	SRC=$K/src
+	ORIG=$K/orig
+	B=$K/build
+	OUT=$K/out
+	export CCACHE_DIR=$CACHE/ccache
+	export CCACHE_BASEDIR=$K
+	mkdir -p "$K" "$ORIG" "$B" "$OUT" "$CCACHE_DIR"
+}
+
+unpack() {
+	[ -f "$SRC/Makefile" ] && return 0
+	say "unpacking $TARBALL into $SRC (one time, ~1 min)"
+	rm -rf "$SRC.tmp"
+	mkdir -p "$SRC.tmp"
+	tar -xf "$TARBALL" -C "$SRC.tmp" --strip-components=1
+	mv "$SRC.tmp" "$SRC"
+}
+
+# Files this repo puts into the kernel tree, relative to the tree.
+overlay_files() {
+	(cd "$REPO" && git ls-files -co --exclude-standard -- $OVERLAY_DIRS)
+}
+
+patched_files() {
+	sed -n 's|^+++ b/||p' "$REPO"/patches/*.patch | sort -u
+}
+
+# Bring the tree to pristine 6.12 + overlay + patches, rewriting only the
+# files whose content changes so that make rebuilds only what changed.
+overlay() {
+	local stage list prev f
+	stage=$(mktemp -d)
+	prev=$K/touched.list
+	touch "$prev"
+	list=$(
+		{ cat "$prev"; overlay_files; patched_files; } | sort -u
+	)
+
+	for f in $list; do
+		mkdir -p "$stage/$(dirname "$f")"
+		if [ -f "$ORIG/$f" ]; then
+			cp -p "$ORIG/$f" "$stage/$f"
+		elif [ -f "$SRC/$f" ] && ! grep -qxF "$f" "$prev"; then
+			# Never touched by us: this is the pristine file
+			mkdir -p "$ORIG/$(dirname "$f")"
+			cp -p "$SRC/$f" "$ORIG/$f"
+			cp -p "$SRC/$f" "$stage/$f"
+		fi
+	done
+	for f in $(overlay_files); do
+		cp "$REPO/$f" "$stage/$f"
+	done
+	for p in "$REPO"/patches/*.patch; do
+		patch -s -p1 -d "$stage" --no-backup-if-mismatch < "$p" ||
+			die "patch $(basename "$p") does not apply"
+	done
+	for f in $list; do
+		if [ -f "$stage/$f" ]; then
+			if ! cmp -s "$stage/$f" "$SRC/$f"; then
+				mkdir -p "$SRC/$(dirname "$f")"
+				cp "$stage/$f" "$SRC/$f"
+			fi
+		else
+			rm -f "$SRC/$f"
+		fi
+	done
+	{ overlay_files; patched_files; } | sort -u > "$prev"
+	rm -rf "$stage"
+}
+
+config_fragments() {
+	echo "$REPO/rig/vm.config" "$SRC/tools/testing/selftests/ioasid/config"
+}
+
+kmake() {
+	make -C "$SRC" O="$B" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" \
+		-j"$JOBS" "$@"
+}
+
+configure() {
+	local stamp sum
+	sum=$(cat $(config_fragments) "$REPO"/patches/*.patch \
+		"$REPO"/drivers/ioasid/Kconfig | sha256sum | cut -d' ' -f1)
+	stamp=$B/.rig-config-stamp
+	if [ -f "$B/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+		return 0
+	fi
+	say "configuring: tinyconfig + rig/vm.config + selftests/ioasid/config"
+	kmake -s tinyconfig >/dev/null
+	"$SRC"/scripts/kconfig/merge_config.sh -m -O "$B" "$B/.config" \
+		$(config_fragments) >/dev/null
+	kmake -s olddefconfig
+	verify_config
+	echo "$sum" > "$stamp"
+}
+
+# olddefconfig silently drops options whose dependencies are not met
+verify_config() {
+	local line opt val bad=0
+	while read -r line; do
+		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+		opt=${line%%=*}
+		val=${line#*=}
+		if [ "$val" = n ]; then
+			grep -q "^$opt=" "$B/.config" && {
+				echo "config: $opt should be unset" >&2; bad=1; }
+		else
+			grep -qx "$opt=$val" "$B/.config" || {
+				echo "config: $opt=$val did not stick" >&2; bad=1; }
+		fi
+	done < <(cat $(config_fragments))
+	[ $bad -eq 0 ] || die "kernel config is missing requested options"
+}
+
+build_kernel() {
+	local log=$OUT/build.log start=$SECONDS
+	say "building the kernel in $B (cold ~15 min, warm ~1 min)"
+	if ! kmake bzImage headers 2>&1 | tee "$log" |
+		awk '/^  CC / { if (++n % 250 == 0) printf "    %d files compiled\n", n; fflush() }'; then
+		tail -40 "$log"
+		die "kernel build failed, see $log"
+	fi
+	grep -q 'error:' "$log" && { tail -40 "$log"; die "kernel build failed"; }
+	say "kernel built in $((SECONDS - start)) s"
+}
+
+build_selftests() {
+	say "building selftests (static)"
+	mkdir -p "$OUT/selftests"
+	make -s -C "$SRC/tools/testing/selftests/ioasid" \
+		OUTPUT="$OUT/selftests" KHDR_INCLUDES="-isystem $B/usr/include" \
+		CC=gcc >/dev/null || die "selftest build failed"
+}
+
+build_initramfs() {
+	local mode=$1 cmd=${2:-} root=$OUT/initramfs f
+	say "packing the initramfs"
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,usr/bin,usr/lib/ioasid}
+	cp /bin/busybox "$root/bin/busybox"
+	cp "$REPO/rig/init" "$root/init"
+	chmod +x "$root/init"
+	for f in "$OUT"/selftests/*; do
+		[ -x "$f" ] && [ -f "$f" ] && cp "$f" "$root/usr/bin/"
+	done
+	cp "$REPO/rig/tests.list" "$root/usr/lib/ioasid/tests.list"
+	echo "$mode" > "$root/etc/rig-mode"
+	printf '%s\n' "$cmd" > "$root/etc/rig-cmd"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) \
+		> "$OUT/initramfs.cpio.gz"
+}
+
+qemu_cmd() {
+	echo qemu-system-x86_64 \
+		-machine q35,kernel-irqchip=split -accel tcg -cpu max \
+		-m 2G -smp 2 -no-reboot -display none \
+		-device intel-iommu,intremap=on,caching-mode=on \
+		-device edu \
+		-kernel "$B/arch/x86/boot/bzImage" \
+		-initrd "$OUT/initramfs.cpio.gz"
+}
+
+CMDLINE="console=ttyS0 intel_iommu=on iommu=nopt panic=-1 oops=panic"
+
+build_all() {
+	deps
+	setup_paths
+	unpack
+	overlay
+	configure
+	build_kernel
+	build_selftests
+}
+
+do_run() {
+	local cmd=${1:-} rc
+	build_all
+	if [ -n "$cmd" ]; then
+		build_initramfs cmd "$cmd"
+		say "booting; running in the guest: $cmd"
+		rm -f "$OUT/cmd.log"
+		timeout "$BOOT_TIMEOUT" $(qemu_cmd) -monitor none \
+			-serial file:"$OUT/console.log" \
+			-serial file:"$OUT/cmd.log" \
+			-append "$CMDLINE quiet" </dev/null ||
+			die "VM failed or timed out, see $OUT/console.log"
+		sed '/^@@EXIT /d' "$OUT/cmd.log"
+		rc=$(sed -n 's/^@@EXIT \([0-9]*\).*/\1/p' "$OUT/cmd.log")
+		[ -n "$rc" ] || die "no exit status from the guest"
+		exit "$rc"
+	fi
+	build_initramfs shell
+	say "booting to a shell; 'poweroff' (or Ctrl-A x) leaves"
+	$(qemu_cmd) -serial mon:stdio -serial null -append "$CMDLINE"
+}
+
+# --- make check -------------------------------------------------------
+
+PASS=0
+FAIL=0
+SKIP=0
+result() { # ok|fail|skip name [detail]
+	case $1 in
+	ok) PASS=$((PASS + 1)); echo "ok - $2" ;;
+	skip) SKIP=$((SKIP + 1)); echo "ok - $2 # SKIP ${3:-}" ;;
+	*) FAIL=$((FAIL + 1)); echo "not ok - $2${3:+: $3}" ;;
+	esac
+}
+
+our_sources() {
+	(cd "$REPO" && git ls-files -co --exclude-standard -- \
+		drivers/ioasid include tools/testing/selftests/ioasid samples |
+		grep -E '\.[ch]$')
+}
+
+host_checks() {
+	local out f n
+	say "host checks: checkpatch --strict, W=1, sparse"
+
+	out=$(cd "$SRC" && for f in $(our_sources); do
+		./scripts/checkpatch.pl --strict --terse --no-summary \
+			--show-types -f "$f"
+	done 2>&1) || true
+	[ -z "$out" ] && result ok "checkpatch --strict (sources)" ||
+		{ echo "$out"; result fail "checkpatch --strict (sources)"; }
+
+	out=$(cd "$SRC" && ./scripts/checkpatch.pl --strict --terse \
+		--no-summary --show-types "$REPO"/patches/*.patch 2>&1) || true
+	[ -z "$out" ] && result ok "checkpatch --strict (patches)" ||
+		{ echo "$out"; result fail "checkpatch --strict (patches)"; }
+
+	# W=1 and sparse (C=2 checks every file, built or not)
+	out=$(kmake W=1 C=2 drivers/ioasid/ 2>&1 |
+		grep -E 'warning|error' | grep -E 'ioasid' || true)
+	[ -z "$out" ] && result ok "W=1 + sparse on drivers/ioasid" ||
+		{ echo "$out"; result fail "W=1 + sparse on drivers/ioasid"; }
+}
+
+# Scan the guest's kernel log for anything that must never happen
+scan_dmesg() {
+	local log=$1 bad expected seen
+	bad=$(grep -aE 'WARNING:|BUG:|BUG |Oops|general protection|Kernel panic|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|lockdep|KASAN|UBSAN|kmemleak: [0-9]+ new suspected|unreferenced object|INFO: task .* blocked|rcu_.*stall|Call Trace:' "$log" |
+		grep -v 'lockdep: ' | grep -av 'Lock dependency validator' || true)
+	[ -z "$bad" ] && result ok "guest dmesg: no warning, BUG, lockdep splat or leak" ||
+		{ echo "$bad" | head -40; result fail "guest dmesg clean"; }
+
+	# DMA faults are only allowed where a test announced them
+	expected=$(sed -n 's/^# rig: expect-dmar-faults: \([0-9]*\).*/\1/p' \
+		"$OUT/tap.log" | awk '{ s += $1 } END { print s + 0 }')
+	seen=$(grep -ac 'DMAR: \[DMA ' "$log" || true)
+	[ "$seen" -le "$expected" ] &&
+		result ok "guest DMAR faults: $seen seen, $expected expected" ||
+		result fail "guest DMAR faults" "$seen seen, $expected expected"
+}
+
+# Parse the kselftest TAP of every test program run in the guest
+parse_tap() {
+	local tap=$1 name rc plan count line
+	while read -r line; do
+		case "$line" in
+		"@@BEGIN "*)
+			name=${line#@@BEGIN }; plan=""; count=0 ;;
+		"1.."*)
+			[ -n "${name:-}" ] && plan=${line#1..} ;;
+		"ok "*"# SKIP"*)
+			count=$((count + 1)); result skip "$name: ${line#ok }" ;;
+		"ok "*)
+			count=$((count + 1)); result ok "$name: ${line#ok }" ;;
+		"not ok "*)
+			count=$((count + 1)); result fail "$name: ${line#not ok }" ;;
+		"@@END "*)
+			rc=${line##* }
+			if [ -z "$plan" ]; then
+				result fail "$name" "no TAP plan"
+			elif [ "$count" -ne "$plan" ]; then
+				result fail "$name" "$count of $plan tests reported"
+			elif [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
+				result fail "$name" "exit status $rc"
+			fi
+			name="" ;;
+		esac
+	done < <(tr -d '\r' < "$tap")
+	[ -z "${name:-}" ] || result fail "$name" "did not finish"
+	grep -q '^@@DONE' "$tap" || result fail "guest test run" "did not complete"
+}
+
+do_check() {
+	local start=$SECONDS rc=0
+	deps
+	setup_paths
+	unpack
+	overlay
+	configure
+	host_checks
+	build_kernel
+	build_selftests
+	build_initramfs check
+	say "booting the test VM (timeout ${BOOT_TIMEOUT}s)"
+	rm -f "$OUT/console.log" "$OUT/tap.log"
+	touch "$OUT/tap.log"
+	timeout "$BOOT_TIMEOUT" $(qemu_cmd) -monitor none \
+		-serial file:"$OUT/console.log" -serial file:"$OUT/tap.log" \
+		-append "$CMDLINE" </dev/null &
+	local qpid=$!
+	tail -n +1 --pid=$qpid -f "$OUT/tap.log" | tr -d '\r' |
+		grep -E --line-buffered '^(ok|not ok|@@BEGIN|#  RUN|# SKIP)' |
+		sed -u 's/^/    guest: /' || true
+	wait $qpid || rc=$?
+	if [ $rc -eq 124 ]; then
+		tail -30 "$OUT/console.log"
+		result fail "VM boot" "timed out after ${BOOT_TIMEOUT}s"
+	elif [ $rc -ne 0 ]; then
+		tail -30 "$OUT/console.log"
+		result fail "VM boot" "qemu exited with $rc"
+	fi
+	say "results"
+	parse_tap "$OUT/tap.log"
+	scan_dmesg "$OUT/console.log"
+	say "make check took $((SECONDS - start)) s; logs in $OUT"
+	echo "$PASS passed, $FAIL failed, $SKIP skipped"
+	[ $FAIL -eq 0 ]
+}
+
+case "${1:-}" in
+deps) deps ;;
+build) build_all ;;
+run) do_run "${CMD:-}" ;;
+check) do_check ;;
+*) die "usage: [CMD=...] rig.sh deps|build|run|check" ;;
+esac

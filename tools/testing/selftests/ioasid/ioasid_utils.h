@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers for the /dev/ioasid selftests: one wrapper per ioctl returning
+ * 0 or the errno, so tests read as "this call gives that errno".
+ */
+#ifndef __SELFTEST_IOASID_UTILS_H
+#define __SELFTEST_IOASID_UTILS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/ioasid.h>
+#include "../../../../drivers/ioasid/ioasid_test.h"
+
+#define PAGE_SZ 4096UL
+#define SZ_2M (2UL << 20)
+
+static int ioasid_call(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? errno : 0;
+}
+
+static int ioasid_open(void)
+{
+	return open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+}
+
+static int ioasid_create(int fd, uint32_t *id)
+{
+	struct ioasid_create cmd = { .size = sizeof(cmd) };
+	int rc = ioasid_call(fd, IOASID_CREATE, &cmd);
+
+	if (!rc)
+		*id = cmd.out_ioasid;
+	return rc;
+}
+
+static int ioasid_destroy(int fd, uint32_t id)
+{
+	struct ioasid_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioasid_call(fd, IOASID_DESTROY, &cmd);
+}
+
+static int ioasid_get_info(int fd, struct ioasid_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return ioasid_call(fd, IOASID_GET_INFO, info);
+}
+
+/* Map at *iova with IOASID_MAP_FIXED_IOVA in @flags, else set *iova */
+static int ioasid_map(int fd, uint32_t id, void *buf, uint64_t length,
+		      uint64_t *iova, uint32_t flags)
+{
+	struct ioasid_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioasid = id,
+		.user_va = (uintptr_t)buf,
+		.length = length,
+		.iova = (flags & IOASID_MAP_FIXED_IOVA) ? *iova : 0,
+	};
+	int rc = ioasid_call(fd, IOASID_MAP, &cmd);
+
+	if (!rc)
+		*iova = cmd.iova;
+	return rc;
+}
+
+#define MAP_RW (IOASID_MAP_READ | IOASID_MAP_WRITE)
+#define MAP_FIXED_RW (IOASID_MAP_FIXED_IOVA | MAP_RW)
+
+static int ioasid_map_fixed(int fd, uint32_t id, void *buf, uint64_t length,
+			    uint64_t iova)
+{
+	return ioasid_map(fd, id, buf, length, &iova, MAP_FIXED_RW);
+}
+
+static int ioasid_unmap(int fd, uint32_t id, uint64_t iova, uint64_t length,
+			uint64_t *unmapped)
+{
+	struct ioasid_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioasid = id,
+		.iova = iova,
+		.length = length,
+	};
+	int rc = ioasid_call(fd, IOASID_UNMAP, &cmd);
+
+	if (!rc && unmapped)
+		*unmapped = cmd.out_length;
+	return rc;
+}
+
+static int ioasid_unmap_all(int fd, uint32_t id, uint64_t *unmapped)
+{
+	struct ioasid_unmap cmd = {
+		.size = sizeof(cmd),
+		.flags = IOASID_UNMAP_ALL,
+		.ioasid = id,
+	};
+	int rc = ioasid_call(fd, IOASID_UNMAP, &cmd);
+
+	if (!rc && unmapped)
+		*unmapped = cmd.out_length;
+	return rc;
+}
+
+static int ioasid_test(int fd, uint32_t op, uint32_t id,
+		       struct ioasid_test_cmd *cmd)
+{
+	cmd->size = sizeof(*cmd);
+	cmd->op = op;
+	cmd->id = id;
+	return ioasid_call(fd, IOASID_TEST, cmd);
+}
+
+static int mock_create(int fd, uint32_t instance, uint32_t *mock_id)
+{
+	struct ioasid_test_cmd cmd = {
+		.mock_create = { .instance = instance },
+	};
+	int rc = ioasid_test(fd, IOASID_TEST_MOCK_CREATE, 0, &cmd);
+
+	if (!rc)
+		*mock_id = cmd.mock_create.out_id;
+	return rc;
+}
+
+static int mock_destroy(int fd, uint32_t mock_id)
+{
+	struct ioasid_test_cmd cmd = {};
+
+	return ioasid_test(fd, IOASID_TEST_MOCK_DESTROY, mock_id, &cmd);
+}
+
+static int mock_bind(int fd, uint32_t mock_id, uint32_t *dev_id)
+{
+	struct ioasid_test_cmd cmd = {};
+	int rc = ioasid_test(fd, IOASID_TEST_MOCK_BIND, mock_id, &cmd);
+
+	if (!rc && dev_id)
+		*dev_id = cmd.mock_bind.out_dev_id;
+	return rc;
+}
+
+static int mock_unbind(int fd, uint32_t mock_id)
+{
+	struct ioasid_test_cmd cmd = {};
+
+	return ioasid_test(fd, IOASID_TEST_MOCK_UNBIND, mock_id, &cmd);
+}
+
+static int mock_attach(int fd, uint32_t mock_id, uint32_t ioasid)
+{
+	struct ioasid_test_cmd cmd = { .mock_attach = { .ioasid = ioasid } };
+
+	return ioasid_test(fd, IOASID_TEST_MOCK_ATTACH, mock_id, &cmd);
+}
+
+static int mock_detach(int fd, uint32_t mock_id)
+{
+	struct ioasid_test_cmd cmd = {};
+
+	return ioasid_test(fd, IOASID_TEST_MOCK_DETACH, mock_id, &cmd);
+}
+
+/* What a mock DMA did */
+struct dma_result {
+	uint64_t done;
+	uint64_t fault_iova;
+	uint32_t fault;
+};
+
+static int mock_dma(int fd, uint32_t mock_id, uint64_t iova, void *buf,
+		    uint64_t length, bool write, struct dma_result *res)
+{
+	struct ioasid_test_cmd cmd = {
+		.dma = {
+			.flags = write ? IOASID_TEST_DMA_WRITE : 0,
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+	int rc = ioasid_test(fd, IOASID_TEST_DMA, mock_id, &cmd);
+
+	if (!rc && res) {
+		res->done = cmd.dma.out_done;
+		res->fault_iova = cmd.dma.out_fault_iova;
+		res->fault = cmd.dma.out_fault_reason;
+	}
+	return rc;
+}
+
+/* Fault reason of a mock DMA read of one byte at @iova, NONE if it works */
+static uint32_t mock_probe(int fd, uint32_t mock_id, uint64_t iova,
+			   bool write)
+{
+	struct dma_result res;
+	char byte = 0x5a;
+
+	if (mock_dma(fd, mock_id, iova, &byte, 1, write, &res))
+		return ~0u;
+	return res.fault;
+}
+
+/* Kernel-charged locked memory of this process (mm->locked_vm), in pages */
+static long locked_pages(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb / (PAGE_SZ / 1024);
+}
+
+static void *alloc_buf(size_t length)
+{
+	void *buf = mmap(NULL, length, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return buf == MAP_FAILED ? NULL : buf;
+}
+
+static void fill_pattern(void *buf, size_t length, unsigned int seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i != length; i++)
+		p[i] = (unsigned char)(i * 7 + seed + (i >> 12));
+}
+
+#endif /* __SELFTEST_IOASID_UTILS_H */

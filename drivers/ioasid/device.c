@@ -15,18 +15,6 @@
 #include "../iommu/iommu-priv.h"
 #include "ioasid_private.h"
 
-static void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
-				   u64 *last)
-{
-	if (domain->geometry.force_aperture) {
-		*start = domain->geometry.aperture_start;
-		*last = domain->geometry.aperture_end;
-	} else {
-		*start = 0;
-		*last = U64_MAX;
-	}
-}
-
 /* Read what the IOMMU of the context's first device can do */
 static int ioasid_probe_caps(struct device *dev, struct ioasid_caps *caps)
 {

@@ -58,6 +58,24 @@ err_free:
 	return rc;
 }
 
+/**
+ * ioasid_domain_aperture() - the IOVA range a domain translates
+ * @domain: The domain
+ * @start: Set to its first IOVA
+ * @last: Set to its last IOVA
+ */
+void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
+			    u64 *last)
+{
+	if (domain->geometry.force_aperture) {
+		*start = domain->geometry.aperture_start;
+		*last = domain->geometry.aperture_end;
+	} else {
+		*start = 0;
+		*last = U64_MAX;
+	}
+}
+
 static unsigned long ioasid_area_length(struct ioasid_area *area)
 {
 	return area->node.last - area->node.start + 1;
@@ -121,38 +139,29 @@ static void ioasid_area_free(struct ioasid_ioas *ioas, struct ioasid_area *area)
 	kfree(area);
 }
 
-/* Page sizes MAP aligns to: the CPU's and the IOMMU's smallest */
-static unsigned long ioasid_ioas_pgsize_bitmap(struct ioasid_ctx *ctx)
+/*
+ * What MAP must respect before any domain exists: the bound IOMMU's page
+ * sizes and aperture, or the CPU's page size and everything while no device
+ * is bound. Taken before the IOASID's lock, which nests inside the
+ * context's; a device bound in between is checked again on attach.
+ */
+static void ioasid_ioas_limits(struct ioasid_ctx *ctx, struct ioasid_caps *caps)
 {
-	unsigned long bitmap = PAGE_SIZE;
-
-	mutex_lock(&ctx->lock);
-	if (ctx->iommu_ops)
-		bitmap = ctx->caps.pgsize_bitmap;
-	mutex_unlock(&ctx->lock);
-	return bitmap;
-}
-
-/* The IOVA range MAP may use: the IOMMU's aperture, once one is known */
-static void ioasid_ioas_aperture(struct ioasid_ioas *ioas,
-				 struct ioasid_ctx *ctx, unsigned long *start,
-				 unsigned long *last)
-{
-	lockdep_assert_held(&ioas->mutex);
-
-	*start = 0;
-	*last = ULONG_MAX;
-	if (ioas->domain) {
-		*start = ioas->domain->geometry.aperture_start;
-		*last = ioas->domain->geometry.aperture_end;
-		return;
-	}
 	mutex_lock(&ctx->lock);
 	if (ctx->iommu_ops) {
-		*start = ctx->caps.aperture_start;
-		*last = ctx->caps.aperture_last;
+		*caps = ctx->caps;
+	} else {
+		caps->pgsize_bitmap = PAGE_SIZE;
+		caps->aperture_start = 0;
+		caps->aperture_last = U64_MAX;
 	}
 	mutex_unlock(&ctx->lock);
+}
+
+static unsigned long ioasid_min_pgsize(struct ioasid_caps *caps)
+{
+	return max_t(unsigned long, PAGE_SIZE,
+		     BIT(__ffs(caps->pgsize_bitmap)));
 }
 
 /*
@@ -212,8 +221,9 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 	const u32 known = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ |
 			  IOASID_MAP_WRITE;
 	struct ioasid_map *cmd = ucmd->cmd;
-	unsigned long pgsize_bitmap, min_pgsize, start, last, end;
 	struct ioasid_area *area;
+	struct ioasid_caps caps;
+	u64 start, last, end;
 	struct ioasid_pages *pages;
 	struct ioasid_ioas *ioas;
 	unsigned long iova;
@@ -230,10 +240,9 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 	    check_add_overflow(cmd->iova, cmd->length - 1, &end))
 		return -EOVERFLOW;
 
-	pgsize_bitmap = ioasid_ioas_pgsize_bitmap(ucmd->ctx);
-	min_pgsize = max_t(unsigned long, PAGE_SIZE,
-			   BIT(__ffs(pgsize_bitmap)));
-	if (!IS_ALIGNED(cmd->user_va | cmd->length | cmd->iova, min_pgsize))
+	ioasid_ioas_limits(ucmd->ctx, &caps);
+	if (!IS_ALIGNED(cmd->user_va | cmd->length | cmd->iova,
+			ioasid_min_pgsize(&caps)))
 		return -EINVAL;
 
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
@@ -258,7 +267,10 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 	area->pages = pages;
 
 	mutex_lock(&ioas->mutex);
-	ioasid_ioas_aperture(ioas, ucmd->ctx, &start, &last);
+	start = caps.aperture_start;
+	last = caps.aperture_last;
+	if (ioas->domain)
+		ioasid_domain_aperture(ioas->domain, &start, &last);
 	if (cmd->flags & IOASID_MAP_FIXED_IOVA) {
 		iova = cmd->iova;
 		if (iova < start || iova + cmd->length - 1 > last) {
@@ -272,7 +284,7 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 		}
 	} else {
 		rc = ioasid_ioas_alloc_iova(ioas, start, last, cmd->length,
-					    ioasid_map_align(pgsize_bitmap,
+					    ioasid_map_align(caps.pgsize_bitmap,
 							     cmd->user_va,
 							     cmd->length),
 					    &iova);
@@ -314,8 +326,9 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_unmap *cmd = ucmd->cmd;
 	struct interval_tree_node *node, *next;
-	unsigned long min_pgsize, last;
 	struct ioasid_ioas *ioas;
+	struct ioasid_caps caps;
+	unsigned long last;
 	u64 unmapped = 0;
 	int rc = 0;
 
@@ -332,9 +345,9 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 			return -EINVAL;
 		if (check_add_overflow(cmd->iova, cmd->length - 1, &last))
 			return -EOVERFLOW;
-		min_pgsize = max_t(unsigned long, PAGE_SIZE,
-				   BIT(__ffs(ioasid_ioas_pgsize_bitmap(ucmd->ctx))));
-		if (!IS_ALIGNED(cmd->iova | cmd->length, min_pgsize))
+		ioasid_ioas_limits(ucmd->ctx, &caps);
+		if (!IS_ALIGNED(cmd->iova | cmd->length,
+				ioasid_min_pgsize(&caps)))
 			return -EINVAL;
 	}
 
@@ -389,6 +402,7 @@ struct iommu_domain *ioasid_ioas_domain_get(struct ioasid_ioas *ioas,
 {
 	struct interval_tree_node *node;
 	struct iommu_domain *domain;
+	u64 start, last;
 	int rc;
 
 	mutex_lock(&ioas->mutex);
@@ -402,10 +416,10 @@ struct iommu_domain *ioasid_ioas_domain_get(struct ioasid_ioas *ioas,
 	if (IS_ERR(domain))
 		goto out_unlock;
 
+	ioasid_domain_aperture(domain, &start, &last);
 	for (node = interval_tree_iter_first(&ioas->areas, 0, ULONG_MAX); node;
 	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
-		if (node->start < domain->geometry.aperture_start ||
-		    node->last > domain->geometry.aperture_end) {
+		if (node->start < start || node->last > last) {
 			rc = -ERANGE;
 			goto err_free;
 		}

@@ -78,7 +78,7 @@ struct ioasid_caps {
 struct ioasid_ctx {
 	struct file *file;
 	struct xarray objects;
-	struct mutex lock;
+	struct mutex lock; /* binding and attachment state */
 	struct list_head groups;
 	const struct iommu_ops *iommu_ops;
 	struct ioasid_caps caps;
@@ -159,12 +159,14 @@ struct ioasid_area {
  */
 struct ioasid_ioas {
 	struct ioasid_object obj;
-	struct mutex mutex;
+	struct mutex mutex; /* areas and domain */
 	struct rb_root_cached areas;
 	struct iommu_domain *domain;
 	unsigned int domain_users;
 };
 
+void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
+			    u64 *last);
 int ioasid_ioas_create(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_map(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd);

@@ -52,14 +52,21 @@ enum ioasid_test_fault {
 	IOASID_TEST_FAULT_PERMISSION,
 };
 
-/* Device writes memory (data flows from @uptr to memory), else reads it */
-#define IOASID_TEST_DMA_WRITE (1 << 0)
+/**
+ * enum ioasid_test_dma_flags - Flags of &struct ioasid_test_cmd.dma
+ * @IOASID_TEST_DMA_WRITE: The device writes memory (data flows from uptr to
+ *                         memory); without it the device reads memory
+ */
+enum ioasid_test_dma_flags {
+	IOASID_TEST_DMA_WRITE = 1 << 0,
+};
 
-/* Largest transfer IOASID_TEST_DMA does in one call */
-#define IOASID_TEST_DMA_MAX (1 << 20)
-
-/* Number of mock IOMMU instances */
-#define IOASID_TEST_NUM_INSTANCES 1
+enum {
+	/* Largest transfer IOASID_TEST_DMA does in one call */
+	IOASID_TEST_DMA_MAX = 1 << 20,
+	/* Number of mock IOMMU instances */
+	IOASID_TEST_NUM_INSTANCES = 1,
+};
 
 /**
  * struct ioasid_test_cmd - ioctl(IOASID_TEST)

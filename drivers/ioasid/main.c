@@ -212,10 +212,13 @@ union ioasid_ucmd_buffer {
 #endif
 };
 
+/*
+ * Every ioctl is _IO(IOASID_TYPE, nr), and the table is indexed by nr: the
+ * struct's size lives in the struct, not in the ioctl number.
+ */
 struct ioasid_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
-	unsigned int ioctl_num;
 	int (*execute)(struct ioasid_ucmd *ucmd);
 };
 
@@ -225,7 +228,6 @@ struct ioasid_ioctl_op {
 			BUILD_BUG_ON_ZERO(sizeof(union ioasid_ucmd_buffer) < \
 					  sizeof(_struct)),               \
 		.min_size = offsetofend(_struct, _last),                  \
-		.ioctl_num = _ioctl,                                      \
 		.execute = _fn,                                           \
 	}
 
@@ -256,11 +258,11 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 	unsigned int nr = _IOC_NR(cmd);
 	int rc;
 
-	if (nr < IOASID_CMD_BASE ||
+	if (cmd != _IO(IOASID_TYPE, nr) || nr < IOASID_CMD_BASE ||
 	    nr - IOASID_CMD_BASE >= ARRAY_SIZE(ioasid_ioctl_ops))
 		return -ENOIOCTLCMD;
 	op = &ioasid_ioctl_ops[nr - IOASID_CMD_BASE];
-	if (op->ioctl_num != cmd)
+	if (!op->execute)
 		return -ENOIOCTLCMD;
 
 	rc = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);

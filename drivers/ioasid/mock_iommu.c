@@ -58,7 +58,7 @@ struct mock_iommu {
  */
 struct mock_domain {
 	struct iommu_domain domain;
-	struct mutex lock;
+	struct mutex lock; /* the page table */
 	u64 *root;
 };
 
@@ -72,7 +72,7 @@ struct mock_domain {
 struct mock_dev {
 	struct device dev;
 	struct mock_iommu *iommu;
-	struct mutex lock;
+	struct mutex lock; /* rid_domain vs. DMA in flight */
 	struct mock_domain *rid_domain;
 };
 
@@ -314,7 +314,7 @@ static const struct iommu_ops mock_ops = {
 	.domain_alloc_paging = mock_domain_alloc_paging,
 	.capable = mock_capable,
 	.probe_device = mock_probe_device,
-	.device_group = generic_single_device_group,
+	.device_group = generic_device_group,
 	.default_domain_ops = &(const struct iommu_domain_ops) {
 		.attach_dev = mock_attach_dev,
 		.map_pages = mock_map_pages,
@@ -487,10 +487,16 @@ int ioasid_mock_iommu_init(void)
 
 		fwnode_init(&mi->fwnode, NULL);
 		mi->iommu.fwnode = &mi->fwnode;
-		rc = iommu_device_register_bus(&mi->iommu, &mock_ops, &mock_bus,
-					       &mi->nb);
+		rc = iommu_device_sysfs_add(&mi->iommu, NULL, NULL,
+					    "ioasid-mock%u", i);
 		if (rc)
 			goto err_unregister;
+		rc = iommu_device_register_bus(&mi->iommu, &mock_ops, &mock_bus,
+					       &mi->nb);
+		if (rc) {
+			iommu_device_sysfs_remove(&mi->iommu);
+			goto err_unregister;
+		}
 		mi->registered = true;
 	}
 	return 0;
@@ -509,6 +515,7 @@ void ioasid_mock_iommu_exit(void)
 			continue;
 		iommu_device_unregister_bus(&mock_iommus[i].iommu, &mock_bus,
 					    &mock_iommus[i].nb);
+		iommu_device_sysfs_remove(&mock_iommus[i].iommu);
 		mock_iommus[i].registered = false;
 	}
 	bus_unregister(&mock_bus);

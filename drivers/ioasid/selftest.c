@@ -25,7 +25,7 @@ struct ioasid_mock {
 	struct ioasid_object obj;
 	struct ioasid_ctx *ctx;
 	struct device *dev;
-	struct mutex lock;
+	struct mutex lock; /* bind, unbind, attach, detach */
 	struct ioasid_device *idev;
 };
 

@@ -41,6 +41,7 @@ struct ioasid_destroy {
 	__u32 flags;
 	__u32 id;
 };
+
 #define IOASID_DESTROY _IO(IOASID_TYPE, IOASID_CMD_DESTROY)
 
 /**
@@ -80,6 +81,7 @@ struct ioasid_info {
 	__aligned_u64 out_aperture_start;
 	__aligned_u64 out_aperture_last;
 };
+
 #define IOASID_GET_INFO _IO(IOASID_TYPE, IOASID_CMD_GET_INFO)
 
 /**
@@ -96,6 +98,7 @@ struct ioasid_create {
 	__u32 flags;
 	__u32 out_ioasid;
 };
+
 #define IOASID_CREATE _IO(IOASID_TYPE, IOASID_CMD_CREATE)
 
 /**
@@ -139,6 +142,7 @@ struct ioasid_map {
 	__aligned_u64 length;
 	__aligned_u64 iova;
 };
+
 #define IOASID_MAP _IO(IOASID_TYPE, IOASID_CMD_MAP)
 
 /**
@@ -173,6 +177,7 @@ struct ioasid_unmap {
 	__aligned_u64 length;
 	__aligned_u64 out_length;
 };
+
 #define IOASID_UNMAP _IO(IOASID_TYPE, IOASID_CMD_UNMAP)
 
 #endif /* _UAPI_LINUX_IOASID_H */

@@ -244,7 +244,7 @@ TEST_F(ioasid_ctx, bad_sizes)
 	unsigned int i;
 	uint32_t size;
 
-	for (i = 0; i != sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (i = 0; i != ARRAY_SIZE(cmds); i++) {
 		size = 0;
 		ASSERT_EQ(EINVAL, ioasid_call(self->fd, cmds[i], &size));
 		size = 4;
@@ -384,7 +384,7 @@ TEST_F(ioasid_ctx, bad_ranges)
 	ASSERT_EQ(EINVAL, ioasid_unmap(self->fd, self->ioasid, 1, PAGE_SZ,
 				       NULL));
 	ASSERT_EQ(EINVAL, ioasid_unmap(self->fd, self->ioasid, 0, 0, NULL));
-	ASSERT_EQ(EOVERFLOW, ioasid_unmap(self->fd, self->ioasid, PAGE_SZ,
+	ASSERT_EQ(EOVERFLOW, ioasid_unmap(self->fd, self->ioasid, 2 * PAGE_SZ,
 					  -PAGE_SZ, NULL));
 	ASSERT_EQ(PAGE_SZ / PAGE_SZ + before, locked_pages());
 	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, -PAGE_SZ, NULL));

@@ -7,10 +7,11 @@
 #   make run CMD='...'     run one command in the guest, pass its status back
 #   make check             host checks + every selftest in the VM
 #   make build             only build kernel and selftests
+#   make bench             benchmark ioasid against iommufd in one boot
 
 RIG := $(CURDIR)/rig/rig.sh
 
-.PHONY: run check build deps
+.PHONY: run check build deps bench
 run:
 	@$(RIG) run
 
@@ -22,3 +23,6 @@ build:
 
 deps:
 	@$(RIG) deps
+
+bench:
+	@$(RIG) bench

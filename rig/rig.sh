@@ -7,6 +7,7 @@
 #   rig.sh build       unpack 6.12, overlay this repo, apply patches/, build
 #   rig.sh run         build, boot to a shell (or run $CMD in the guest)
 #   rig.sh check       build, host checks, boot and run every selftest
+#   rig.sh bench       build, boot and run the full ioasid/iommufd benchmark
 #
 # Everything big lives in a cache outside the checkout:
 #   $IOASID_CACHE (default ~/.cache/ioasid)/<kernel version>/{src,build,...}
@@ -314,8 +315,14 @@ scan_dmesg() {
 
 # Parse the kselftest TAP of every test program run in the guest
 parse_tap() {
-	local tap=$1 name rc plan count line
+	local tap=$1 name rc plan count line bench=0
 	while read -r line; do
+		# Benchmark output is not TAP
+		case "$line" in
+		"@@BENCH") bench=1; continue ;;
+		"@@BENCHEND"*) bench=0; continue ;;
+		esac
+		[ $bench -eq 0 ] || continue
 		case "$line" in
 		"@@BEGIN "*)
 			name=${line#@@BEGIN }; plan=""; count=0 ;;
@@ -372,6 +379,9 @@ do_check() {
 		tail -30 "$OUT/console.log"
 		result fail "VM boot" "qemu exited with $rc"
 	fi
+	say "benchmark, short form (ioasid vs iommufd, same boot; not a test)"
+	sed -n '/^@@BENCH$/,/^@@BENCHEND/p' "$OUT/tap.log" | tr -d '\r' |
+		sed '/^@@BENCH/d; s/^/    /'
 	say "results"
 	parse_tap "$OUT/tap.log"
 	scan_dmesg "$OUT/console.log"
@@ -384,6 +394,7 @@ case "${1:-}" in
 deps) deps ;;
 build) build_all ;;
 run) do_run "${CMD:-}" ;;
+bench) do_run "ioasid_bench" ;;
 check) do_check ;;
-*) die "usage: [CMD=...] rig.sh deps|build|run|check" ;;
+*) die "usage: [CMD=...] rig.sh deps|build|run|check|bench" ;;
 esac

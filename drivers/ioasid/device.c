@@ -159,10 +159,9 @@ static void __ioasid_device_detach(struct ioasid_device *idev)
 		return;
 	idev->ioas = NULL;
 	if (!--igroup->attached) {
-		/* With DMA owned, the core puts the group back to blocking */
-		iommu_detach_group(ioas->domain, igroup->group);
-		ioasid_ioas_domain_put(ioas);
+		ioasid_ioas_detach_group(ioas, igroup, igroup->domain, true);
 		igroup->ioas = NULL;
+		igroup->domain = NULL;
 	}
 	ioasid_object_del_user(idev->ctx, &ioas->obj);
 }
@@ -177,15 +176,16 @@ static void __ioasid_device_detach(struct ioasid_device *idev)
  * it is blocked or untranslated.
  *
  * Return: 0, or -ENOENT for no such IOASID, -EBUSY when another device of
- * the same iommu_group is attached elsewhere, -ERANGE when a mapping of the
- * IOASID lies outside the device's IOMMU aperture, or the IOMMU driver's
- * error.
+ * the same iommu_group is attached elsewhere, -EADDRINUSE when a reserved
+ * region of the device's group covers a mapping of the IOASID, -ERANGE when
+ * a mapping lies outside the device's IOMMU aperture, or the IOMMU driver's
+ * error. On failure the device's attachment is unchanged.
  */
 int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid)
 {
 	struct ioasid_group *igroup = idev->igroup;
 	struct ioasid_ctx *ctx = idev->ctx;
-	struct iommu_domain *domain;
+	struct ioasid_domain *idomain;
 	struct ioasid_object *obj;
 	struct ioasid_ioas *ioas, *old;
 	int rc = 0;
@@ -209,23 +209,19 @@ int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid)
 		goto out_unlock;
 	}
 
-	domain = ioasid_ioas_domain_get(ioas, idev->dev);
-	if (IS_ERR(domain)) {
-		rc = PTR_ERR(domain);
-		goto out_unlock;
-	}
-	rc = iommu_group_replace_domain(igroup->group, domain);
-	if (rc) {
-		ioasid_ioas_domain_put(ioas);
+	idomain = ioasid_ioas_attach_group(ioas, igroup, idev->dev);
+	if (IS_ERR(idomain)) {
+		rc = PTR_ERR(idomain);
 		goto out_unlock;
 	}
 	if (old) {
-		ioasid_ioas_domain_put(old);
+		ioasid_ioas_detach_group(old, igroup, igroup->domain, false);
 		ioasid_object_del_user(ctx, &old->obj);
 	} else {
 		igroup->attached++;
 	}
 	igroup->ioas = ioas;
+	igroup->domain = idomain;
 out_attached:
 	idev->ioas = ioas;
 	ioasid_object_add_user(ctx, &ioas->obj);

@@ -2,17 +2,26 @@
 /*
  * Normal IOASIDs: an IOVA space userspace fills with its own memory.
  *
- * The tree of areas is the source of truth. The IOMMU domain behind an
- * IOASID is only created when the first device attaches, and is then filled
- * from the tree; MAP and UNMAP keep the two in step.
+ * The tree of areas is the source of truth. Every IOMMU domain behind an
+ * IOASID holds exactly the mappings of the tree: a domain is filled from it
+ * when it is created, and MAP, UNMAP and COPY change the tree and every
+ * domain together or, on failure, none of them.
+ *
+ * One invariant keeps UNMAP exact: a large IOMMU page never spans two
+ * areas. Areas are mapped one by one, so a fresh mapping cannot span two;
+ * when UNMAP cuts an area and the IOMMU had to drop a large page across the
+ * cut, the rest of the page is mapped again with smaller pages.
  */
+#include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <uapi/linux/ioasid.h>
 
+#include "../iommu/iommu-priv.h"
 #include "ioasid_private.h"
 
 static struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id)
@@ -39,6 +48,8 @@ int ioasid_ioas_create(struct ioasid_ucmd *ucmd)
 		return -ENOMEM;
 	mutex_init(&ioas->mutex);
 	ioas->areas = RB_ROOT_CACHED;
+	ioas->reserved = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&ioas->domains);
 
 	rc = ioasid_object_reserve(ucmd->ctx, &ioas->obj, IOASID_OBJ_IOAS);
 	if (rc)
@@ -76,32 +87,52 @@ void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
 	}
 }
 
-static unsigned long ioasid_area_length(struct ioasid_area *area)
+static struct ioasid_area *to_area(struct interval_tree_node *node)
 {
-	return area->node.last - area->node.start + 1;
+	return container_of(node, struct ioasid_area, node);
 }
 
-/* Unmap @length bytes at @iova that ioasid_area_map() mapped earlier */
-static void ioasid_domain_unmap(struct iommu_domain *domain,
-				unsigned long iova, unsigned long length)
+static struct ioasid_area *ioasid_area_first(struct ioasid_ioas *ioas,
+					     unsigned long start,
+					     unsigned long last)
 {
-	size_t unmapped;
+	struct interval_tree_node *node;
 
-	unmapped = iommu_unmap(domain, iova, length);
-	WARN_ON(unmapped != length);
+	node = interval_tree_iter_first(&ioas->areas, start, last);
+	return node ? to_area(node) : NULL;
+}
+
+static struct ioasid_area *ioasid_area_next(struct ioasid_area *area,
+					    unsigned long start,
+					    unsigned long last)
+{
+	struct interval_tree_node *node;
+
+	node = interval_tree_iter_next(&area->node, start, last);
+	return node ? to_area(node) : NULL;
+}
+
+/* Release an area that is in no tree and no domain */
+static void ioasid_area_free(struct ioasid_area *area)
+{
+	ioasid_pages_replace_use(area->pages, &area->use, NULL, NULL);
+	ioasid_pages_put(area->pages);
+	kfree(area);
 }
 
 /*
- * Map an area into a domain, one physically contiguous run of pages at a
- * time so the IOMMU driver can use its large page sizes. On failure nothing
- * of the area is left mapped.
+ * Map [start, last] of an area into a domain, one physically contiguous run
+ * of pages at a time so the IOMMU driver can use its large page sizes. On
+ * failure nothing of the range is left mapped.
  */
-static int ioasid_area_map(struct iommu_domain *domain,
-			   struct ioasid_area *area)
+static int ioasid_area_map_range(struct iommu_domain *domain,
+				 struct ioasid_area *area,
+				 unsigned long start, unsigned long last)
 {
-	struct page **pages = area->pages->pages + area->pgoff;
-	unsigned long npages = ioasid_area_length(area) >> PAGE_SHIFT;
-	unsigned long iova = area->node.start;
+	unsigned long first = area->use.start +
+			      ((start - area->node.start) >> PAGE_SHIFT);
+	struct page **pages = area->pages->pages + first;
+	unsigned long npages = (last - start + 1) >> PAGE_SHIFT;
 	unsigned long i = 0;
 	int rc;
 
@@ -112,38 +143,102 @@ static int ioasid_area_map(struct iommu_domain *domain,
 		while (i + run < npages &&
 		       page_to_pfn(pages[i + run]) == pfn + run)
 			run++;
-		rc = iommu_map(domain, iova + (i << PAGE_SHIFT),
+		rc = iommu_map(domain, start + (i << PAGE_SHIFT),
 			       PFN_PHYS(pfn), run << PAGE_SHIFT, area->prot,
 			       GFP_KERNEL_ACCOUNT);
 		if (rc)
 			goto err_unmap;
 		i += run;
+		if (need_resched())
+			cond_resched();
 	}
 	return 0;
 
 err_unmap:
 	if (i)
-		ioasid_domain_unmap(domain, iova, i << PAGE_SHIFT);
+		iommu_unmap(domain, start, i << PAGE_SHIFT);
 	return rc;
 }
 
-static void ioasid_area_free(struct ioasid_ioas *ioas, struct ioasid_area *area)
+static int ioasid_area_map(struct iommu_domain *domain,
+			   struct ioasid_area *area)
 {
-	lockdep_assert_held(&ioas->mutex);
-
-	if (ioas->domain)
-		ioasid_domain_unmap(ioas->domain, area->node.start,
-				    ioasid_area_length(area));
-	interval_tree_remove(&area->node, &ioas->areas);
-	ioasid_pages_put(area->pages);
-	kfree(area);
+	return ioasid_area_map_range(domain, area, area->node.start,
+				     area->node.last);
 }
 
 /*
- * What MAP must respect before any domain exists: the bound IOMMU's page
- * sizes and aperture, or the CPU's page size and everything while no device
- * is bound. Taken before the IOASID's lock, which nests inside the
- * context's; a device bound in between is checked again on attach.
+ * Unmap [start, last] from a domain in which parts of it may be unmapped
+ * already; drivers may stop at the first hole.
+ */
+static void ioasid_domain_unmap_holey(struct iommu_domain *domain,
+				      unsigned long start, unsigned long last)
+{
+	unsigned long cur = start;
+	size_t n;
+
+	while (cur <= last) {
+		n = iommu_unmap(domain, cur, last - cur + 1);
+		if (check_add_overflow(cur, n ? n : PAGE_SIZE, &cur))
+			break;
+	}
+}
+
+/* Map new areas into every domain, or into none */
+static int ioasid_domains_map_areas(struct ioasid_ioas *ioas,
+				    struct ioasid_area **areas,
+				    unsigned long n)
+{
+	struct ioasid_domain *idomain, *done;
+	unsigned long i = 0;
+	int rc;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	list_for_each_entry(idomain, &ioas->domains, node) {
+		for (i = 0; i < n; i++) {
+			rc = ioasid_area_map(idomain->domain, areas[i]);
+			if (rc)
+				goto err_unmap;
+		}
+	}
+	return 0;
+
+err_unmap:
+	/* The failed area cleaned up after itself */
+	while (i--)
+		iommu_unmap(idomain->domain, areas[i]->node.start,
+			    areas[i]->node.last - areas[i]->node.start + 1);
+	list_for_each_entry(done, &ioas->domains, node) {
+		if (done == idomain)
+			break;
+		for (i = 0; i < n; i++)
+			iommu_unmap(done->domain, areas[i]->node.start,
+				    areas[i]->node.last -
+				    areas[i]->node.start + 1);
+	}
+	return rc;
+}
+
+static void ioasid_domains_unmap_areas(struct ioasid_ioas *ioas,
+				       struct ioasid_area **areas,
+				       unsigned long n)
+{
+	struct ioasid_domain *idomain;
+	unsigned long i;
+
+	list_for_each_entry(idomain, &ioas->domains, node)
+		for (i = 0; i < n; i++)
+			iommu_unmap(idomain->domain, areas[i]->node.start,
+				    areas[i]->node.last -
+				    areas[i]->node.start + 1);
+}
+
+/*
+ * What MAP must respect: the bound IOMMU's page sizes and aperture, or the
+ * CPU's page size and everything while no device is bound. Read under the
+ * context's lock, outside the IOASID's; a device bound later is checked
+ * again when it attaches.
  */
 static void ioasid_ioas_limits(struct ioasid_ctx *ctx, struct ioasid_caps *caps)
 {
@@ -164,17 +259,58 @@ static unsigned long ioasid_min_pgsize(struct ioasid_caps *caps)
 		     BIT(__ffs(caps->pgsize_bitmap)));
 }
 
+/* Narrow the IOVA limits to what every domain of the IOASID translates */
+static void ioasid_ioas_aperture(struct ioasid_ioas *ioas,
+				 struct ioasid_caps *caps, u64 *start,
+				 u64 *last)
+{
+	struct ioasid_domain *idomain;
+	u64 s, l;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	*start = caps->aperture_start;
+	*last = caps->aperture_last;
+	list_for_each_entry(idomain, &ioas->domains, node) {
+		ioasid_domain_aperture(idomain->domain, &s, &l);
+		*start = max(*start, s);
+		*last = min(*last, l);
+	}
+}
+
+/*
+ * The highest end of the areas and reserved ranges overlapping [start,
+ * last], or 0 with *@busy false if there are none.
+ */
+static unsigned long ioasid_ioas_busy_until(struct ioasid_ioas *ioas,
+					    unsigned long start,
+					    unsigned long last, bool *busy)
+{
+	struct rb_root_cached *trees[] = { &ioas->areas, &ioas->reserved };
+	struct interval_tree_node *node;
+	unsigned long end = 0;
+	unsigned int i;
+
+	*busy = false;
+	for (i = 0; i < ARRAY_SIZE(trees); i++) {
+		for (node = interval_tree_iter_first(trees[i], start, last);
+		     node; node = interval_tree_iter_next(node, start, last)) {
+			*busy = true;
+			end = max(end, node->last);
+		}
+	}
+	return end;
+}
+
 /*
  * Find the lowest free IOVA range of @length bytes aligned to @align inside
- * [@start, @last].
+ * [@start, @last], clear of areas and reserved ranges.
  */
-static int ioasid_ioas_alloc_iova(struct ioasid_ioas *ioas,
-				  unsigned long start, unsigned long last,
-				  unsigned long length, unsigned long align,
-				  unsigned long *iova)
+static int ioasid_ioas_alloc_iova(struct ioasid_ioas *ioas, u64 start,
+				  u64 last, u64 length, u64 align, u64 *iova)
 {
-	struct interval_tree_node *node;
-	unsigned long cur, end;
+	unsigned long cur, end, busy_end;
+	bool busy;
 
 	lockdep_assert_held(&ioas->mutex);
 
@@ -184,153 +320,550 @@ static int ioasid_ioas_alloc_iova(struct ioasid_ioas *ioas,
 	for (;;) {
 		if (check_add_overflow(cur, length - 1, &end) || end > last)
 			return -ENOSPC;
-		node = interval_tree_iter_first(&ioas->areas, cur, end);
-		if (!node) {
+		busy_end = ioasid_ioas_busy_until(ioas, cur, end, &busy);
+		if (!busy) {
 			*iova = cur;
 			return 0;
 		}
-		/* Skip past the last area overlapping the candidate */
-		do {
-			cur = node->last;
-			node = interval_tree_iter_next(node, cur, end);
-		} while (node);
-		if (cur == ULONG_MAX || ALIGN(cur + 1, align) < cur + 1)
+		if (busy_end == ULONG_MAX || ALIGN(busy_end + 1, align) == 0)
 			return -ENOSPC;
-		cur = ALIGN(cur + 1, align);
+		cur = ALIGN(busy_end + 1, align);
 	}
 }
 
+/* Check that [iova, iova + length) can take a new mapping */
+static int ioasid_ioas_check_fixed(struct ioasid_ioas *ioas, u64 start,
+				   u64 last, u64 iova, u64 length)
+{
+	u64 end = iova + length - 1;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	if (iova < start || end > last)
+		return -ERANGE;
+	if (interval_tree_iter_first(&ioas->reserved, iova, end))
+		return -EADDRINUSE;
+	if (interval_tree_iter_first(&ioas->areas, iova, end))
+		return -EEXIST;
+	return 0;
+}
+
 /*
- * Alignment for a kernel-chosen IOVA: the largest IOMMU page size that fits
- * in the mapping and has the same offset in the user's memory, so that
- * physically contiguous memory can be mapped with large IOMMU pages.
+ * Alignment for a kernel-chosen IOVA when the user asked for none: the
+ * largest IOMMU page size that fits in the mapping and has the same offset
+ * in the memory, so that physically contiguous memory can be mapped with
+ * large IOMMU pages.
  */
-static unsigned long ioasid_map_align(unsigned long pgsize_bitmap,
-				      unsigned long user_va,
-				      unsigned long length)
+static u64 ioasid_map_align(unsigned long pgsize_bitmap, u64 addr, u64 length)
 {
 	unsigned long fit = pgsize_bitmap & GENMASK(__fls(length), 0);
 
-	if (user_va)
-		fit &= GENMASK(__ffs(user_va), 0);
+	if (addr)
+		fit &= GENMASK(__ffs(addr), 0);
 	return fit ? BIT(__fls(fit)) : BIT(__ffs(pgsize_bitmap));
+}
+
+/**
+ * struct ioasid_placement - where new areas go in an IOASID
+ * @fixed: Map at *@iova, else choose an IOVA and store it there
+ * @iova: The IOVA, in or out
+ * @length: Bytes of the whole placement
+ * @align: Alignment of a chosen IOVA
+ * @ucmd: The call, answered before the areas become visible
+ * @cmd_len: Size of the kernel's struct of @ucmd
+ */
+struct ioasid_placement {
+	bool fixed;
+	u64 *iova;
+	u64 length;
+	u64 align;
+	struct ioasid_ucmd *ucmd;
+	size_t cmd_len;
+};
+
+/*
+ * Place @n areas, whose IOVA ranges are offsets in [0, length), in the
+ * IOASID, map them into every domain and insert them. On failure nothing
+ * changed and the caller still owns the areas.
+ */
+static int ioasid_ioas_add_areas(struct ioasid_ioas *ioas,
+				 struct ioasid_caps *caps,
+				 struct ioasid_area **areas, unsigned long n,
+				 struct ioasid_placement *place)
+{
+	u64 start, last, iova;
+	unsigned long i;
+	int rc;
+
+	mutex_lock(&ioas->mutex);
+	ioasid_ioas_aperture(ioas, caps, &start, &last);
+	if (place->fixed) {
+		iova = *place->iova;
+		rc = ioasid_ioas_check_fixed(ioas, start, last, iova,
+					     place->length);
+	} else {
+		rc = ioasid_ioas_alloc_iova(ioas, start, last, place->length,
+					    place->align, &iova);
+	}
+	if (rc)
+		goto out_unlock;
+	for (i = 0; i < n; i++) {
+		areas[i]->node.start += iova;
+		areas[i]->node.last += iova;
+	}
+
+	rc = ioasid_domains_map_areas(ioas, areas, n);
+	if (rc)
+		goto err_unplace;
+
+	*place->iova = iova;
+	rc = ioasid_ucmd_respond(place->ucmd, place->cmd_len);
+	if (rc) {
+		ioasid_domains_unmap_areas(ioas, areas, n);
+		goto err_unplace;
+	}
+	for (i = 0; i < n; i++)
+		interval_tree_insert(&areas[i]->node, &ioas->areas);
+	mutex_unlock(&ioas->mutex);
+	return 0;
+
+err_unplace:
+	for (i = 0; i < n; i++) {
+		areas[i]->node.start -= iova;
+		areas[i]->node.last -= iova;
+	}
+out_unlock:
+	mutex_unlock(&ioas->mutex);
+	return rc;
+}
+
+/* Check the IOVA, length and alignment fields MAP and COPY share */
+static int ioasid_check_placement(struct ioasid_caps *caps, u32 flags,
+				  u64 iova, u64 length, u64 align)
+{
+	unsigned long min = ioasid_min_pgsize(caps);
+	u64 end;
+
+	if (!length)
+		return -EINVAL;
+	if (flags & IOASID_MAP_FIXED_IOVA) {
+		if (align)
+			return -EINVAL;
+	} else {
+		if (iova)
+			return -EINVAL;
+		if (align && (!is_power_of_2(align) || align < min))
+			return -EINVAL;
+	}
+	if (check_add_overflow(iova, length - 1, &end))
+		return -EOVERFLOW;
+	if (!IS_ALIGNED(iova | length, min))
+		return -EINVAL;
+	return 0;
+}
+
+static int ioasid_map_prot(u32 flags)
+{
+	return (flags & IOASID_MAP_READ ? IOMMU_READ : 0) |
+	       (flags & IOASID_MAP_WRITE ? IOMMU_WRITE : 0);
 }
 
 int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 {
 	const u32 known = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ |
-			  IOASID_MAP_WRITE;
+			  IOASID_MAP_WRITE | IOASID_MAP_FILE;
 	struct ioasid_map *cmd = ucmd->cmd;
+	struct ioasid_placement place = {
+		.fixed = cmd->flags & IOASID_MAP_FIXED_IOVA,
+		.iova = &cmd->iova,
+		.length = cmd->length,
+		.ucmd = ucmd,
+		.cmd_len = sizeof(*cmd),
+	};
+	struct file *file = NULL;
 	struct ioasid_area *area;
 	struct ioasid_caps caps;
-	u64 start, last, end;
-	struct ioasid_pages *pages;
 	struct ioasid_ioas *ioas;
-	unsigned long iova;
+	u64 end;
 	int rc;
 
 	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
-	if (!(cmd->flags & (IOASID_MAP_READ | IOASID_MAP_WRITE)) ||
-	    cmd->__reserved || !cmd->length)
+	if (!(cmd->flags & (IOASID_MAP_READ | IOASID_MAP_WRITE)))
 		return -EINVAL;
-	if (!(cmd->flags & IOASID_MAP_FIXED_IOVA) && cmd->iova)
+	if (!(cmd->flags & IOASID_MAP_FILE) && cmd->fd)
 		return -EINVAL;
-	if (check_add_overflow(cmd->user_va, cmd->length - 1, &end) ||
-	    check_add_overflow(cmd->iova, cmd->length - 1, &end))
-		return -EOVERFLOW;
-
 	ioasid_ioas_limits(ucmd->ctx, &caps);
-	if (!IS_ALIGNED(cmd->user_va | cmd->length | cmd->iova,
-			ioasid_min_pgsize(&caps)))
+	rc = ioasid_check_placement(&caps, cmd->flags, cmd->iova, cmd->length,
+				    cmd->iova_alignment);
+	if (rc)
+		return rc;
+	if (check_add_overflow(cmd->user_va, cmd->length - 1, &end))
+		return -EOVERFLOW;
+	if (!IS_ALIGNED(cmd->user_va, ioasid_min_pgsize(&caps)))
 		return -EINVAL;
+	place.align = cmd->iova_alignment ?:
+		      ioasid_map_align(caps.pgsize_bitmap, cmd->user_va,
+				       cmd->length);
 
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
+	if (cmd->flags & IOASID_MAP_FILE) {
+		file = fget(cmd->fd);
+		if (!file) {
+			rc = -EBADF;
+			goto out_put;
+		}
+	}
+
 	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
 	if (!area) {
 		rc = -ENOMEM;
-		goto out_put;
+		goto out_fput;
 	}
-	area->prot = (cmd->flags & IOASID_MAP_READ ? IOMMU_READ : 0) |
-		     (cmd->flags & IOASID_MAP_WRITE ? IOMMU_WRITE : 0);
+	area->prot = ioasid_map_prot(cmd->flags);
+	area->node.last = cmd->length - 1;
 
 	/* Pinning can take long: do it before taking the IOASID's lock */
-	pages = ioasid_pages_pin(cmd->user_va, cmd->length >> PAGE_SHIFT,
-				 cmd->flags & IOASID_MAP_WRITE);
-	if (IS_ERR(pages)) {
-		rc = PTR_ERR(pages);
-		goto err_free_area;
-	}
-	area->pages = pages;
-
-	mutex_lock(&ioas->mutex);
-	start = caps.aperture_start;
-	last = caps.aperture_last;
-	if (ioas->domain)
-		ioasid_domain_aperture(ioas->domain, &start, &last);
-	if (cmd->flags & IOASID_MAP_FIXED_IOVA) {
-		iova = cmd->iova;
-		if (iova < start || iova + cmd->length - 1 > last) {
-			rc = -ERANGE;
-			goto err_unlock;
-		}
-		if (interval_tree_iter_first(&ioas->areas, iova,
-					     iova + cmd->length - 1)) {
-			rc = -EEXIST;
-			goto err_unlock;
-		}
-	} else {
-		rc = ioasid_ioas_alloc_iova(ioas, start, last, cmd->length,
-					    ioasid_map_align(caps.pgsize_bitmap,
-							     cmd->user_va,
-							     cmd->length),
-					    &iova);
-		if (rc)
-			goto err_unlock;
-	}
-	area->node.start = iova;
-	area->node.last = iova + cmd->length - 1;
-
-	if (ioas->domain) {
-		rc = ioasid_area_map(ioas->domain, area);
-		if (rc)
-			goto err_unlock;
+	area->pages = ioasid_pages_pin(ucmd->ctx, file, cmd->user_va,
+				       cmd->length >> PAGE_SHIFT,
+				       cmd->flags & IOASID_MAP_WRITE,
+				       &area->use);
+	if (IS_ERR(area->pages)) {
+		rc = PTR_ERR(area->pages);
+		kfree(area);
+		goto out_fput;
 	}
 
-	cmd->iova = iova;
-	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
-	if (rc) {
-		if (ioas->domain)
-			ioasid_domain_unmap(ioas->domain, iova, cmd->length);
-		goto err_unlock;
-	}
-	interval_tree_insert(&area->node, &ioas->areas);
-	mutex_unlock(&ioas->mutex);
-	ioasid_object_put(&ioas->obj);
-	return 0;
-
-err_unlock:
-	mutex_unlock(&ioas->mutex);
-	ioasid_pages_put(pages);
-err_free_area:
-	kfree(area);
+	rc = ioasid_ioas_add_areas(ioas, &caps, &area, 1, &place);
+	if (rc)
+		ioasid_area_free(area);
+out_fput:
+	if (file)
+		fput(file);
 out_put:
 	ioasid_object_put(&ioas->obj);
+	return rc;
+}
+
+/*
+ * Collect new areas using the memory mapped at [start, start + length) of
+ * @src, with IOVA ranges as offsets from @start. The memory stays pinned by
+ * the new areas' uses, whatever happens to @src afterwards.
+ */
+static int ioasid_ioas_copy_areas(struct ioasid_ioas *src, u64 start,
+				  u64 length, int prot,
+				  struct ioasid_area ***out, unsigned long *n)
+{
+	u64 last = start + length - 1, cur;
+	struct ioasid_area *area, **areas;
+	unsigned long i = 0, count = 0;
+	int rc = 0;
+
+	mutex_lock(&src->mutex);
+	cur = start;
+	for (area = ioasid_area_first(src, start, last); area;
+	     area = ioasid_area_next(area, start, last)) {
+		if (area->node.start > cur) {
+			rc = -ENOENT;
+			goto out_unlock;
+		}
+		if ((prot & IOMMU_WRITE) && !area->pages->writable) {
+			rc = -EPERM;
+			goto out_unlock;
+		}
+		cur = area->node.last + 1;
+		count++;
+	}
+	if (!count || cur <= last) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+
+	areas = kvcalloc(count, sizeof(*areas), GFP_KERNEL_ACCOUNT);
+	if (!areas) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	for (area = ioasid_area_first(src, start, last); area;
+	     area = ioasid_area_next(area, start, last)) {
+		u64 s = max_t(u64, area->node.start, start);
+		u64 e = min_t(u64, area->node.last, last);
+		struct ioasid_area *copy;
+
+		copy = kzalloc(sizeof(*copy), GFP_KERNEL_ACCOUNT);
+		if (!copy) {
+			rc = -ENOMEM;
+			break;
+		}
+		copy->prot = prot;
+		copy->node.start = s - start;
+		copy->node.last = e - start;
+		copy->use.start = area->use.start +
+				  ((s - area->node.start) >> PAGE_SHIFT);
+		copy->use.last = copy->use.start + ((e - s) >> PAGE_SHIFT);
+		copy->pages = area->pages;
+		ioasid_pages_get(copy->pages);
+		ioasid_pages_use(copy->pages, &copy->use);
+		areas[i++] = copy;
+	}
+	if (rc) {
+		while (i--)
+			ioasid_area_free(areas[i]);
+		kvfree(areas);
+		goto out_unlock;
+	}
+	*out = areas;
+	*n = count;
+out_unlock:
+	mutex_unlock(&src->mutex);
+	return rc;
+}
+
+int ioasid_ioas_copy(struct ioasid_ucmd *ucmd)
+{
+	const u32 known = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ |
+			  IOASID_MAP_WRITE;
+	struct ioasid_copy *cmd = ucmd->cmd;
+	struct ioasid_placement place = {
+		.fixed = cmd->flags & IOASID_MAP_FIXED_IOVA,
+		.iova = &cmd->dst_iova,
+		.length = cmd->length,
+		.ucmd = ucmd,
+		.cmd_len = sizeof(*cmd),
+	};
+	struct ioasid_ioas *src, *dst;
+	struct ioasid_area **areas;
+	struct ioasid_caps caps;
+	unsigned long n, i;
+	u64 end;
+	int rc;
+
+	if (cmd->flags & ~known)
+		return -EOPNOTSUPP;
+	if (!(cmd->flags & (IOASID_MAP_READ | IOASID_MAP_WRITE)))
+		return -EINVAL;
+	ioasid_ioas_limits(ucmd->ctx, &caps);
+	rc = ioasid_check_placement(&caps, cmd->flags, cmd->dst_iova,
+				    cmd->length, cmd->iova_alignment);
+	if (rc)
+		return rc;
+	if (check_add_overflow(cmd->src_iova, cmd->length - 1, &end))
+		return -EOVERFLOW;
+	if (!IS_ALIGNED(cmd->src_iova, ioasid_min_pgsize(&caps)))
+		return -EINVAL;
+	/* Same offset in the large pages of the source as at the source */
+	place.align = cmd->iova_alignment ?:
+		      ioasid_map_align(caps.pgsize_bitmap, cmd->src_iova,
+				       cmd->length);
+
+	src = ioasid_ioas_get(ucmd->ctx, cmd->src_ioasid);
+	if (IS_ERR(src))
+		return PTR_ERR(src);
+	dst = ioasid_ioas_get(ucmd->ctx, cmd->dst_ioasid);
+	if (IS_ERR(dst)) {
+		rc = PTR_ERR(dst);
+		goto out_put_src;
+	}
+
+	rc = ioasid_ioas_copy_areas(src, cmd->src_iova, cmd->length,
+				    ioasid_map_prot(cmd->flags), &areas, &n);
+	if (rc)
+		goto out_put_dst;
+	rc = ioasid_ioas_add_areas(dst, &caps, areas, n, &place);
+	if (rc)
+		for (i = 0; i < n; i++)
+			ioasid_area_free(areas[i]);
+	kvfree(areas);
+out_put_dst:
+	ioasid_object_put(&dst->obj);
+out_put_src:
+	ioasid_object_put(&src->obj);
+	return rc;
+}
+
+/*
+ * Map again, in one domain, the parts of areas inside [start, last] that a
+ * large page dropped across a cut took with it. Large pages are aligned to
+ * their size, so none spans the window's aligned outer edge.
+ */
+static int ioasid_domain_refill(struct ioasid_ioas *ioas,
+				struct iommu_domain *domain,
+				unsigned long start, unsigned long last)
+{
+	struct ioasid_area *area;
+	int rc;
+
+	for (area = ioasid_area_first(ioas, start, last); area;
+	     area = ioasid_area_next(area, start, last))
+		ioasid_domain_unmap_holey(domain,
+					  max(area->node.start, start),
+					  min(area->node.last, last));
+	for (area = ioasid_area_first(ioas, start, last); area;
+	     area = ioasid_area_next(area, start, last)) {
+		rc = ioasid_area_map_range(domain, area,
+					   max(area->node.start, start),
+					   min(area->node.last, last));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The windows around a cut that a dropped large page can reach */
+static void ioasid_cut_windows(struct iommu_domain *domain,
+			       unsigned long start, unsigned long last,
+			       unsigned long win[2][2])
+{
+	unsigned long big = BIT(__fls(domain->pgsize_bitmap));
+
+	/* An empty window is [0, 0]: no real window ends at IOVA 0 */
+	memset(win, 0, sizeof(unsigned long[2][2]));
+	if (!IS_ALIGNED(start, big)) {
+		win[0][0] = ALIGN_DOWN(start, big);
+		win[0][1] = start - 1;
+	}
+	if (last != ULONG_MAX && !IS_ALIGNED(last + 1, big)) {
+		win[1][0] = last + 1;
+		win[1][1] = ALIGN(last + 1, big) - 1;
+	}
+}
+
+/*
+ * Unmap [start, last] from every domain and cut it out of the areas. Areas
+ * that stick out of the range are split; their pages outside the range
+ * stay pinned, the others are released. Adds the bytes removed to
+ * *@unmapped.
+ */
+static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
+			   unsigned long last, u64 *unmapped)
+{
+	struct ioasid_area *area, *next, *left = NULL, *right = NULL;
+	struct ioasid_area *head, *tail;
+	unsigned long win[2][2], fail[2][2] = {};
+	struct ioasid_domain *idomain;
+	unsigned int w;
+	int rc = 0;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	head = ioasid_area_first(ioas, start, last);
+	if (!head)
+		return -ENOENT;
+	tail = ioasid_area_first(ioas, last, last);
+	if (head->node.start < start) {
+		left = kzalloc(sizeof(*left), GFP_KERNEL_ACCOUNT);
+		if (!left)
+			return -ENOMEM;
+	}
+	if (tail && tail->node.last > last) {
+		right = kzalloc(sizeof(*right), GFP_KERNEL_ACCOUNT);
+		if (!right) {
+			kfree(left);
+			return -ENOMEM;
+		}
+	}
+
+	/* Take the range out of every domain */
+	list_for_each_entry(idomain, &ioas->domains, node) {
+		bool dropped_more = false;
+
+		for (area = ioasid_area_first(ioas, start, last); area;
+		     area = ioasid_area_next(area, start, last)) {
+			unsigned long s = max(area->node.start, start);
+			unsigned long e = min(area->node.last, last);
+
+			if (iommu_unmap(idomain->domain, s, e - s + 1) !=
+			    e - s + 1)
+				dropped_more = true;
+		}
+		if (!dropped_more || (!left && !right))
+			continue;
+
+		/* A large page across a cut went whole: map its rest again */
+		ioasid_cut_windows(idomain->domain, start, last, win);
+		for (w = 0; w < 2; w++) {
+			if (!win[w][1] || fail[w][1])
+				continue;
+			if (ioasid_domain_refill(ioas, idomain->domain,
+						 win[w][0], win[w][1])) {
+				fail[w][0] = win[w][0];
+				fail[w][1] = win[w][1];
+			}
+		}
+	}
+
+	/* And out of the tree, splitting the areas at its edges */
+	for (area = head; area; area = next) {
+		unsigned long s = max(area->node.start, start);
+		unsigned long e = min(area->node.last, last);
+		struct interval_tree_node *keep_l = NULL, *keep_r = NULL;
+
+		next = ioasid_area_next(area, start, last);
+		interval_tree_remove(&area->node, &ioas->areas);
+		if (area->node.start < start) {
+			left->prot = area->prot;
+			left->pages = area->pages;
+			left->node.start = area->node.start;
+			left->node.last = start - 1;
+			left->use.start = area->use.start;
+			left->use.last = area->use.start +
+				((start - area->node.start) >> PAGE_SHIFT) - 1;
+			ioasid_pages_get(left->pages);
+			keep_l = &left->use;
+		}
+		if (area->node.last > last) {
+			right->prot = area->prot;
+			right->pages = area->pages;
+			right->node.start = last + 1;
+			right->node.last = area->node.last;
+			right->use.start = area->use.start +
+				((last + 1 - area->node.start) >> PAGE_SHIFT);
+			right->use.last = area->use.last;
+			ioasid_pages_get(right->pages);
+			keep_r = &right->use;
+		}
+		ioasid_pages_replace_use(area->pages, &area->use, keep_l,
+					 keep_r);
+		ioasid_pages_put(area->pages);
+		kfree(area);
+		*unmapped += e - s + 1;
+		cond_resched();
+	}
+	if (left)
+		interval_tree_insert(&left->node, &ioas->areas);
+	if (right)
+		interval_tree_insert(&right->node, &ioas->areas);
+
+	/*
+	 * Memory ran out to map the rest of a dropped large page in some
+	 * domain: unmap that rest everywhere, so that all domains agree.
+	 * The windows are aligned to the largest page: no further refill.
+	 */
+	for (w = 0; w < 2; w++) {
+		if (!fail[w][1] ||
+		    !ioasid_area_first(ioas, fail[w][0], fail[w][1]))
+			continue;
+		list_for_each_entry(idomain, &ioas->domains, node)
+			ioasid_domain_unmap_holey(idomain->domain, fail[w][0],
+						  fail[w][1]);
+		rc = ioasid_ioas_cut(ioas, fail[w][0], fail[w][1], unmapped);
+		if (rc)
+			break;
+	}
 	return rc;
 }
 
 int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_unmap *cmd = ucmd->cmd;
-	struct interval_tree_node *node, *next;
 	struct ioasid_ioas *ioas;
 	struct ioasid_caps caps;
-	unsigned long last;
 	u64 unmapped = 0;
-	int rc = 0;
+	u64 start, last;
+	int rc;
 
 	if (cmd->flags & ~IOASID_UNMAP_ALL)
 		return -EOPNOTSUPP;
@@ -339,6 +872,7 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 	if (cmd->flags & IOASID_UNMAP_ALL) {
 		if (cmd->iova || cmd->length)
 			return -EINVAL;
+		start = 0;
 		last = ULONG_MAX;
 	} else {
 		if (!cmd->length)
@@ -349,6 +883,7 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 		if (!IS_ALIGNED(cmd->iova | cmd->length,
 				ioasid_min_pgsize(&caps)))
 			return -EINVAL;
+		start = cmd->iova;
 	}
 
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
@@ -356,105 +891,300 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 		return PTR_ERR(ioas);
 
 	mutex_lock(&ioas->mutex);
-	/* Refuse before changing anything if a mapping sticks out */
-	for (node = interval_tree_iter_first(&ioas->areas, cmd->iova, last);
-	     node; node = interval_tree_iter_next(node, cmd->iova, last)) {
-		if (node->start < cmd->iova || node->last > last) {
-			rc = -EINVAL;
-			goto out_unlock;
-		}
-	}
-	node = interval_tree_iter_first(&ioas->areas, cmd->iova, last);
-	if (!node) {
-		rc = -ENOENT;
-		goto out_unlock;
-	}
-	for (; node; node = next) {
-		struct ioasid_area *area =
-			container_of(node, struct ioasid_area, node);
-
-		next = interval_tree_iter_next(node, cmd->iova, last);
-		unmapped += ioasid_area_length(area);
-		ioasid_area_free(ioas, area);
-		cond_resched();
-	}
-	cmd->out_length = unmapped;
-	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
-out_unlock:
+	rc = ioasid_ioas_cut(ioas, start, last, &unmapped);
 	mutex_unlock(&ioas->mutex);
+	/* Even a failed cut may have unmapped something: say how much */
+	if (!rc || unmapped) {
+		cmd->out_length = unmapped;
+		if (ioasid_ucmd_respond(ucmd, sizeof(*cmd)))
+			rc = -EFAULT;
+	}
 	ioasid_object_put(&ioas->obj);
 	return rc;
 }
 
-/**
- * ioasid_ioas_domain_get() - get the IOASID's domain for a device to attach
- * @ioas: The IOASID
- * @dev: Device that will attach
- *
- * The first user allocates the domain and fills it with every mapping; the
- * domain is released by ioasid_ioas_domain_put() of its last user.
- *
- * Return: the domain, or an ERR_PTR: -ERANGE if a mapping lies outside what
- * the device's IOMMU can translate.
- */
-struct iommu_domain *ioasid_ioas_domain_get(struct ioasid_ioas *ioas,
-					    struct device *dev)
+int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd)
 {
+	struct ioasid_iova_ranges *cmd = ucmd->cmd;
+	struct ioasid_iova_range *ranges;
 	struct interval_tree_node *node;
-	struct iommu_domain *domain;
+	struct ioasid_ioas *ioas;
+	struct ioasid_caps caps;
+	u64 start, last, cur;
+	u32 n = 0, max;
+	int rc = 0;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+	if (cmd->num_ranges && !cmd->ranges)
+		return -EFAULT;
+
+	ioasid_ioas_limits(ucmd->ctx, &caps);
+	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+
+	mutex_lock(&ioas->mutex);
+	/* Reserved ranges split the aperture into at most one more range */
+	max = 1;
+	for (node = interval_tree_iter_first(&ioas->reserved, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX))
+		max++;
+	ranges = kcalloc(max, sizeof(*ranges), GFP_KERNEL);
+	if (!ranges) {
+		mutex_unlock(&ioas->mutex);
+		rc = -ENOMEM;
+		goto out_put;
+	}
+
+	ioasid_ioas_aperture(ioas, &caps, &start, &last);
+	cur = start;
+	/* Reserved ranges come in order of their start, maybe overlapping */
+	for (node = interval_tree_iter_first(&ioas->reserved, start, last);
+	     node; node = interval_tree_iter_next(node, start, last)) {
+		if (node->start > cur) {
+			ranges[n].start = cur;
+			ranges[n++].last = node->start - 1;
+		}
+		if (node->last >= last)
+			goto out_done;
+		cur = max_t(u64, cur, node->last + 1);
+	}
+	if (cur <= last) {
+		ranges[n].start = cur;
+		ranges[n++].last = last;
+	}
+out_done:
+	mutex_unlock(&ioas->mutex);
+
+	if (copy_to_user(u64_to_user_ptr(cmd->ranges), ranges,
+			 array_size(min(n, cmd->num_ranges),
+				    sizeof(*ranges)))) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+	rc = n > cmd->num_ranges ? -EMSGSIZE : 0;
+	cmd->num_ranges = n;
+	cmd->out_iova_alignment = ioasid_min_pgsize(&caps);
+	if (ioasid_ucmd_respond(ucmd, sizeof(*cmd)))
+		rc = -EFAULT;
+out_free:
+	kfree(ranges);
+out_put:
+	ioasid_object_put(&ioas->obj);
+	return rc;
+}
+
+static void ioasid_resv_remove(struct ioasid_ioas *ioas, void *owner)
+{
+	struct interval_tree_node *node, *next;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	for (node = interval_tree_iter_first(&ioas->reserved, 0, ULONG_MAX);
+	     node; node = next) {
+		struct ioasid_resv *resv =
+			container_of(node, struct ioasid_resv, node);
+
+		next = interval_tree_iter_next(node, 0, ULONG_MAX);
+		if (resv->owner != owner)
+			continue;
+		interval_tree_remove(node, &ioas->reserved);
+		kfree(resv);
+	}
+}
+
+/*
+ * Turn the reserved regions of a group into reserved ranges of the IOASID,
+ * not yet inserted: refuse if one covers a mapping.
+ */
+static int ioasid_resv_collect(struct ioasid_ioas *ioas,
+			       struct ioasid_group *igroup,
+			       struct list_head *resvs)
+{
+	struct iommu_resv_region *region, *tmp;
+	LIST_HEAD(regions);
+	int rc;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	rc = iommu_get_group_resv_regions(igroup->group, &regions);
+	if (rc)
+		goto out_free;
+	list_for_each_entry(region, &regions, list) {
+		struct ioasid_resv *resv;
+		u64 last;
+
+		if (!region->length ||
+		    check_add_overflow((u64)region->start,
+				       (u64)region->length - 1, &last))
+			continue;
+		if (interval_tree_iter_first(&ioas->areas, region->start,
+					     last)) {
+			pr_info_ratelimited("ioasid: reserved region [%pa + %zx] of a device covers a mapping\n",
+					    &region->start, region->length);
+			rc = -EADDRINUSE;
+			goto out_free;
+		}
+		resv = kzalloc(sizeof(*resv), GFP_KERNEL_ACCOUNT);
+		if (!resv) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		resv->owner = igroup;
+		resv->node.start = region->start;
+		resv->node.last = last;
+		list_add_tail(&resv->pending, resvs);
+	}
+out_free:
+	list_for_each_entry_safe(region, tmp, &regions, list)
+		kfree(region);
+	return rc;
+}
+
+static void ioasid_resv_commit(struct ioasid_ioas *ioas,
+			       struct list_head *resvs, bool insert)
+{
+	struct ioasid_resv *resv, *tmp;
+
+	list_for_each_entry_safe(resv, tmp, resvs, pending) {
+		list_del(&resv->pending);
+		if (insert)
+			interval_tree_insert(&resv->node, &ioas->reserved);
+		else
+			kfree(resv);
+	}
+}
+
+/* Allocate a domain for @dev and fill it with every area */
+static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
+						  struct device *dev)
+{
+	struct ioasid_domain *idomain;
+	struct ioasid_area *area;
 	u64 start, last;
 	int rc;
 
-	mutex_lock(&ioas->mutex);
-	if (ioas->domain) {
-		ioas->domain_users++;
-		domain = ioas->domain;
-		goto out_unlock;
+	lockdep_assert_held(&ioas->mutex);
+
+	idomain = kzalloc(sizeof(*idomain), GFP_KERNEL_ACCOUNT);
+	if (!idomain)
+		return ERR_PTR(-ENOMEM);
+	idomain->domain = iommu_paging_domain_alloc(dev);
+	if (IS_ERR(idomain->domain)) {
+		rc = PTR_ERR(idomain->domain);
+		goto err_free;
 	}
 
-	domain = iommu_paging_domain_alloc(dev);
-	if (IS_ERR(domain))
-		goto out_unlock;
-
-	ioasid_domain_aperture(domain, &start, &last);
-	for (node = interval_tree_iter_first(&ioas->areas, 0, ULONG_MAX); node;
-	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
-		if (node->start < start || node->last > last) {
+	ioasid_domain_aperture(idomain->domain, &start, &last);
+	for (area = ioasid_area_first(ioas, 0, ULONG_MAX); area;
+	     area = ioasid_area_next(area, 0, ULONG_MAX)) {
+		if (area->node.start < start || area->node.last > last) {
 			rc = -ERANGE;
-			goto err_free;
+			goto err_free_domain;
 		}
-		rc = ioasid_area_map(domain,
-				     container_of(node, struct ioasid_area,
-						  node));
+		rc = ioasid_area_map(idomain->domain, area);
 		if (rc)
-			goto err_free;
+			goto err_free_domain;
 		cond_resched();
 	}
-	ioas->domain = domain;
-	ioas->domain_users = 1;
-	goto out_unlock;
+	return idomain;
 
-err_free:
+err_free_domain:
 	/* Freeing the domain drops every mapping it has */
-	iommu_domain_free(domain);
-	domain = ERR_PTR(rc);
-out_unlock:
-	mutex_unlock(&ioas->mutex);
-	return domain;
+	iommu_domain_free(idomain->domain);
+err_free:
+	kfree(idomain);
+	return ERR_PTR(rc);
 }
 
 /**
- * ioasid_ioas_domain_put() - release a reference from ioasid_ioas_domain_get()
+ * ioasid_ioas_attach_group() - attach a group to a normal IOASID
  * @ioas: The IOASID
+ * @igroup: The group, attached elsewhere or blocked
+ * @dev: Device of the group that asks
  *
- * The caller has detached its devices from the domain.
+ * Moves the group's translation to a domain of @ioas in one step: an
+ * existing domain if the group's IOMMU can use it, else a new one filled
+ * with every mapping. The group's reserved regions become reserved ranges
+ * of @ioas. The caller then releases the group's old attachment.
+ *
+ * Return: the domain, or an ERR_PTR: -EADDRINUSE when a reserved region of
+ * the group covers a mapping, -ERANGE when a mapping lies outside what the
+ * IOMMU translates, or the IOMMU driver's error.
  */
-void ioasid_ioas_domain_put(struct ioasid_ioas *ioas)
+struct ioasid_domain *ioasid_ioas_attach_group(struct ioasid_ioas *ioas,
+					       struct ioasid_group *igroup,
+					       struct device *dev)
+{
+	struct ioasid_domain *idomain;
+	LIST_HEAD(resvs);
+	int rc;
+
+	mutex_lock(&ioas->mutex);
+	rc = ioasid_resv_collect(ioas, igroup, &resvs);
+	if (rc)
+		goto err_unlock;
+
+	list_for_each_entry(idomain, &ioas->domains, node) {
+		rc = iommu_group_replace_domain(igroup->group,
+						idomain->domain);
+		if (!rc)
+			goto out_attached;
+		/* -EINVAL: this IOMMU instance cannot use the domain */
+		if (rc != -EINVAL)
+			goto err_free_resv;
+	}
+
+	idomain = ioasid_domain_create(ioas, dev);
+	if (IS_ERR(idomain)) {
+		rc = PTR_ERR(idomain);
+		goto err_free_resv;
+	}
+	rc = iommu_group_replace_domain(igroup->group, idomain->domain);
+	if (rc) {
+		iommu_domain_free(idomain->domain);
+		kfree(idomain);
+		goto err_free_resv;
+	}
+	list_add_tail(&idomain->node, &ioas->domains);
+
+out_attached:
+	idomain->users++;
+	ioasid_resv_commit(ioas, &resvs, true);
+	mutex_unlock(&ioas->mutex);
+	return idomain;
+
+err_free_resv:
+	ioasid_resv_commit(ioas, &resvs, false);
+err_unlock:
+	mutex_unlock(&ioas->mutex);
+	return ERR_PTR(rc);
+}
+
+/**
+ * ioasid_ioas_detach_group() - release a group's attachment to an IOASID
+ * @ioas: The IOASID
+ * @igroup: The group
+ * @idomain: Domain of @ioas the group was attached to
+ * @hw_detach: Block the group's DMA first; false when the group has been
+ *             moved to another domain already
+ *
+ * The domain is freed with its last group.
+ */
+void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
+			      struct ioasid_group *igroup,
+			      struct ioasid_domain *idomain, bool hw_detach)
 {
 	mutex_lock(&ioas->mutex);
-	if (!WARN_ON(!ioas->domain_users) && !--ioas->domain_users) {
-		iommu_domain_free(ioas->domain);
-		ioas->domain = NULL;
+	/* With DMA owned, the core puts the group back to blocking */
+	if (hw_detach)
+		iommu_detach_group(idomain->domain, igroup->group);
+	ioasid_resv_remove(ioas, igroup);
+	if (!--idomain->users) {
+		list_del(&idomain->node);
+		iommu_domain_free(idomain->domain);
+		kfree(idomain);
 	}
 	mutex_unlock(&ioas->mutex);
 }
@@ -462,13 +1192,14 @@ void ioasid_ioas_domain_put(struct ioasid_ioas *ioas)
 /* Called once the IOASID is out of its table and has no users */
 void ioasid_ioas_destroy(struct ioasid_ioas *ioas)
 {
-	struct interval_tree_node *node;
+	struct ioasid_area *area;
 
 	mutex_lock(&ioas->mutex);
-	WARN_ON(ioas->domain);
-	while ((node = interval_tree_iter_first(&ioas->areas, 0, ULONG_MAX))) {
-		ioasid_area_free(ioas, container_of(node, struct ioasid_area,
-						    node));
+	WARN_ON(!list_empty(&ioas->domains));
+	WARN_ON(!RB_EMPTY_ROOT(&ioas->reserved.rb_root));
+	while ((area = ioasid_area_first(ioas, 0, ULONG_MAX))) {
+		interval_tree_remove(&area->node, &ioas->areas);
+		ioasid_area_free(area);
 		cond_resched();
 	}
 	mutex_unlock(&ioas->mutex);

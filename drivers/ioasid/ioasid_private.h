@@ -4,7 +4,10 @@
  *
  * Lock order, outermost first:
  *   ioasid_ctx.lock        device binding and attachment state of a context
- *   ioasid_ioas.mutex      mappings and IOMMU domains of one normal IOASID
+ *   ioasid_ioas.mutex      mappings and IOMMU domains of one normal IOASID;
+ *                          COPY holds two, and never at the same time
+ *   ioasid_ctx.pins_lock   the context's registry of pinned memory
+ *   ioasid_pages.mutex     which pages of one pinned run are in use
  *   iommu_group mutex      (iommu core)
  *   the IOMMU driver's own locks
  * ioasid_ctx.objects' xa_lock nests inside all of them and protects the
@@ -74,6 +77,10 @@ struct ioasid_caps {
  * @groups: The &struct ioasid_group of every iommu_group with a bound device
  * @iommu_ops: IOMMU selected by the first bound device, NULL before
  * @caps: Capabilities of that IOMMU, valid once @iommu_ops is set
+ * @pins_lock: Protects @pins
+ * @pins: Every &struct ioasid_pages of the context, keyed by where its
+ *        memory comes from, to share memory mapped more than once
+ * @account: &enum ioasid_account_mode for memory pinned from now on
  */
 struct ioasid_ctx {
 	struct file *file;
@@ -82,6 +89,9 @@ struct ioasid_ctx {
 	struct list_head groups;
 	const struct iommu_ops *iommu_ops;
 	struct ioasid_caps caps;
+	struct mutex pins_lock; /* the registry of pinned memory */
+	struct rb_root_cached pins;
+	u32 account;
 };
 
 /* Object table (main.c) */
@@ -114,66 +124,129 @@ struct ioasid_ucmd {
 int ioasid_ucmd_respond(struct ioasid_ucmd *ucmd, size_t cmd_len);
 
 /**
- * struct ioasid_pages - user pages pinned once, shared by the areas using them
+ * struct ioasid_pages - memory pinned once, shared by the areas using it
  * @kref: One per area using the pages
- * @mm: The mm that was charged for them
- * @npages: Number of pages
- * @pages: The pinned pages
+ * @ctx: Context whose registry holds the pages
+ * @node: Key in the registry: where the memory comes from, in bytes (user
+ *        address or file offset), [start, last]
+ * @origin: The mm or the file's inode the memory comes from
+ * @mutex: Protects @users and the entries of @pages
+ * @users: Ranges of page indexes in use by areas; a page no range covers
+ *         is unpinned and its entry NULL
+ * @pages: The pinned pages, one pin each
+ * @npages: Size of @pages
+ * @npinned: Pages still pinned and charged
+ * @account: &enum ioasid_account_mode the pages are charged in
+ * @mm: The mm that pinned them, charged in the per-mm modes
+ * @user: Its user, charged in IOASID_ACCOUNT_USER
+ * @file: The file mapped with IOASID_MAP_FILE, or NULL
  * @writable: Pinned for write; devices may have dirtied them
  */
 struct ioasid_pages {
 	struct kref kref;
-	struct mm_struct *mm;
-	unsigned long npages;
+	struct ioasid_ctx *ctx;
+	struct interval_tree_node node;
+	void *origin;
+	struct mutex mutex; /* users and pages */
+	struct rb_root_cached users;
 	struct page **pages;
+	unsigned long npages;
+	unsigned long npinned;
+	u32 account;
+	struct mm_struct *mm;
+	struct user_struct *user;
+	struct file *file;
 	bool writable;
 };
 
-struct ioasid_pages *ioasid_pages_pin(unsigned long uaddr,
-				      unsigned long npages, bool writable);
+struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
+				      struct file *file, u64 start,
+				      unsigned long npages, bool writable,
+				      struct interval_tree_node *use);
+void ioasid_pages_get(struct ioasid_pages *pages);
 void ioasid_pages_put(struct ioasid_pages *pages);
+void ioasid_pages_use(struct ioasid_pages *pages,
+		      struct interval_tree_node *use);
+void ioasid_pages_replace_use(struct ioasid_pages *pages,
+			      struct interval_tree_node *old,
+			      struct interval_tree_node *left,
+			      struct interval_tree_node *right);
 
 /**
  * struct ioasid_area - one mapping of a normal IOASID
  * @node: IOVA range [start, last] in &struct ioasid_ioas.areas
+ * @use: Range of page indexes of @pages mapped, [start, last]; recorded in
+ *       @pages as in use
  * @pages: Pinned memory behind the range
- * @pgoff: Index in @pages of the page mapped at the start of the range
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  */
 struct ioasid_area {
 	struct interval_tree_node node;
+	struct interval_tree_node use;
 	struct ioasid_pages *pages;
-	unsigned long pgoff;
 	int prot;
+};
+
+/**
+ * struct ioasid_domain - one IOMMU domain behind a normal IOASID
+ * @node: In &struct ioasid_ioas.domains
+ * @domain: Paging domain, holding every area of the IOASID
+ * @users: Groups attached to @domain
+ */
+struct ioasid_domain {
+	struct list_head node;
+	struct iommu_domain *domain;
+	unsigned int users;
+};
+
+/**
+ * struct ioasid_resv - an IOVA range of a normal IOASID that is off limits
+ * @node: The range in &struct ioasid_ioas.reserved
+ * @owner: The &struct ioasid_group whose devices reserved it
+ * @pending: In a list of ranges being collected, before insertion
+ */
+struct ioasid_resv {
+	struct interval_tree_node node;
+	void *owner;
+	struct list_head pending;
 };
 
 /**
  * struct ioasid_ioas - a normal IOASID
  * @obj: Table entry
- * @mutex: Protects @areas, @domain and @domain_users
- * @areas: Every mapping, keyed by IOVA. The source of truth: a domain is
- *         filled from it when it is created.
- * @domain: Paging domain devices are attached to; allocated on first attach
- *          and freed when the last device detaches
- * @domain_users: Device groups attached to @domain
+ * @mutex: Protects @areas, @reserved and @domains
+ * @areas: Every mapping, keyed by IOVA. The source of truth: every domain
+ *         holds exactly these mappings.
+ * @reserved: IOVA ranges the attached devices cannot use (MSI windows and
+ *            other reserved regions of their IOMMU)
+ * @domains: The &struct ioasid_domain devices are attached to. Devices
+ *           share a domain when their IOMMU instance can; one that cannot
+ *           gets a domain of its own, filled from @areas.
  */
 struct ioasid_ioas {
 	struct ioasid_object obj;
-	struct mutex mutex; /* areas and domain */
+	struct mutex mutex; /* areas, reserved, domains */
 	struct rb_root_cached areas;
-	struct iommu_domain *domain;
-	unsigned int domain_users;
+	struct rb_root_cached reserved;
+	struct list_head domains;
 };
+
+struct ioasid_group;
 
 void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
 			    u64 *last);
 int ioasid_ioas_create(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_map(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd);
+int ioasid_ioas_copy(struct ioasid_ucmd *ucmd);
+int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd);
 void ioasid_ioas_destroy(struct ioasid_ioas *ioas);
-struct iommu_domain *ioasid_ioas_domain_get(struct ioasid_ioas *ioas,
-					    struct device *dev);
-void ioasid_ioas_domain_put(struct ioasid_ioas *ioas);
+struct ioasid_domain *ioasid_ioas_attach_group(struct ioasid_ioas *ioas,
+					       struct ioasid_group *igroup,
+					       struct device *dev);
+void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
+			      struct ioasid_group *igroup,
+			      struct ioasid_domain *idomain, bool hw_detach);
 
 /**
  * struct ioasid_group - an iommu_group with devices bound to a context
@@ -183,6 +256,7 @@ void ioasid_ioas_domain_put(struct ioasid_ioas *ioas);
  * @attached: Devices of the group attached by RID to @ioas
  * @ioas: IOASID the group's RID translation is attached to, or NULL when
  *        DMA is blocked
+ * @domain: Domain of @ioas the group is attached to
  *
  * The IOMMU translates a whole group at once, so every device of a group
  * that is attached by RID is attached to the same IOASID.
@@ -193,6 +267,7 @@ struct ioasid_group {
 	unsigned int bound;
 	unsigned int attached;
 	struct ioasid_ioas *ioas;
+	struct ioasid_domain *domain;
 };
 
 /**

@@ -27,6 +27,9 @@
  * @IOASID_TEST_DMA: Let mock device @id do DMA as described by &dma; the
  *                   mock IOMMU translates every byte by walking the page
  *                   tables attached for (device, PASID)
+ * @IOASID_TEST_FAIL_MAP: Let the next fail_map.after map calls into any
+ *                        mock IOMMU domain succeed and the one after fail
+ *                        with -ENOMEM; -1 cancels. @id is ignored.
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -36,6 +39,7 @@ enum ioasid_test_op {
 	IOASID_TEST_MOCK_ATTACH,
 	IOASID_TEST_MOCK_DETACH,
 	IOASID_TEST_DMA,
+	IOASID_TEST_FAIL_MAP,
 };
 
 /**
@@ -64,9 +68,17 @@ enum ioasid_test_dma_flags {
 enum {
 	/* Largest transfer IOASID_TEST_DMA does in one call */
 	IOASID_TEST_DMA_MAX = 1 << 20,
-	/* Number of mock IOMMU instances */
-	IOASID_TEST_NUM_INSTANCES = 1,
+	/*
+	 * Mock IOMMU instances: 0 and 1 are compatible but cannot share a
+	 * domain, 2 is an IOMMU of another kind.
+	 */
+	IOASID_TEST_NUM_INSTANCES = 3,
 };
+
+/* Reserved IOVA region of the devices of each mock IOMMU instance */
+#define IOASID_TEST_RESV_START_0	0xfee00000ULL
+#define IOASID_TEST_RESV_START_1	0x40000000ULL
+#define IOASID_TEST_RESV_SIZE		0x100000ULL
 
 /**
  * struct ioasid_test_cmd - ioctl(IOASID_TEST)
@@ -92,6 +104,8 @@ enum {
  * @dma.out_fault_iova: IOVA that faulted, if any
  * @dma.out_fault_reason: &enum ioasid_test_fault
  * @dma.__reserved: Must be 0
+ * @fail_map: IOASID_TEST_FAIL_MAP
+ * @fail_map.after: Map calls that still succeed, or -1
  * @__pad: Size of the union
  */
 struct ioasid_test_cmd {
@@ -121,6 +135,9 @@ struct ioasid_test_cmd {
 			__u32 out_fault_reason;
 			__u32 __reserved;
 		} dma;
+		struct {
+			__s32 after;
+		} fail_map;
 		__aligned_u64 __pad[8];
 	};
 };

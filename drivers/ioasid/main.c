@@ -181,8 +181,38 @@ static int ioasid_get_info(struct ioasid_ucmd *ucmd)
 		cmd->out_aperture_start = 0;
 		cmd->out_aperture_last = U64_MAX;
 	}
+	cmd->out_account = READ_ONCE(ctx->account);
 	mutex_unlock(&ctx->lock);
 	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+static int ioasid_option(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_option *cmd = ucmd->cmd;
+	struct ioasid_ctx *ctx = ucmd->ctx;
+
+	if (cmd->flags & ~IOASID_OPTION_GET)
+		return -EOPNOTSUPP;
+	if (cmd->__reserved)
+		return -EINVAL;
+
+	switch (cmd->option) {
+	case IOASID_OPTION_ACCOUNT:
+		if (cmd->flags & IOASID_OPTION_GET) {
+			cmd->val = READ_ONCE(ctx->account);
+			return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+		}
+		switch (cmd->val) {
+		case IOASID_ACCOUNT_MM_LOCKED:
+		case IOASID_ACCOUNT_USER:
+		case IOASID_ACCOUNT_MM_PINNED:
+			/* Each pinned run remembers how it was charged */
+			WRITE_ONCE(ctx->account, cmd->val);
+			return 0;
+		}
+		return -EINVAL;
+	}
+	return -EOPNOTSUPP;
 }
 
 /**
@@ -207,6 +237,9 @@ union ioasid_ucmd_buffer {
 	struct ioasid_info info;
 	struct ioasid_map map;
 	struct ioasid_unmap unmap;
+	struct ioasid_copy copy;
+	struct ioasid_iova_ranges iova_ranges;
+	struct ioasid_option option;
 #ifdef CONFIG_IOASID_TEST
 	struct ioasid_test_cmd test;
 #endif
@@ -240,6 +273,10 @@ static const struct ioasid_ioctl_op ioasid_ioctl_ops[] = {
 	IOCTL_OP(IOASID_MAP, ioasid_ioas_map, struct ioasid_map, iova),
 	IOCTL_OP(IOASID_UNMAP, ioasid_ioas_unmap, struct ioasid_unmap,
 		 out_length),
+	IOCTL_OP(IOASID_COPY, ioasid_ioas_copy, struct ioasid_copy, dst_iova),
+	IOCTL_OP(IOASID_IOVA_RANGES, ioasid_ioas_iova_ranges,
+		 struct ioasid_iova_ranges, out_iova_alignment),
+	IOCTL_OP(IOASID_OPTION, ioasid_option, struct ioasid_option, val),
 #ifdef CONFIG_IOASID_TEST
 	IOCTL_OP(IOASID_TEST, ioasid_test_cmd, struct ioasid_test_cmd, id),
 #endif
@@ -288,6 +325,9 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	xa_init_flags(&ctx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	mutex_init(&ctx->lock);
 	INIT_LIST_HEAD(&ctx->groups);
+	mutex_init(&ctx->pins_lock);
+	ctx->pins = RB_ROOT_CACHED;
+	ctx->account = IOASID_ACCOUNT_MM_LOCKED;
 	ctx->file = filp;
 	filp->private_data = ctx;
 	return 0;
@@ -328,7 +368,9 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 	ioasid_ctx_destroy_type(ctx, IOASID_OBJ_IOAS);
 	WARN_ON(!xa_empty(&ctx->objects));
 	WARN_ON(!list_empty(&ctx->groups));
+	WARN_ON(!RB_EMPTY_ROOT(&ctx->pins.rb_root));
 	xa_destroy(&ctx->objects);
+	mutex_destroy(&ctx->pins_lock);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
 	return 0;
@@ -411,3 +453,4 @@ module_exit(ioasid_exit);
 
 MODULE_DESCRIPTION("I/O address spaces for userspace device drivers");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(IOMMUFD_INTERNAL);

@@ -42,10 +42,26 @@
 #define MOCK_PTE_LEAF		BIT_ULL(3)
 #define MOCK_PTE_ADDR		GENMASK_ULL(51, PAGE_SHIFT)
 
+/**
+ * struct mock_iommu - one instance of the mock IOMMU
+ * @iommu: Core IOMMU device
+ * @fwnode: Ties the instance's devices to it
+ * @nb: Bus notifier of the core
+ * @ops: Driver ops: instances with the same ops are compatible
+ * @pgsizes: Page sizes of its paging domains
+ * @resv_start: Start of the reserved IOVA region of its devices
+ * @registered: Registered with the core
+ *
+ * Instances 0 and 1 are compatible (same driver) but cannot share domains;
+ * instance 2 is another kind of IOMMU altogether.
+ */
 struct mock_iommu {
 	struct iommu_device iommu;
 	struct fwnode_handle fwnode;
 	struct notifier_block nb;
+	const struct iommu_ops *ops;
+	unsigned long pgsizes;
+	u64 resv_start;
 	bool registered;
 };
 
@@ -55,11 +71,13 @@ struct mock_iommu {
  * @lock: Protects the table; walks hold it while they touch the memory a
  *        leaf points to, so unmap followed by unpin never races a DMA
  * @root: Top level table
+ * @iommu: Instance that allocated the domain, the only one that can use it
  */
 struct mock_domain {
 	struct iommu_domain domain;
 	struct mutex lock; /* the page table */
 	u64 *root;
+	struct mock_iommu *iommu;
 };
 
 /**
@@ -76,9 +94,41 @@ struct mock_dev {
 	struct mock_domain *rid_domain;
 };
 
-static struct mock_iommu mock_iommus[IOASID_TEST_NUM_INSTANCES];
-static DEFINE_IDA(mock_dev_ida);
 static const struct iommu_ops mock_ops;
+static const struct iommu_ops mock_other_ops;
+static struct mock_iommu mock_iommus[IOASID_TEST_NUM_INSTANCES] = {
+	{ .ops = &mock_ops, .pgsizes = MOCK_PGSIZES,
+	  .resv_start = IOASID_TEST_RESV_START_0 },
+	{ .ops = &mock_ops, .pgsizes = MOCK_PGSIZES,
+	  .resv_start = IOASID_TEST_RESV_START_1 },
+	{ .ops = &mock_other_ops, .pgsizes = SZ_4K,
+	  .resv_start = IOASID_TEST_RESV_START_0 },
+};
+
+static DEFINE_IDA(mock_dev_ida);
+
+/* Map calls left before one fails with -ENOMEM, or -1 for none */
+static atomic_t mock_map_budget = ATOMIC_INIT(-1);
+
+/**
+ * ioasid_mock_fail_map() - make a later map_pages call fail
+ * @after: Number of calls that still succeed, or -1 to cancel
+ */
+void ioasid_mock_fail_map(int after)
+{
+	atomic_set(&mock_map_budget, after);
+}
+
+static bool mock_map_should_fail(void)
+{
+	int budget = atomic_read(&mock_map_budget);
+
+	while (budget >= 0) {
+		if (atomic_try_cmpxchg(&mock_map_budget, &budget, budget - 1))
+			return !budget;
+	}
+	return false;
+}
 
 static const struct bus_type mock_bus = {
 	.name = "ioasid_mock",
@@ -175,6 +225,8 @@ static int mock_map_pages(struct iommu_domain *domain, unsigned long iova,
 
 	if (WARN_ON(pgsize != BIT(mock_level_shift(level))))
 		return -EINVAL;
+	if (mock_map_should_fail())
+		return -ENOMEM;
 
 	mutex_lock(&mock->lock);
 	for (; pgcount; pgcount--) {
@@ -254,6 +306,11 @@ static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 {
 	struct mock_dev *mdev = to_mock_dev(dev);
 
+	/* Only the instance that allocated a paging domain can use it */
+	if ((domain->type & __IOMMU_DOMAIN_PAGING) &&
+	    to_mock_domain(domain)->iommu != mdev->iommu)
+		return -EINVAL;
+
 	mutex_lock(&mdev->lock);
 	mdev->rid_domain = domain->type & __IOMMU_DOMAIN_PAGING ?
 			   to_mock_domain(domain) : NULL;
@@ -263,6 +320,7 @@ static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 
 static struct iommu_domain *mock_domain_alloc_paging(struct device *dev)
 {
+	struct mock_iommu *mi = to_mock_dev(dev)->iommu;
 	struct mock_domain *mock;
 
 	mock = kzalloc(sizeof(*mock), GFP_KERNEL);
@@ -274,7 +332,8 @@ static struct iommu_domain *mock_domain_alloc_paging(struct device *dev)
 		return ERR_PTR(-ENOMEM);
 	}
 	mutex_init(&mock->lock);
-	mock->domain.pgsize_bitmap = MOCK_PGSIZES;
+	mock->iommu = mi;
+	mock->domain.pgsize_bitmap = mi->pgsizes;
 	mock->domain.geometry.aperture_start = 0;
 	mock->domain.geometry.aperture_end = BIT_ULL(MOCK_IOVA_BITS) - 1;
 	mock->domain.geometry.force_aperture = true;
@@ -299,6 +358,18 @@ static bool mock_capable(struct device *dev, enum iommu_cap cap)
 	return cap == IOMMU_CAP_CACHE_COHERENCY;
 }
 
+/* Every mock device has an MSI-like window where DMA never reaches memory */
+static void mock_get_resv_regions(struct device *dev, struct list_head *head)
+{
+	struct iommu_resv_region *region;
+
+	region = iommu_alloc_resv_region(to_mock_dev(dev)->iommu->resv_start,
+					 IOASID_TEST_RESV_SIZE, 0,
+					 IOMMU_RESV_RESERVED, GFP_KERNEL);
+	if (region)
+		list_add_tail(&region->list, head);
+}
+
 static struct iommu_device *mock_probe_device(struct device *dev)
 {
 	if (dev->bus != &mock_bus)
@@ -306,22 +377,34 @@ static struct iommu_device *mock_probe_device(struct device *dev)
 	return &to_mock_dev(dev)->iommu->iommu;
 }
 
+static const struct iommu_domain_ops mock_domain_ops = {
+	.attach_dev = mock_attach_dev,
+	.map_pages = mock_map_pages,
+	.unmap_pages = mock_unmap_pages,
+	.iova_to_phys = mock_iova_to_phys,
+	.free = mock_domain_free,
+};
+
+#define MOCK_IOMMU_OPS							\
+	.owner = THIS_MODULE,						\
+	.default_domain = &mock_blocked_domain,				\
+	.blocked_domain = &mock_blocked_domain,				\
+	.domain_alloc_paging = mock_domain_alloc_paging,		\
+	.capable = mock_capable,					\
+	.probe_device = mock_probe_device,				\
+	.get_resv_regions = mock_get_resv_regions,			\
+	.device_group = generic_device_group,				\
+	.default_domain_ops = &mock_domain_ops
+
 static const struct iommu_ops mock_ops = {
-	.owner = THIS_MODULE,
-	.default_domain = &mock_blocked_domain,
-	.blocked_domain = &mock_blocked_domain,
+	MOCK_IOMMU_OPS,
 	.pgsize_bitmap = MOCK_PGSIZES,
-	.domain_alloc_paging = mock_domain_alloc_paging,
-	.capable = mock_capable,
-	.probe_device = mock_probe_device,
-	.device_group = generic_device_group,
-	.default_domain_ops = &(const struct iommu_domain_ops) {
-		.attach_dev = mock_attach_dev,
-		.map_pages = mock_map_pages,
-		.unmap_pages = mock_unmap_pages,
-		.iova_to_phys = mock_iova_to_phys,
-		.free = mock_domain_free,
-	},
+};
+
+/* Another IOMMU driver as far as the core can tell */
+static const struct iommu_ops mock_other_ops = {
+	MOCK_IOMMU_OPS,
+	.pgsize_bitmap = SZ_4K,
 };
 
 /* Which page tables translate DMA of (device, PASID) */
@@ -491,7 +574,7 @@ int ioasid_mock_iommu_init(void)
 					    "ioasid-mock%u", i);
 		if (rc)
 			goto err_unregister;
-		rc = iommu_device_register_bus(&mi->iommu, &mock_ops, &mock_bus,
+		rc = iommu_device_register_bus(&mi->iommu, mi->ops, &mock_bus,
 					       &mi->nb);
 		if (rc) {
 			iommu_device_sysfs_remove(&mi->iommu);

@@ -1,105 +1,438 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Pinned user memory behind normal IOASIDs.
+ * Pinned memory behind normal IOASIDs.
  *
- * Pages are pinned long-term (FOLL_LONGTERM, so they are migrated out of
- * movable zones and CMA first) and charged to the pinning mm's locked_vm
- * against RLIMIT_MEMLOCK, as vfio does. The charge is taken before pinning
- * and returned when the pages are unpinned, so a failed MAP leaves neither
- * pins nor charge behind.
+ * A &struct ioasid_pages is one run of memory pinned once: a range of a
+ * process's address space or of a shmem/hugetlbfs file. Mappings (areas)
+ * use page ranges of it; several areas may share one pages object, in one
+ * IOASID or in several (COPY, or the same memory mapped twice), and the
+ * memory is pinned and charged once however many areas use it. A page is
+ * unpinned and its charge returned as soon as no area uses it any more, so
+ * cutting a hole in a mapping releases exactly the pages of the hole.
+ *
+ * Every pinned page holds one pin of its own (FOLL_LONGTERM, so movable and
+ * CMA memory is migrated away first): a folio is pinned once per page used,
+ * and any page can be unpinned on its own.
+ *
+ * The pages objects of a context sit in the context's registry, keyed by
+ * where the memory comes from, so that a MAP of memory the context already
+ * holds pinned shares it instead of pinning and charging it again.
  */
+#include <linux/capability.h>
+#include <linux/file.h>
+#include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
+#include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
 
-static void ioasid_pages_unpin(struct page **pages, unsigned long npages,
-			       bool dirty)
+/* Charge @npages to the counter of @mode; never fails with CAP_IPC_LOCK */
+static int ioasid_charge(struct ioasid_pages *pages, unsigned long npages)
 {
-	unpin_user_pages_dirty_lock(pages, npages, dirty);
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	bool unlimited = capable(CAP_IPC_LOCK);
+	unsigned long cur, new;
+	s64 cur64;
+
+	switch (pages->account) {
+	case IOASID_ACCOUNT_MM_LOCKED:
+		return account_locked_vm(pages->mm, npages, true);
+	case IOASID_ACCOUNT_USER:
+		cur = atomic_long_read(&pages->user->locked_vm);
+		do {
+			if (check_add_overflow(cur, npages, &new) ||
+			    (!unlimited && new > limit))
+				return -ENOMEM;
+		} while (!atomic_long_try_cmpxchg(&pages->user->locked_vm,
+						  &cur, new));
+		return 0;
+	case IOASID_ACCOUNT_MM_PINNED:
+		cur64 = atomic64_read(&pages->mm->pinned_vm);
+		do {
+			if (!unlimited && cur64 + npages > limit)
+				return -ENOMEM;
+		} while (!atomic64_try_cmpxchg(&pages->mm->pinned_vm, &cur64,
+					       cur64 + npages));
+		return 0;
+	}
+	return -EINVAL;
 }
 
-/**
- * ioasid_pages_pin() - pin and charge user memory of the current process
- * @uaddr: Page aligned start
- * @npages: Number of pages, at least one
- * @writable: Devices will write the memory
- *
- * Return: the pinned pages with one reference, or an ERR_PTR: -ENOMEM past
- * RLIMIT_MEMLOCK, -EFAULT for memory that cannot be pinned.
- */
-struct ioasid_pages *ioasid_pages_pin(unsigned long uaddr,
-				      unsigned long npages, bool writable)
+static void ioasid_uncharge(struct ioasid_pages *pages, unsigned long npages)
 {
-	unsigned int gup_flags = FOLL_LONGTERM | (writable ? FOLL_WRITE : 0);
-	struct ioasid_pages *pages;
-	unsigned long done = 0;
-	int rc;
-
-	if (!current->mm)
-		return ERR_PTR(-EINVAL);
-
-	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	if (!pages)
-		return ERR_PTR(-ENOMEM);
-	kref_init(&pages->kref);
-	pages->npages = npages;
-	pages->writable = writable;
-	pages->pages = kvcalloc(npages, sizeof(*pages->pages),
-				GFP_KERNEL_ACCOUNT);
-	if (!pages->pages) {
-		rc = -ENOMEM;
-		goto err_free;
+	switch (pages->account) {
+	case IOASID_ACCOUNT_MM_LOCKED:
+		account_locked_vm(pages->mm, npages, false);
+		break;
+	case IOASID_ACCOUNT_USER:
+		atomic_long_sub(npages, &pages->user->locked_vm);
+		break;
+	case IOASID_ACCOUNT_MM_PINNED:
+		atomic64_sub(npages, &pages->mm->pinned_vm);
+		break;
 	}
+}
 
-	rc = account_locked_vm(current->mm, npages, true);
-	if (rc)
-		goto err_free_array;
-	pages->mm = current->mm;
-	mmgrab(pages->mm);
+static void ioasid_unpin(struct ioasid_pages *pages, unsigned long first,
+			 unsigned long n)
+{
+	/* Devices may have written any page they could */
+	unpin_user_pages_dirty_lock(pages->pages + first, n, pages->writable);
+	memset(pages->pages + first, 0, n * sizeof(*pages->pages));
+}
 
-	while (done < npages) {
-		long n;
+/* Pin user memory of the current process into @pages->pages */
+static int ioasid_pin_user(struct ioasid_pages *pages, unsigned long uaddr)
+{
+	unsigned int gup_flags = FOLL_LONGTERM |
+				 (pages->writable ? FOLL_WRITE : 0);
+	unsigned long done = 0;
+	long n;
 
+	while (done < pages->npages) {
 		n = pin_user_pages_fast(uaddr + done * PAGE_SIZE,
-					min_t(unsigned long, npages - done,
-					      INT_MAX),
+					min_t(unsigned long,
+					      pages->npages - done, SZ_1M),
 					gup_flags, pages->pages + done);
 		if (n <= 0) {
-			rc = n ? n : -EFAULT;
-			goto err_unpin;
+			if (done)
+				unpin_user_pages(pages->pages, done);
+			return n ? n : -EFAULT;
 		}
 		done += n;
 		cond_resched();
 	}
+	return 0;
+}
+
+/*
+ * Pin pages of a shmem or hugetlbfs file, a batch of folios at a time.
+ * memfd_pin_folios() pins each folio once; one more pin is added for every
+ * further page used, so that pages can be unpinned one by one later.
+ */
+static int ioasid_pin_file(struct ioasid_pages *pages, struct file *file,
+			   u64 offset)
+{
+	const unsigned int batch = 64;
+	unsigned long done = 0;
+	struct folio **folios;
+	pgoff_t first_off;
+	long nfolios, i;
+	int rc = 0;
+
+	folios = kmalloc_array(batch, sizeof(*folios), GFP_KERNEL);
+	if (!folios)
+		return -ENOMEM;
+
+	while (done < pages->npages) {
+		loff_t start = offset + done * PAGE_SIZE;
+		loff_t end = offset + pages->npages * PAGE_SIZE - 1;
+
+		nfolios = memfd_pin_folios(file, start, end, folios, batch,
+					   &first_off);
+		if (nfolios <= 0) {
+			rc = nfolios ? nfolios : -EFAULT;
+			break;
+		}
+		for (i = 0; i < nfolios; i++) {
+			struct folio *folio = folios[i];
+			unsigned long off = i ? 0 : first_off >> PAGE_SHIFT;
+			unsigned long n = min(folio_nr_pages(folio) - off,
+					      pages->npages - done);
+			unsigned long j;
+
+			for (j = 0; j < n; j++) {
+				if (j)
+					folio_add_pin(folio);
+				pages->pages[done + j] =
+					folio_page(folio, off + j);
+			}
+			done += n;
+		}
+		cond_resched();
+	}
+	if (rc && done)
+		unpin_user_pages(pages->pages, done);
+	kfree(folios);
+	return rc;
+}
+
+/* Is @file memory that ioasid_pin_file() can pin? */
+static bool ioasid_file_pinnable(struct file *file)
+{
+	return shmem_file(file) || is_file_hugepages(file);
+}
+
+static struct ioasid_pages *ioasid_pages_alloc(struct ioasid_ctx *ctx,
+					       unsigned long npages,
+					       bool writable)
+{
+	struct ioasid_pages *pages;
+
+	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return NULL;
+	pages->pages = kvcalloc(npages, sizeof(*pages->pages),
+				GFP_KERNEL_ACCOUNT);
+	if (!pages->pages) {
+		kfree(pages);
+		return NULL;
+	}
+	kref_init(&pages->kref);
+	mutex_init(&pages->mutex);
+	pages->users = RB_ROOT_CACHED;
+	pages->ctx = ctx;
+	pages->npages = npages;
+	pages->writable = writable;
+	pages->npinned = npages;
+	return pages;
+}
+
+static void ioasid_pages_free(struct ioasid_pages *pages)
+{
+	if (pages->file)
+		fput(pages->file);
+	if (pages->user)
+		free_uid(pages->user);
+	if (pages->mm)
+		mmdrop(pages->mm);
+	mutex_destroy(&pages->mutex);
+	kvfree(pages->pages);
+	kfree(pages);
+}
+
+/*
+ * Find a pages object of the registry that pins exactly the memory @new
+ * pinned over @new's whole range, take a reference on it and record @use of
+ * the range in it. The use is recorded under the same lock as the
+ * comparison, so the pages cannot be unpinned in between.
+ */
+static struct ioasid_pages *ioasid_pages_share(struct ioasid_pages *new,
+					       struct interval_tree_node *use)
+{
+	struct ioasid_ctx *ctx = new->ctx;
+	unsigned long last = new->node.last;
+	struct interval_tree_node *node;
+
+	lockdep_assert_held(&ctx->pins_lock);
+
+	for (node = interval_tree_iter_first(&ctx->pins, new->node.start, last);
+	     node; node = interval_tree_iter_next(node, new->node.start, last)) {
+		struct ioasid_pages *pages =
+			container_of(node, struct ioasid_pages, node);
+		unsigned long i, off;
+
+		if (pages->origin != new->origin ||
+		    pages->account != new->account ||
+		    node->start > new->node.start || node->last < last ||
+		    (new->writable && !pages->writable))
+			continue;
+		off = (new->node.start - node->start) >> PAGE_SHIFT;
+		mutex_lock(&pages->mutex);
+		/* Unpinned entries are NULL and never match */
+		for (i = 0; i < new->npages; i++)
+			if (pages->pages[off + i] != new->pages[i])
+				break;
+		if (i == new->npages) {
+			/* In the registry, so its kref cannot be zero */
+			kref_get(&pages->kref);
+			use->start = off;
+			use->last = off + new->npages - 1;
+			interval_tree_insert(use, &pages->users);
+			mutex_unlock(&pages->mutex);
+			return pages;
+		}
+		mutex_unlock(&pages->mutex);
+	}
+	return NULL;
+}
+
+/**
+ * ioasid_pages_pin() - pin memory for a mapping, or share it if pinned
+ * @ctx: Context the mapping is for
+ * @file: File to pin pages of, or NULL for memory of the current process
+ * @start: Page aligned user address, or offset in @file
+ * @npages: Number of pages, at least one
+ * @writable: Devices may write the memory
+ * @use: Set to the range of page indexes of the memory in the result, and
+ *       recorded as in use there (see ioasid_pages_replace_use())
+ *
+ * If the context holds the very same pages pinned already (the same user
+ * memory still backed by the same pages, or the same file pages), with
+ * write access if @writable, that pages object is shared: nothing is
+ * pinned or charged twice. Otherwise the memory is pinned and charged to
+ * the context's accounting mode.
+ *
+ * Return: a pages object with one reference for the caller, or an ERR_PTR:
+ * -ENOMEM past RLIMIT_MEMLOCK, -EFAULT for memory that cannot be pinned,
+ * -EBADF for a file that is not shmem or hugetlbfs.
+ */
+struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
+				      struct file *file, u64 start,
+				      unsigned long npages, bool writable,
+				      struct interval_tree_node *use)
+{
+	struct ioasid_pages *pages, *same;
+	int rc;
+
+	if (file && !ioasid_file_pinnable(file))
+		return ERR_PTR(-EBADF);
+	if (!file && !current->mm)
+		return ERR_PTR(-EINVAL);
+
+	pages = ioasid_pages_alloc(ctx, npages, writable);
+	if (!pages)
+		return ERR_PTR(-ENOMEM);
+	pages->node.start = start;
+	pages->node.last = start + npages * PAGE_SIZE - 1;
+	pages->account = READ_ONCE(ctx->account);
+	pages->mm = current->mm;
+	mmgrab(pages->mm);
+	pages->user = get_current_user();
+	if (file) {
+		pages->file = get_file(file);
+		pages->origin = file_inode(file);
+		rc = ioasid_pin_file(pages, file, start);
+	} else {
+		pages->origin = pages->mm;
+		rc = ioasid_pin_user(pages, start);
+	}
+	if (rc)
+		goto err_free;
+
+	mutex_lock(&ctx->pins_lock);
+	same = ioasid_pages_share(pages, use);
+	if (same) {
+		mutex_unlock(&ctx->pins_lock);
+		unpin_user_pages(pages->pages, npages);
+		ioasid_pages_free(pages);
+		return same;
+	}
+	rc = ioasid_charge(pages, npages);
+	if (rc) {
+		mutex_unlock(&ctx->pins_lock);
+		unpin_user_pages(pages->pages, npages);
+		goto err_free;
+	}
+	use->start = 0;
+	use->last = npages - 1;
+	interval_tree_insert(use, &pages->users);
+	interval_tree_insert(&pages->node, &ctx->pins);
+	mutex_unlock(&ctx->pins_lock);
 	return pages;
 
-err_unpin:
-	ioasid_pages_unpin(pages->pages, done, false);
-	account_locked_vm(pages->mm, npages, false);
-	mmdrop(pages->mm);
-err_free_array:
-	kvfree(pages->pages);
 err_free:
-	kfree(pages);
+	ioasid_pages_free(pages);
 	return ERR_PTR(rc);
 }
 
+/**
+ * ioasid_pages_get() - take one more reference on a pages object
+ * @pages: The pages
+ */
+void ioasid_pages_get(struct ioasid_pages *pages)
+{
+	kref_get(&pages->kref);
+}
+
+/* Called by kref_put_mutex() with the registry's lock held; drops it */
 static void ioasid_pages_release(struct kref *kref)
 {
 	struct ioasid_pages *pages =
 		container_of(kref, struct ioasid_pages, kref);
 
-	/* Devices may have written any of them */
-	ioasid_pages_unpin(pages->pages, pages->npages, pages->writable);
-	account_locked_vm(pages->mm, pages->npages, false);
-	mmdrop(pages->mm);
-	kvfree(pages->pages);
-	kfree(pages);
+	interval_tree_remove(&pages->node, &pages->ctx->pins);
+	mutex_unlock(&pages->ctx->pins_lock);
+	/* Users gave back their pages as they went */
+	WARN_ON(pages->npinned);
+	ioasid_pages_free(pages);
 }
 
+/**
+ * ioasid_pages_put() - drop a reference on a pages object
+ * @pages: The pages
+ */
 void ioasid_pages_put(struct ioasid_pages *pages)
 {
-	kref_put(&pages->kref, ioasid_pages_release);
+	kref_put_mutex(&pages->kref, ioasid_pages_release,
+		       &pages->ctx->pins_lock);
+}
+
+/**
+ * ioasid_pages_use() - record another use of pages in use already
+ * @pages: The pages
+ * @use: Range of page indexes, [start, last], inside a range in use
+ *
+ * For COPY: the caller holds the lock that keeps the existing use alive.
+ * Pages in use by a mapping stay pinned.
+ */
+void ioasid_pages_use(struct ioasid_pages *pages,
+		      struct interval_tree_node *use)
+{
+	mutex_lock(&pages->mutex);
+	interval_tree_insert(use, &pages->users);
+	mutex_unlock(&pages->mutex);
+}
+
+/*
+ * Unpin and uncharge the pages of [first, last] that no use covers any more.
+ */
+static void ioasid_pages_release_unused(struct ioasid_pages *pages,
+					unsigned long first,
+					unsigned long last)
+{
+	struct interval_tree_node *node;
+	unsigned long cur = first, freed = 0;
+
+	lockdep_assert_held(&pages->mutex);
+
+	/* Uses come in order of their start: unpin the gaps between them */
+	for (node = interval_tree_iter_first(&pages->users, first, last); node;
+	     node = interval_tree_iter_next(node, first, last)) {
+		if (node->start > cur) {
+			ioasid_unpin(pages, cur, node->start - cur);
+			freed += node->start - cur;
+		}
+		if (node->last >= last)
+			goto out;
+		cur = max(cur, node->last + 1);
+	}
+	ioasid_unpin(pages, cur, last - cur + 1);
+	freed += last - cur + 1;
+out:
+	if (freed) {
+		ioasid_uncharge(pages, freed);
+		pages->npinned -= freed;
+	}
+}
+
+/**
+ * ioasid_pages_replace_use() - end a use, keeping parts of it
+ * @pages: The pages
+ * @old: The use to end
+ * @left: A new use inside @old, or NULL
+ * @right: Another new use inside @old, or NULL
+ *
+ * For unmapping or splitting a mapping: the pages of @old outside @left
+ * and @right that no other use covers are unpinned and uncharged; those of
+ * @left and @right stay pinned. The caller keeps its reference on @pages.
+ */
+void ioasid_pages_replace_use(struct ioasid_pages *pages,
+			      struct interval_tree_node *old,
+			      struct interval_tree_node *left,
+			      struct interval_tree_node *right)
+{
+	mutex_lock(&pages->mutex);
+	interval_tree_remove(old, &pages->users);
+	if (left)
+		interval_tree_insert(left, &pages->users);
+	if (right)
+		interval_tree_insert(right, &pages->users);
+	ioasid_pages_release_unused(pages, old->start, old->last);
+	mutex_unlock(&pages->mutex);
 }

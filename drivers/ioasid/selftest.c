@@ -164,6 +164,11 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 			return PTR_ERR(obj);
 		ioasid_test_mock_destroy(obj);
 		return 0;
+	case IOASID_TEST_FAIL_MAP:
+		if (cmd->fail_map.after < -1)
+			return -EINVAL;
+		ioasid_mock_fail_map(cmd->fail_map.after);
+		return 0;
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:
 	case IOASID_TEST_MOCK_ATTACH:

@@ -3,39 +3,10 @@
  * /dev/ioasid selftests: normal IOASIDs, mappings, pinning and accounting,
  * checked through DMA by mock devices whose IOMMU walks its page tables.
  */
-#include <linux/capability.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-
 #include "../kselftest_harness.h"
 #include "ioasid_utils.h"
 
 #define BUF_SIZE (4 * SZ_2M)
-
-/* Drop CAP_IPC_LOCK, which lifts RLIMIT_MEMLOCK, from this process */
-static int drop_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].permitted &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, data);
-}
-
-static int set_memlock_pages(unsigned long pages)
-{
-	struct rlimit rl = {
-		.rlim_cur = pages * PAGE_SZ,
-		.rlim_max = pages * PAGE_SZ,
-	};
-
-	return setrlimit(RLIMIT_MEMLOCK, &rl);
-}
 
 /* Context with no device */
 FIXTURE(ioasid_ctx) {
@@ -143,27 +114,30 @@ TEST_F(ioasid_ctx, map_chosen_iova)
 	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, c, SZ_2M, NULL));
 }
 
-TEST_F(ioasid_ctx, unmap_whole_mappings)
+TEST_F(ioasid_ctx, unmap_ranges)
 {
 	uint64_t unmapped;
 	long before = locked_pages();
 
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
 				      SZ_2M, 0));
-	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
-				      PAGE_SZ, 4 * SZ_2M));
-	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
-				      PAGE_SZ, 8 * SZ_2M));
-	/* Cutting a mapping is refused and changes nothing */
-	ASSERT_EQ(EINVAL, ioasid_unmap(self->fd, self->ioasid, 0, PAGE_SZ,
-				       NULL));
-	ASSERT_EQ(EINVAL, ioasid_unmap(self->fd, self->ioasid, PAGE_SZ,
-				       8 * SZ_2M, NULL));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_2M, PAGE_SZ, 4 * SZ_2M));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + 2 * SZ_2M, PAGE_SZ,
+				      8 * SZ_2M));
 	ASSERT_EQ(before + SZ_2M / PAGE_SZ + 2, locked_pages());
-	/* A range covering two mappings and holes unmaps both */
+	/* Cutting a page off the front of a mapping unpins just that page */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, PAGE_SZ,
+				  &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	ASSERT_EQ(before + SZ_2M / PAGE_SZ + 1, locked_pages());
+	ASSERT_EQ(ENOENT, ioasid_unmap(self->fd, self->ioasid, 0, PAGE_SZ,
+				       NULL));
+	/* A range over the rest of one, a hole and another unmaps both */
 	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, 5 * SZ_2M,
 				  &unmapped));
-	ASSERT_EQ(SZ_2M + PAGE_SZ, unmapped);
+	ASSERT_EQ(SZ_2M, unmapped);
 	ASSERT_EQ(before + 1, locked_pages());
 	/* Nothing left there */
 	ASSERT_EQ(ENOENT, ioasid_unmap(self->fd, self->ioasid, 0, 5 * SZ_2M,
@@ -188,17 +162,23 @@ TEST_F(ioasid_ctx, memlock_limit)
 				      (limit - 1) * PAGE_SZ, 0));
 	ASSERT_EQ(base + limit - 1, locked_pages());
 	/* Two more pages go over: refused, nothing pinned or charged */
-	ASSERT_EQ(ENOMEM, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
-					   2 * PAGE_SZ, SZ_2M));
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(self->fd, self->ioasid,
+					   self->buf + SZ_2M, 2 * PAGE_SZ,
+					   SZ_2M));
 	ASSERT_EQ(base + limit - 1, locked_pages());
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_2M, PAGE_SZ, SZ_2M));
+	ASSERT_EQ(base + limit, locked_pages());
+	/* Memory pinned already costs nothing more */
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
-				      PAGE_SZ, SZ_2M));
+				      2 * PAGE_SZ, 2 * SZ_2M));
 	ASSERT_EQ(base + limit, locked_pages());
 	/* Unmapping returns the charge */
 	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, SZ_2M, PAGE_SZ,
 				  NULL));
-	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
-				      PAGE_SZ, SZ_2M));
+	ASSERT_EQ(base + limit - 1, locked_pages());
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_2M, PAGE_SZ, SZ_2M));
 	/* And so does closing the context with mappings alive */
 	close(self->fd);
 	ASSERT_EQ(base, locked_pages());
@@ -235,7 +215,8 @@ TEST_F(ioasid_ctx, bad_sizes)
 {
 	static const unsigned long cmds[] = {
 		IOASID_DESTROY, IOASID_GET_INFO, IOASID_CREATE, IOASID_MAP,
-		IOASID_UNMAP, IOASID_TEST,
+		IOASID_UNMAP, IOASID_COPY, IOASID_IOVA_RANGES, IOASID_OPTION,
+		IOASID_TEST,
 	};
 	struct {
 		struct ioasid_map map;
@@ -265,8 +246,14 @@ TEST_F(ioasid_ctx, bad_sizes)
 	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_MAP, &big));
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
 
+	/* Older userspace without the optional iova_alignment */
+	big.map.size = offsetofend(struct ioasid_map, iova);
+	big.map.iova_alignment = 1;
+	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_MAP, &big));
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+
 	/* Short of the last mandatory field */
-	big.map.size = sizeof(big.map) - 1;
+	big.map.size = offsetofend(struct ioasid_map, iova) - 1;
 	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &big));
 	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
 
@@ -311,10 +298,15 @@ TEST_F(ioasid_ctx, bad_flags_reserved_ids)
 	ASSERT_EQ(EOPNOTSUPP, ioasid_call(self->fd, IOASID_MAP, &map));
 	map.flags = IOASID_MAP_FIXED_IOVA;
 	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
+	/* A file descriptor without IOASID_MAP_FILE */
 	map.flags = MAP_FIXED_RW;
-	map.__reserved = 1;
+	map.fd = 1;
 	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
-	map.__reserved = 0;
+	map.fd = 0;
+	/* An alignment with a fixed IOVA */
+	map.iova_alignment = SZ_2M;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
+	map.iova_alignment = 0;
 	map.flags = MAP_RW;
 	map.iova = PAGE_SZ;
 	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
@@ -613,13 +605,21 @@ TEST_F(ioasid_dev, unmap_faults)
 	ASSERT_EQ(0, mock_probe(self->fd, self->mock_id, SZ_2M, true));
 
 	/* A refused unmap leaves the translation alone */
-	ASSERT_EQ(EINVAL, ioasid_unmap(self->fd, self->ioasid, 0, PAGE_SZ,
+	ASSERT_EQ(EINVAL, ioasid_unmap(self->fd, self->ioasid, 0, 100,
 				       NULL));
 	ASSERT_EQ(0, mock_probe(self->fd, self->mock_id, 0, false));
 
+	/* Cutting the first page leaves the rest translated */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, PAGE_SZ,
+				  &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock_id, PAGE_SZ - 1, false));
+	ASSERT_EQ(0, mock_probe(self->fd, self->mock_id, PAGE_SZ, false));
+
 	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, SZ_2M,
 				  &unmapped));
-	ASSERT_EQ(SZ_2M, unmapped);
+	ASSERT_EQ(SZ_2M - PAGE_SZ, unmapped);
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
 		  mock_probe(self->fd, self->mock_id, 0, false));
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
@@ -777,7 +777,8 @@ TEST_F(ioasid_dev, close_releases_everything)
 	ASSERT_EQ(0, mock_create(self->fd, 0, &mock2));
 	ASSERT_EQ(0, mock_bind(self->fd, mock2, NULL));
 	ASSERT_EQ(0, mock_attach(self->fd, mock2, other));
-	ASSERT_EQ(before + (BUF_SIZE + SZ_2M) / PAGE_SZ, locked_pages());
+	/* The second IOASID maps memory the first one pinned already */
+	ASSERT_EQ(before + BUF_SIZE / PAGE_SZ, locked_pages());
 
 	close(self->fd);
 	self->fd = -1;

@@ -7,8 +7,12 @@
 #define __SELFTEST_IOASID_UTILS_H
 
 #include <errno.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,11 @@
 
 #include <linux/ioasid.h>
 #include "../../../../drivers/ioasid/ioasid_test.h"
+
+#ifndef offsetofend
+#define offsetofend(type, member) \
+	(offsetof(type, member) + sizeof(((type *)0)->member))
+#endif
 
 #define PAGE_SZ 4096UL
 #define SZ_2M (2UL << 20)
@@ -101,6 +110,107 @@ static int ioasid_unmap(int fd, uint32_t id, uint64_t iova, uint64_t length,
 	return rc;
 }
 
+/* Map @length bytes of @memfd at @offset, like ioasid_map() otherwise */
+static int ioasid_map_file(int fd, uint32_t id, int memfd, uint64_t offset,
+			   uint64_t length, uint64_t *iova, uint32_t flags)
+{
+	struct ioasid_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags | IOASID_MAP_FILE,
+		.ioasid = id,
+		.fd = memfd,
+		.file_offset = offset,
+		.length = length,
+		.iova = (flags & IOASID_MAP_FIXED_IOVA) ? *iova : 0,
+	};
+	int rc = ioasid_call(fd, IOASID_MAP, &cmd);
+
+	if (!rc)
+		*iova = cmd.iova;
+	return rc;
+}
+
+/* Map at a chosen IOVA aligned to @align */
+static int ioasid_map_aligned(int fd, uint32_t id, void *buf, uint64_t length,
+			      uint64_t align, uint64_t *iova)
+{
+	struct ioasid_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOASID_MAP_READ | IOASID_MAP_WRITE,
+		.ioasid = id,
+		.user_va = (uintptr_t)buf,
+		.length = length,
+		.iova_alignment = align,
+	};
+	int rc = ioasid_call(fd, IOASID_MAP, &cmd);
+
+	if (!rc)
+		*iova = cmd.iova;
+	return rc;
+}
+
+/* Copy at *dst_iova with IOASID_MAP_FIXED_IOVA in @flags, else set it */
+static int ioasid_copy(int fd, uint32_t dst, uint32_t src, uint64_t src_iova,
+		       uint64_t length, uint64_t *dst_iova, uint32_t flags)
+{
+	struct ioasid_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioasid = dst,
+		.src_ioasid = src,
+		.src_iova = src_iova,
+		.length = length,
+		.dst_iova = (flags & IOASID_MAP_FIXED_IOVA) ? *dst_iova : 0,
+	};
+	int rc = ioasid_call(fd, IOASID_COPY, &cmd);
+
+	if (!rc)
+		*dst_iova = cmd.dst_iova;
+	return rc;
+}
+
+/* Usable ranges into @ranges (room for *@num); *@num set to the count */
+static int ioasid_iova_ranges(int fd, uint32_t id,
+			      struct ioasid_iova_range *ranges, uint32_t *num)
+{
+	struct ioasid_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioasid = id,
+		.num_ranges = *num,
+		.ranges = (uintptr_t)ranges,
+	};
+	int rc = ioasid_call(fd, IOASID_IOVA_RANGES, &cmd);
+
+	if (!rc || rc == EMSGSIZE)
+		*num = cmd.num_ranges;
+	return rc;
+}
+
+static int ioasid_set_option(int fd, uint32_t option, uint64_t val)
+{
+	struct ioasid_option cmd = {
+		.size = sizeof(cmd),
+		.option = option,
+		.val = val,
+	};
+
+	return ioasid_call(fd, IOASID_OPTION, &cmd);
+}
+
+static int ioasid_get_option(int fd, uint32_t option, uint64_t *val)
+{
+	struct ioasid_option cmd = {
+		.size = sizeof(cmd),
+		.flags = IOASID_OPTION_GET,
+		.option = option,
+	};
+	int rc = ioasid_call(fd, IOASID_OPTION, &cmd);
+
+	if (!rc)
+		*val = cmd.val;
+	return rc;
+}
+
 static int ioasid_unmap_all(int fd, uint32_t id, uint64_t *unmapped)
 {
 	struct ioasid_unmap cmd = {
@@ -174,6 +284,14 @@ static int mock_detach(int fd, uint32_t mock_id)
 	return ioasid_test(fd, IOASID_TEST_MOCK_DETACH, mock_id, &cmd);
 }
 
+/* Let @after more mock IOMMU map calls succeed, fail the next; -1 cancels */
+static int mock_fail_map(int fd, int after)
+{
+	struct ioasid_test_cmd cmd = { .fail_map = { .after = after } };
+
+	return ioasid_test(fd, IOASID_TEST_FAIL_MAP, 0, &cmd);
+}
+
 /* What a mock DMA did */
 struct dma_result {
 	uint64_t done;
@@ -214,21 +332,59 @@ static uint32_t mock_probe(int fd, uint32_t mock_id, uint64_t iova,
 	return res.fault;
 }
 
-/* Kernel-charged locked memory of this process (mm->locked_vm), in pages */
-static long locked_pages(void)
+/* A "Vm...:  N kB" line of /proc/self/status, in pages, or -1 */
+static long status_pages(const char *field)
 {
-	char line[256];
+	char line[256], fmt[64];
 	long kb = -1;
 	FILE *f;
 
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
 	f = fopen("/proc/self/status", "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+		if (sscanf(line, fmt, &kb) == 1)
 			break;
 	fclose(f);
 	return kb < 0 ? -1 : kb / (PAGE_SZ / 1024);
+}
+
+/* Kernel-charged locked memory of this process (mm->locked_vm), in pages */
+static long locked_pages(void)
+{
+	return status_pages("VmLck");
+}
+
+/* Kernel-charged pinned memory of this process (mm->pinned_vm), in pages */
+static long pinned_pages(void)
+{
+	return status_pages("VmPin");
+}
+
+/* Drop CAP_IPC_LOCK, which lifts RLIMIT_MEMLOCK, from this process */
+static int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].permitted &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, data);
+}
+
+static int set_memlock_pages(unsigned long pages)
+{
+	struct rlimit rl = {
+		.rlim_cur = pages * PAGE_SZ,
+		.rlim_max = pages * PAGE_SZ,
+	};
+
+	return setrlimit(RLIMIT_MEMLOCK, &rl);
 }
 
 static void *alloc_buf(size_t length)

@@ -58,8 +58,10 @@ static struct ioasid_group *ioasid_group_find(struct ioasid_ctx *ctx,
  * IOMMU of the context.
  *
  * Return: the binding, or an ERR_PTR: -ENODEV when @dev has no IOMMU,
- * -EXDEV when its IOMMU is not the context's, -EBUSY when a device of its
- * iommu_group is in use by a kernel driver or another owner.
+ * -EXDEV when its IOMMU is not the context's, -EBUSY when @dev is bound to
+ * @ctx already, -EPERM when a device of its iommu_group is in use by a
+ * kernel driver or owned by another user (the error of
+ * iommu_device_claim_dma_owner()).
  */
 struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 					 struct device *dev, u32 *dev_id)
@@ -101,13 +103,23 @@ struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 	}
 
 	igroup = ioasid_group_find(ctx, group);
-	if (!igroup) {
+	if (igroup) {
+		struct ioasid_device *other;
+
+		list_for_each_entry(other, &igroup->devices, group_node) {
+			if (other->dev == dev) {
+				rc = -EBUSY;
+				goto err_unlock;
+			}
+		}
+	} else {
 		new_igroup = kzalloc(sizeof(*new_igroup), GFP_KERNEL_ACCOUNT);
 		if (!new_igroup) {
 			rc = -ENOMEM;
 			goto err_unlock;
 		}
 		new_igroup->group = group;
+		INIT_LIST_HEAD(&new_igroup->devices);
 		igroup = new_igroup;
 	}
 
@@ -127,6 +139,7 @@ struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 		group = NULL;
 	}
 	igroup->bound++;
+	list_add_tail(&idev->group_node, &igroup->devices);
 	idev->igroup = igroup;
 	mutex_unlock(&ctx->lock);
 
@@ -274,6 +287,7 @@ void ioasid_device_destroy(struct ioasid_device *idev)
 	mutex_lock(&ctx->lock);
 	__ioasid_device_detach(idev);
 	iommu_device_release_dma_owner(idev->dev);
+	list_del(&idev->group_node);
 	if (!--igroup->bound) {
 		list_del(&igroup->node);
 		iommu_group_put(igroup->group);

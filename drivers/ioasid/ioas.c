@@ -462,9 +462,14 @@ static int ioasid_check_placement(struct ioasid_caps *caps, u32 flags,
 	return 0;
 }
 
+/*
+ * Userspace DMA is always cache coherent where the IOMMU can make it so:
+ * without IOMMU_CACHE, some IOMMUs (ARM SMMU) map memory non-cacheable.
+ */
 static int ioasid_map_prot(u32 flags)
 {
-	return (flags & IOASID_MAP_READ ? IOMMU_READ : 0) |
+	return IOMMU_CACHE |
+	       (flags & IOASID_MAP_READ ? IOMMU_READ : 0) |
 	       (flags & IOASID_MAP_WRITE ? IOMMU_WRITE : 0);
 }
 
@@ -563,6 +568,7 @@ static int ioasid_ioas_copy_areas(struct ioasid_ioas *src, u64 start,
 	int rc = 0;
 
 	mutex_lock(&src->mutex);
+	/* The range must be covered without a hole: cur is the next IOVA */
 	cur = start;
 	for (area = ioasid_area_first(src, start, last); area;
 	     area = ioasid_area_next(area, start, last)) {
@@ -574,10 +580,12 @@ static int ioasid_ioas_copy_areas(struct ioasid_ioas *src, u64 start,
 			rc = -EPERM;
 			goto out_unlock;
 		}
-		cur = area->node.last + 1;
 		count++;
+		if (area->node.last >= last)
+			break;
+		cur = area->node.last + 1;
 	}
-	if (!count || cur <= last) {
+	if (!area) {
 		rc = -ENOENT;
 		goto out_unlock;
 	}
@@ -685,118 +693,78 @@ out_put_src:
 }
 
 /*
- * Map again, in one domain, the parts of areas inside [start, last] that a
- * large page dropped across a cut took with it. Large pages are aligned to
- * their size, so none spans the window's aligned outer edge.
+ * Map again, in one domain, [start, last] of an area whose large page
+ * across a cut went whole. Parts of the range are still mapped, others
+ * not: unmap it all first.
  */
-static int ioasid_domain_refill(struct ioasid_ioas *ioas,
-				struct iommu_domain *domain,
+static int ioasid_domain_refill(struct iommu_domain *domain,
+				struct ioasid_area *area,
 				unsigned long start, unsigned long last)
 {
-	struct ioasid_area *area;
-	int rc;
-
-	for (area = ioasid_area_first(ioas, start, last); area;
-	     area = ioasid_area_next(area, start, last))
-		ioasid_domain_unmap_holey(domain,
-					  max(area->node.start, start),
-					  min(area->node.last, last));
-	for (area = ioasid_area_first(ioas, start, last); area;
-	     area = ioasid_area_next(area, start, last)) {
-		rc = ioasid_area_map_range(domain, area,
-					   max(area->node.start, start),
-					   min(area->node.last, last));
-		if (rc)
-			return rc;
-	}
-	return 0;
+	ioasid_domain_unmap_holey(domain, start, last);
+	return ioasid_area_map_range(domain, area, start, last);
 }
 
-/* The windows around a cut that a dropped large page can reach */
+/*
+ * The parts of the areas at the edges of a cut [start, last] that a large
+ * page across an edge can reach: up to the largest page size of the
+ * domain, aligned, and never beyond the area, since no large page spans
+ * two areas. win[0] lies left of @start in @head, win[1] right of @last in
+ * @tail; an empty window is [0, 0], as no real window ends at IOVA 0.
+ */
 static void ioasid_cut_windows(struct iommu_domain *domain,
+			       struct ioasid_area *head,
+			       struct ioasid_area *tail,
 			       unsigned long start, unsigned long last,
 			       unsigned long win[2][2])
 {
 	unsigned long big = BIT(__fls(domain->pgsize_bitmap));
 
-	/* An empty window is [0, 0]: no real window ends at IOVA 0 */
 	memset(win, 0, sizeof(unsigned long[2][2]));
-	if (!IS_ALIGNED(start, big)) {
-		win[0][0] = ALIGN_DOWN(start, big);
+	if (head->node.start < start && !IS_ALIGNED(start, big)) {
+		win[0][0] = max(head->node.start, ALIGN_DOWN(start, big));
 		win[0][1] = start - 1;
 	}
-	if (last != ULONG_MAX && !IS_ALIGNED(last + 1, big)) {
+	if (tail && tail->node.last > last && !IS_ALIGNED(last + 1, big)) {
 		win[1][0] = last + 1;
-		win[1][1] = ALIGN(last + 1, big) - 1;
+		win[1][1] = min(tail->node.last, ALIGN(last + 1, big) - 1);
 	}
 }
 
+/* Spare areas for the splits of one UNMAP, allocated before it starts */
+struct ioasid_cut_pool {
+	struct ioasid_area *area[4];
+};
+
+static struct ioasid_area *ioasid_cut_pool_take(struct ioasid_cut_pool *pool)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(pool->area); i++) {
+		struct ioasid_area *area = pool->area[i];
+
+		if (area) {
+			pool->area[i] = NULL;
+			return area;
+		}
+	}
+	/* The pool is sized for every split a cut can make */
+	WARN_ON(1);
+	return NULL;
+}
+
 /*
- * Unmap [start, last] from every domain and cut it out of the areas. Areas
- * that stick out of the range are split; their pages outside the range
- * stay pinned, the others are released. Adds the bytes removed to
- * *@unmapped.
+ * Cut [start, last] out of the tree of areas, splitting the areas that
+ * stick out of it with spares from @pool: their pages outside the range
+ * stay pinned, the others are released. The domains are the caller's.
  */
-static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
-			   unsigned long last, u64 *unmapped)
+static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
+			    unsigned long last, struct ioasid_cut_pool *pool,
+			    u64 *unmapped)
 {
 	struct ioasid_area *area, *next, *left = NULL, *right = NULL;
-	struct ioasid_area *head, *tail;
-	unsigned long win[2][2], fail[2][2] = {};
-	struct ioasid_domain *idomain;
-	unsigned int w;
-	int rc = 0;
 
-	lockdep_assert_held(&ioas->mutex);
-
-	head = ioasid_area_first(ioas, start, last);
-	if (!head)
-		return -ENOENT;
-	tail = ioasid_area_first(ioas, last, last);
-	if (head->node.start < start) {
-		left = kzalloc(sizeof(*left), GFP_KERNEL_ACCOUNT);
-		if (!left)
-			return -ENOMEM;
-	}
-	if (tail && tail->node.last > last) {
-		right = kzalloc(sizeof(*right), GFP_KERNEL_ACCOUNT);
-		if (!right) {
-			kfree(left);
-			return -ENOMEM;
-		}
-	}
-
-	/* Take the range out of every domain */
-	list_for_each_entry(idomain, &ioas->domains, node) {
-		bool dropped_more = false;
-
-		for (area = ioasid_area_first(ioas, start, last); area;
-		     area = ioasid_area_next(area, start, last)) {
-			unsigned long s = max(area->node.start, start);
-			unsigned long e = min(area->node.last, last);
-
-			if (iommu_unmap(idomain->domain, s, e - s + 1) !=
-			    e - s + 1)
-				dropped_more = true;
-		}
-		if (!dropped_more || (!left && !right))
-			continue;
-
-		/* A large page across a cut went whole: map its rest again */
-		ioasid_cut_windows(idomain->domain, start, last, win);
-		for (w = 0; w < 2; w++) {
-			if (!win[w][1] || fail[w][1])
-				continue;
-			if (ioasid_domain_refill(ioas, idomain->domain,
-						 win[w][0], win[w][1])) {
-				fail[w][0] = win[w][0];
-				fail[w][1] = win[w][1];
-			}
-		}
-	}
-
-	/* And out of the tree, splitting the areas at its edges */
-	for (area = head; area; area = next) {
+	for (area = ioasid_area_first(ioas, start, last); area; area = next) {
 		unsigned long s = max(area->node.start, start);
 		unsigned long e = min(area->node.last, last);
 		struct interval_tree_node *keep_l = NULL, *keep_r = NULL;
@@ -804,6 +772,7 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 		next = ioasid_area_next(area, start, last);
 		interval_tree_remove(&area->node, &ioas->areas);
 		if (area->node.start < start) {
+			left = ioasid_cut_pool_take(pool);
 			left->prot = area->prot;
 			left->pages = area->pages;
 			left->node.start = area->node.start;
@@ -815,6 +784,7 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 			keep_l = &left->use;
 		}
 		if (area->node.last > last) {
+			right = ioasid_cut_pool_take(pool);
 			right->prot = area->prot;
 			right->pages = area->pages;
 			right->node.start = last + 1;
@@ -836,23 +806,102 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 		interval_tree_insert(&left->node, &ioas->areas);
 	if (right)
 		interval_tree_insert(&right->node, &ioas->areas);
+}
+
+/*
+ * Unmap [start, last] from every domain and cut it out of the areas. Adds
+ * the bytes removed to *@unmapped. Fails only before changing anything.
+ */
+static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
+			   unsigned long last, u64 *unmapped)
+{
+	unsigned long win[2][2], fail[2][2] = {};
+	struct ioasid_cut_pool pool = {};
+	struct ioasid_area *head, *tail, *area;
+	struct ioasid_domain *idomain;
+	unsigned int w, i, need = 0;
+	int rc = 0;
+	bool split;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	head = ioasid_area_first(ioas, start, last);
+	if (!head)
+		return -ENOENT;
+	tail = ioasid_area_first(ioas, last, last);
+	split = head->node.start < start || (tail && tail->node.last > last);
+	/*
+	 * Up to two splits at the range's edges and, should a large page
+	 * across an edge be dropped and memory then run out to map its rest
+	 * again, one split at the outer edge of each window around it.
+	 */
+	if (split)
+		need = (head->node.start < start) +
+		       (tail && tail->node.last > last) + 2;
+	for (i = 0; i < need; i++) {
+		pool.area[i] = kzalloc(sizeof(*pool.area[i]),
+				       GFP_KERNEL_ACCOUNT);
+		if (!pool.area[i]) {
+			rc = -ENOMEM;
+			goto out_free_pool;
+		}
+	}
+
+	/* Take the range out of every domain */
+	list_for_each_entry(idomain, &ioas->domains, node) {
+		bool dropped_more = false;
+
+		for (area = ioasid_area_first(ioas, start, last); area;
+		     area = ioasid_area_next(area, start, last)) {
+			unsigned long s = max(area->node.start, start);
+			unsigned long e = min(area->node.last, last);
+
+			if (iommu_unmap(idomain->domain, s, e - s + 1) !=
+			    e - s + 1)
+				dropped_more = true;
+		}
+		if (!dropped_more || !split)
+			continue;
+
+		/* A large page across a cut went whole: map its rest again */
+		ioasid_cut_windows(idomain->domain, head, tail, start, last,
+				   win);
+		for (w = 0; w < 2; w++) {
+			if (!win[w][1] ||
+			    !ioasid_domain_refill(idomain->domain,
+						  w ? tail : head,
+						  win[w][0], win[w][1]))
+				continue;
+			/* Domains may differ in their largest page: merge */
+			if (!fail[w][1]) {
+				fail[w][0] = win[w][0];
+				fail[w][1] = win[w][1];
+			}
+			fail[w][0] = min(fail[w][0], win[w][0]);
+			fail[w][1] = max(fail[w][1], win[w][1]);
+		}
+	}
+
+	ioasid_cut_tree(ioas, start, last, &pool, unmapped);
 
 	/*
 	 * Memory ran out to map the rest of a dropped large page in some
 	 * domain: unmap that rest everywhere, so that all domains agree.
-	 * The windows are aligned to the largest page: no further refill.
+	 * The windows end at page boundaries of the largest page or of the
+	 * area: no further large page to drop.
 	 */
 	for (w = 0; w < 2; w++) {
-		if (!fail[w][1] ||
-		    !ioasid_area_first(ioas, fail[w][0], fail[w][1]))
+		if (!fail[w][1])
 			continue;
 		list_for_each_entry(idomain, &ioas->domains, node)
 			ioasid_domain_unmap_holey(idomain->domain, fail[w][0],
 						  fail[w][1]);
-		rc = ioasid_ioas_cut(ioas, fail[w][0], fail[w][1], unmapped);
-		if (rc)
-			break;
+		ioasid_cut_tree(ioas, fail[w][0], fail[w][1], &pool, unmapped);
 	}
+
+out_free_pool:
+	for (i = 0; i < ARRAY_SIZE(pool.area); i++)
+		kfree(pool.area[i]);
 	return rc;
 }
 
@@ -893,11 +942,9 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 	mutex_lock(&ioas->mutex);
 	rc = ioasid_ioas_cut(ioas, start, last, &unmapped);
 	mutex_unlock(&ioas->mutex);
-	/* Even a failed cut may have unmapped something: say how much */
-	if (!rc || unmapped) {
+	if (!rc) {
 		cmd->out_length = unmapped;
-		if (ioasid_ucmd_respond(ucmd, sizeof(*cmd)))
-			rc = -EFAULT;
+		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 	}
 	ioasid_object_put(&ioas->obj);
 	return rc;

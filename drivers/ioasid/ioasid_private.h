@@ -252,7 +252,8 @@ void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
  * struct ioasid_group - an iommu_group with devices bound to a context
  * @node: In &struct ioasid_ctx.groups
  * @group: The iommu_group
- * @bound: Devices of the group bound to the context
+ * @devices: The &struct ioasid_device of the group bound to the context
+ * @bound: Number of them
  * @attached: Devices of the group attached by RID to @ioas
  * @ioas: IOASID the group's RID translation is attached to, or NULL when
  *        DMA is blocked
@@ -264,6 +265,7 @@ void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
 struct ioasid_group {
 	struct list_head node;
 	struct iommu_group *group;
+	struct list_head devices;
 	unsigned int bound;
 	unsigned int attached;
 	struct ioasid_ioas *ioas;
@@ -276,6 +278,7 @@ struct ioasid_group {
  * @ctx: The context
  * @dev: The device
  * @igroup: Its group's state in @ctx
+ * @group_node: In &struct ioasid_group.devices
  * @ioas: IOASID its RID is attached to, or NULL
  */
 struct ioasid_device {
@@ -283,6 +286,7 @@ struct ioasid_device {
 	struct ioasid_ctx *ctx;
 	struct device *dev;
 	struct ioasid_group *igroup;
+	struct list_head group_node;
 	struct ioasid_ioas *ioas;
 };
 

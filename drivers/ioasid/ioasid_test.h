@@ -24,9 +24,9 @@
  * @IOASID_TEST_MOCK_ATTACH: Attach the RID of mock device @id to IOASID
  *                           mock_attach.ioasid (or replace its attachment)
  * @IOASID_TEST_MOCK_DETACH: Detach the RID of mock device @id
- * @IOASID_TEST_DMA: Let mock device @id do DMA as described by &dma; the
- *                   mock IOMMU translates every byte by walking the page
- *                   tables attached for (device, PASID)
+ * @IOASID_TEST_DMA: Let mock device @id do DMA as described by the dma
+ *                   member; the mock IOMMU translates every byte by walking
+ *                   the page tables attached to the device
  * @IOASID_TEST_FAIL_MAP: Let the next fail_map.after map calls into any
  *                        mock IOMMU domain succeed and the one after fail
  *                        with -ENOMEM; -1 cancels. @id is ignored.
@@ -94,7 +94,8 @@ enum {
  * @mock_attach: IOASID_TEST_MOCK_ATTACH
  * @mock_attach.ioasid: IOASID to attach to
  * @dma: IOASID_TEST_DMA
- * @dma.pasid: PASID the DMA is tagged with; 0 is the RID
+ * @dma.pasid: PASID the DMA is tagged with; must be 0 (the RID) until
+ *             PASID attach exists
  * @dma.flags: IOASID_TEST_DMA_WRITE or 0
  * @dma.iova: First IOVA accessed
  * @dma.length: Bytes to transfer, at most IOASID_TEST_DMA_MAX
@@ -104,6 +105,8 @@ enum {
  * @dma.out_fault_iova: IOVA that faulted, if any
  * @dma.out_fault_reason: &enum ioasid_test_fault
  * @dma.__reserved: Must be 0
+ * @dma.out_first_pgsize: Size of the IOMMU page (4 KiB, 2 MiB or 1 GiB)
+ *                        that translated the first byte, 0 if it faulted
  * @fail_map: IOASID_TEST_FAIL_MAP
  * @fail_map.after: Map calls that still succeed, or -1
  * @__pad: Size of the union
@@ -134,6 +137,7 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_fault_iova;
 			__u32 out_fault_reason;
 			__u32 __reserved;
+			__aligned_u64 out_first_pgsize;
 		} dma;
 		struct {
 			__s32 after;

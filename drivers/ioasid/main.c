@@ -164,6 +164,8 @@ static int ioasid_get_info(struct ioasid_ucmd *ucmd)
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
+	if (cmd->__reserved)
+		return -EINVAL;
 
 	mutex_lock(&ctx->lock);
 	if (ctx->iommu_ops) {

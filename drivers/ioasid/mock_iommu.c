@@ -186,6 +186,31 @@ static u64 *mock_pgtable_lookup(struct mock_domain *mock, u64 iova, int *level)
 	return NULL;
 }
 
+/* Does a table map nothing, down to its last level? */
+static bool mock_table_empty(u64 *table, int level)
+{
+	unsigned int i;
+
+	for (i = 0; i < MOCK_PTES; i++) {
+		if (!(table[i] & MOCK_PTE_VALID))
+			continue;
+		if (!level || (table[i] & MOCK_PTE_LEAF) ||
+		    !mock_table_empty(mock_next_table(table[i]), level - 1))
+			return false;
+	}
+	return true;
+}
+
+static void mock_free_table(u64 *table, int level)
+{
+	unsigned int i;
+
+	for (i = 0; level && i < MOCK_PTES; i++)
+		if ((table[i] & MOCK_PTE_VALID) && !(table[i] & MOCK_PTE_LEAF))
+			mock_free_table(mock_next_table(table[i]), level - 1);
+	free_page((unsigned long)table);
+}
+
 static int mock_map_one(struct mock_domain *mock, u64 iova, phys_addr_t paddr,
 			int level, u64 perm, gfp_t gfp)
 {
@@ -207,8 +232,17 @@ static int mock_map_one(struct mock_domain *mock, u64 iova, phys_addr_t paddr,
 		table = mock_next_table(*pte);
 	}
 	pte = mock_pte(table, iova, level);
-	if (*pte & MOCK_PTE_VALID)
-		return -EEXIST;
+	if (*pte & MOCK_PTE_VALID) {
+		/*
+		 * A table left by smaller pages that were all unmapped gives
+		 * way to a large page, as on real IOMMUs; one still mapping
+		 * something does not.
+		 */
+		if ((*pte & MOCK_PTE_LEAF) ||
+		    !mock_table_empty(mock_next_table(*pte), level - 1))
+			return -EEXIST;
+		mock_free_table(mock_next_table(*pte), level - 1);
+	}
 	*pte = (paddr & MOCK_PTE_ADDR) | perm | MOCK_PTE_LEAF | MOCK_PTE_VALID;
 	return 0;
 }
@@ -281,16 +315,6 @@ static phys_addr_t mock_iova_to_phys(struct iommu_domain *domain,
 		       (iova & (BIT(mock_level_shift(level)) - 1));
 	mutex_unlock(&mock->lock);
 	return phys;
-}
-
-static void mock_free_table(u64 *table, int level)
-{
-	unsigned int i;
-
-	for (i = 0; level && i < MOCK_PTES; i++)
-		if ((table[i] & MOCK_PTE_VALID) && !(table[i] & MOCK_PTE_LEAF))
-			mock_free_table(mock_next_table(table[i]), level - 1);
-	free_page((unsigned long)table);
 }
 
 static void mock_domain_free(struct iommu_domain *domain)
@@ -423,25 +447,23 @@ static struct mock_domain *mock_dev_domain(struct mock_dev *mdev, u32 pasid)
  * @buf: Kernel buffer: source of a write, destination of a read
  * @length: Bytes to transfer
  * @write: The device writes memory, else it reads
- * @fault_iova: Set to the IOVA that faulted, if one did
- * @fault_reason: Set to an &enum ioasid_test_fault
+ * @res: Set to how the transfer went
  *
  * Return: bytes transferred before the end or the first fault.
  */
 size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
-		       size_t length, bool write, u64 *fault_iova,
-		       u32 *fault_reason)
+		       size_t length, bool write, struct ioasid_mock_dma_res *res)
 {
 	struct mock_dev *mdev = to_mock_dev(dev);
 	struct mock_domain *mock;
 	size_t done = 0;
 
-	*fault_reason = IOASID_TEST_FAULT_NONE;
+	memset(res, 0, sizeof(*res));
 	mutex_lock(&mdev->lock);
 	mock = mock_dev_domain(mdev, pasid);
 	if (!mock) {
-		*fault_reason = IOASID_TEST_FAULT_BLOCKED;
-		*fault_iova = iova;
+		res->fault_reason = IOASID_TEST_FAULT_BLOCKED;
+		res->fault_iova = iova;
 		goto out_unlock;
 	}
 
@@ -457,15 +479,17 @@ size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
 
 		pte = mock_pgtable_lookup(mock, cur, &level);
 		if (!pte) {
-			*fault_reason = IOASID_TEST_FAULT_NOT_PRESENT;
-			*fault_iova = cur;
+			res->fault_reason = IOASID_TEST_FAULT_NOT_PRESENT;
+			res->fault_iova = cur;
 			break;
 		}
 		if (!(*pte & (write ? MOCK_PTE_WRITE : MOCK_PTE_READ))) {
-			*fault_reason = IOASID_TEST_FAULT_PERMISSION;
-			*fault_iova = cur;
+			res->fault_reason = IOASID_TEST_FAULT_PERMISSION;
+			res->fault_iova = cur;
 			break;
 		}
+		if (!done)
+			res->first_pgsize = BIT(mock_level_shift(level));
 		phys = (*pte & MOCK_PTE_ADDR) +
 		       (cur & (BIT(mock_level_shift(level)) - 1));
 		va = kmap_local_pfn(PHYS_PFN(phys));

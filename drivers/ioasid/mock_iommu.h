@@ -16,8 +16,19 @@ struct device *ioasid_mock_dev_create(unsigned int instance);
 void ioasid_mock_dev_destroy(struct device *dev);
 
 void ioasid_mock_fail_map(int after);
+/**
+ * struct ioasid_mock_dma_res - how a mock DMA went
+ * @fault_iova: IOVA that faulted, if one did
+ * @fault_reason: &enum ioasid_test_fault
+ * @first_pgsize: Size of the IOMMU page that translated the first byte
+ */
+struct ioasid_mock_dma_res {
+	u64 fault_iova;
+	u32 fault_reason;
+	u64 first_pgsize;
+};
+
 size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
-		       size_t length, bool write, u64 *fault_iova,
-		       u32 *fault_reason);
+		       size_t length, bool write, struct ioasid_mock_dma_res *res);
 
 #endif /* __IOASID_MOCK_IOMMU_H */

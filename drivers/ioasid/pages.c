@@ -19,6 +19,7 @@
  * holds pinned shares it instead of pinning and charging it again.
  */
 #include <linux/capability.h>
+#include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
@@ -162,10 +163,37 @@ static int ioasid_pin_file(struct ioasid_pages *pages, struct file *file,
 	return rc;
 }
 
-/* Is @file memory that ioasid_pin_file() can pin? */
-static bool ioasid_file_pinnable(struct file *file)
+static unsigned int ioasid_hugetlbfs_seals(struct file *file)
 {
-	return shmem_file(file) || is_file_hugepages(file);
+#ifdef CONFIG_HUGETLBFS
+	return READ_ONCE(HUGETLBFS_I(file_inode(file))->seals);
+#else
+	return 0;
+#endif
+}
+
+/*
+ * Can devices access @file's pages as asked? Only shmem and hugetlbfs
+ * files can be pinned; the file must be open for reading, and for writing
+ * if devices may write, and not sealed against writes then.
+ */
+static int ioasid_file_check(struct file *file, bool writable)
+{
+	unsigned int seals;
+
+	if (shmem_file(file))
+		seals = READ_ONCE(SHMEM_I(file_inode(file))->seals);
+	else if (is_file_hugepages(file))
+		seals = ioasid_hugetlbfs_seals(file);
+	else
+		return -EBADF;
+	/* As mmap(2) of the file would */
+	if (!(file->f_mode & FMODE_READ) ||
+	    (writable && !(file->f_mode & FMODE_WRITE)))
+		return -EACCES;
+	if (writable && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return -EPERM;
+	return 0;
 }
 
 static struct ioasid_pages *ioasid_pages_alloc(struct ioasid_ctx *ctx,
@@ -227,8 +255,8 @@ static struct ioasid_pages *ioasid_pages_share(struct ioasid_pages *new,
 			container_of(node, struct ioasid_pages, node);
 		unsigned long i, off;
 
+		/* Pinned and charged already: whatever mode it was charged in */
 		if (pages->origin != new->origin ||
-		    pages->account != new->account ||
 		    node->start > new->node.start || node->last < last ||
 		    (new->writable && !pages->writable))
 			continue;
@@ -262,15 +290,18 @@ static struct ioasid_pages *ioasid_pages_share(struct ioasid_pages *new,
  * @use: Set to the range of page indexes of the memory in the result, and
  *       recorded as in use there (see ioasid_pages_replace_use())
  *
- * If the context holds the very same pages pinned already (the same user
- * memory still backed by the same pages, or the same file pages), with
- * write access if @writable, that pages object is shared: nothing is
- * pinned or charged twice. Otherwise the memory is pinned and charged to
- * the context's accounting mode.
+ * If one pinned run of the context holds the whole range pinned already
+ * (the same user memory still backed by the same pages, or the same file
+ * pages), with write access if @writable, it is shared: nothing is pinned
+ * or charged twice, whatever mode it was charged in. Otherwise the memory
+ * is pinned and charged to the context's accounting mode, in full, even
+ * where it overlaps memory pinned before.
  *
  * Return: a pages object with one reference for the caller, or an ERR_PTR:
  * -ENOMEM past RLIMIT_MEMLOCK, -EFAULT for memory that cannot be pinned,
- * -EBADF for a file that is not shmem or hugetlbfs.
+ * -EBADF for a file that is not shmem or hugetlbfs, -EACCES for a file not
+ * open for reading, or for writing when @writable, -EPERM for one sealed
+ * against writes when @writable, -EINVAL for a range past its end.
  */
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 				      struct file *file, u64 start,
@@ -280,8 +311,11 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 	struct ioasid_pages *pages, *same;
 	int rc;
 
-	if (file && !ioasid_file_pinnable(file))
-		return ERR_PTR(-EBADF);
+	if (file) {
+		rc = ioasid_file_check(file, writable);
+		if (rc)
+			return ERR_PTR(rc);
+	}
 	if (!file && !current->mm)
 		return ERR_PTR(-EINVAL);
 

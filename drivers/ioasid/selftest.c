@@ -107,9 +107,9 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 	struct ioasid_test_cmd *cmd = ucmd->cmd;
 	bool write = cmd->dma.flags & IOASID_TEST_DMA_WRITE;
 	void __user *uptr = u64_to_user_ptr(cmd->dma.uptr);
-	u64 fault_iova = 0, last;
-	u32 reason;
+	struct ioasid_mock_dma_res res;
 	size_t done;
+	u64 last;
 	void *buf;
 	int rc;
 
@@ -130,14 +130,15 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 		goto out_free;
 	}
 	done = ioasid_mock_dma(mock->dev, cmd->dma.pasid, cmd->dma.iova, buf,
-			       cmd->dma.length, write, &fault_iova, &reason);
+			       cmd->dma.length, write, &res);
 	if (!write && copy_to_user(uptr, buf, done)) {
 		rc = -EFAULT;
 		goto out_free;
 	}
 	cmd->dma.out_done = done;
-	cmd->dma.out_fault_iova = fault_iova;
-	cmd->dma.out_fault_reason = reason;
+	cmd->dma.out_fault_iova = res.fault_iova;
+	cmd->dma.out_fault_reason = res.fault_reason;
+	cmd->dma.out_first_pgsize = res.first_pgsize;
 	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 out_free:
 	kvfree(buf);

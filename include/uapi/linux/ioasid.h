@@ -36,8 +36,10 @@ enum {
  * @flags: Must be 0
  * @id: Id of the object to destroy
  *
- * Destroy an object of the context. An IOASID that still has a device
- * attached (or any other user) is not destroyed and -EBUSY is returned.
+ * Destroy an IOASID of the context. One that still has a device attached
+ * (or any other user) is not destroyed and -EBUSY is returned. Devices
+ * leave the context when their driver unbinds them, not with this call;
+ * an id that is no IOASID gives -ENOENT.
  */
 struct ioasid_destroy {
 	__u32 size;
@@ -66,8 +68,9 @@ enum ioasid_info_flags {
  * @flags: Must be 0
  * @out_flags: Bitmask of &enum ioasid_info_flags
  * @out_max_pasid_bits: Width of the PASIDs the IOMMU supports, 0 if none
- * @out_pgsize_bitmap: Page sizes the IOMMU can map; MAP and UNMAP need the
- *                     smallest one as alignment of IOVA, length and address
+ * @out_pgsize_bitmap: Page sizes the IOMMU can map; MAP and UNMAP align
+ *                     IOVA, length and address to the smallest of them, or
+ *                     to the CPU page size if that is larger
  * @out_aperture_start: First IOVA a device behind the IOMMU can reach
  * @out_aperture_last: Last IOVA a device behind the IOMMU can reach
  * @out_account: &enum ioasid_account_mode memory pinned from now on is
@@ -76,7 +79,7 @@ enum ioasid_info_flags {
  *
  * Report the capabilities of the IOMMU the context was bound to. The first
  * device bound to a context selects that IOMMU; every later device must be
- * compatible with it.
+ * compatible with it. The choice stays after every device is unbound.
  */
 struct ioasid_info {
 	__u32 size;
@@ -136,27 +139,33 @@ enum ioasid_map_flags {
  * @user_va: Start of the user memory to map
  * @file_offset: With IOASID_MAP_FILE, the offset in the file to map from
  * @length: Bytes to map
- * @iova: IOVA to map at with IOASID_MAP_FIXED_IOVA; otherwise set on return
- *        to the IOVA the kernel chose
- * @iova_alignment: Without IOASID_MAP_FIXED_IOVA, a power of two the
- *                  chosen IOVA must be aligned to, or 0 to let the kernel
- *                  pick one that allows large IOMMU pages; must be 0 with it
+ * @iova: IOVA to map at with IOASID_MAP_FIXED_IOVA; otherwise 0, and set
+ *        on return to the IOVA the kernel chose
+ * @iova_alignment: Without IOASID_MAP_FIXED_IOVA, a power of two, at least
+ *                  the MAP alignment, the chosen IOVA must be aligned to;
+ *                  or 0 to let the kernel pick one that allows large IOMMU
+ *                  pages. Must be 0 with IOASID_MAP_FIXED_IOVA.
  *
  * Pin the memory and map it into the IOASID and every IOMMU domain behind
  * it. @user_va (or @file_offset), @length and @iova must be aligned to the
- * smallest IOMMU page size. A kernel-chosen IOVA lies in a usable range
- * (see IOASID_IOVA_RANGES) and never in a reserved one.
+ * smallest IOMMU page size, or to the CPU page size if that is larger. A
+ * kernel-chosen IOVA lies in a usable range (see IOASID_IOVA_RANGES) and
+ * never in a reserved one. Devices access the memory cache coherently.
  *
- * Memory the context holds pinned already (the same pages at the same user
- * address or file offset) is shared, not pinned or charged again. Other
- * pages are charged to the context's accounting mode (see
- * &enum ioasid_account_mode) against RLIMIT_MEMLOCK, unless the caller has
- * CAP_IPC_LOCK.
+ * If one earlier MAP of the context pinned the whole range already (the
+ * same pages at the same user addresses or file offsets), with write
+ * access if this one asks for IOASID_MAP_WRITE, that memory is shared: not
+ * pinned or charged again. Otherwise all of the range is pinned and
+ * charged to the context's accounting mode (see &enum ioasid_account_mode)
+ * against RLIMIT_MEMLOCK, unless the caller has CAP_IPC_LOCK.
  *
  * Errors: -EEXIST when the range overlaps a mapping, -EADDRINUSE when it
  * overlaps a reserved region, -ERANGE when the IOMMU cannot reach it,
  * -ENOSPC when no free range fits, -ENOMEM past the memory limit, -EFAULT
- * for memory that cannot be pinned, -EBADF for a file that cannot be mapped.
+ * for memory that cannot be pinned. With IOASID_MAP_FILE: -EBADF for a
+ * file that is not shmem or hugetlbfs, -EACCES for one not open for
+ * reading (and writing, with IOASID_MAP_WRITE), -EPERM for one sealed
+ * against writes with IOASID_MAP_WRITE, -EINVAL for a range past its end.
  */
 struct ioasid_map {
 	__u32 size;
@@ -225,8 +234,8 @@ struct ioasid_unmap {
  * @src_iova: Start of the memory in @src_ioasid
  * @length: Bytes to map; [@src_iova, @src_iova + @length) must be mapped
  *          without holes
- * @dst_iova: IOVA in @dst_ioasid with IOASID_MAP_FIXED_IOVA; otherwise set
- *            on return to the IOVA the kernel chose
+ * @dst_iova: IOVA in @dst_ioasid with IOASID_MAP_FIXED_IOVA; otherwise 0,
+ *            and set on return to the IOVA the kernel chose
  * @iova_alignment: As in &struct ioasid_map
  *
  * Map memory that is mapped in @src_ioasid into @dst_ioasid as well,

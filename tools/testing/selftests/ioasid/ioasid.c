@@ -247,13 +247,13 @@ TEST_F(ioasid_ctx, bad_sizes)
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
 
 	/* Older userspace without the optional iova_alignment */
-	big.map.size = offsetofend(struct ioasid_map, iova);
+	big.map.size = offsetof(struct ioasid_map, iova) + sizeof(__u64);
 	big.map.iova_alignment = 1;
 	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_MAP, &big));
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
 
 	/* Short of the last mandatory field */
-	big.map.size = offsetofend(struct ioasid_map, iova) - 1;
+	big.map.size = offsetof(struct ioasid_map, iova) + sizeof(__u64) - 1;
 	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &big));
 	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
 

@@ -24,11 +24,6 @@
 #include <linux/ioasid.h>
 #include "../../../../drivers/ioasid/ioasid_test.h"
 
-#ifndef offsetofend
-#define offsetofend(type, member) \
-	(offsetof(type, member) + sizeof(((type *)0)->member))
-#endif
-
 #define PAGE_SZ 4096UL
 #define SZ_2M (2UL << 20)
 
@@ -297,6 +292,7 @@ struct dma_result {
 	uint64_t done;
 	uint64_t fault_iova;
 	uint32_t fault;
+	uint64_t pgsize;
 };
 
 static int mock_dma(int fd, uint32_t mock_id, uint64_t iova, void *buf,
@@ -316,6 +312,7 @@ static int mock_dma(int fd, uint32_t mock_id, uint64_t iova, void *buf,
 		res->done = cmd.dma.out_done;
 		res->fault_iova = cmd.dma.out_fault_iova;
 		res->fault = cmd.dma.out_fault_reason;
+		res->pgsize = cmd.dma.out_first_pgsize;
 	}
 	return rc;
 }

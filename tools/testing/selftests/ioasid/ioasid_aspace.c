@@ -1,0 +1,2941 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /dev/ioasid selftests of normal IOASIDs in full: UNMAP that cuts
+ * mappings (through large IOMMU pages too), IOVA alignment and reserved
+ * regions, COPY, MAP of a memfd, memory pinned once however often it is
+ * mapped, the accounting modes, IOASIDs with a domain per mock IOMMU
+ * instance, and map failures injected into the mock IOMMU.
+ *
+ * Everything is judged by what devices see (the mock IOMMU walks its page
+ * tables for every DMA) and by what the kernel charges (VmLck and VmPin of
+ * /proc/self/status), never by what /dev/ioasid says about itself.
+ */
+#include "../kselftest_harness.h"
+#include "ioasid_utils.h"
+
+#include <stddef.h>
+
+#define SZ_1M		(SZ_2M / 2)
+#define SZ_1G		(512 * SZ_2M)
+#define BUF_SIZE	(4 * SZ_2M)
+#define NPAGES(len)	((long)((len) / PAGE_SZ))
+
+/* The mock IOMMU translates 48 bits of IOVA */
+#define APERTURE_LAST	((1ULL << 48) - 1)
+#define RESV0		IOASID_TEST_RESV_START_0
+#define RESV1		IOASID_TEST_RESV_START_1
+#define RESV_SIZE	IOASID_TEST_RESV_SIZE
+
+/* What devices read lands here; one DMA moves at most this much */
+static unsigned char dma_buf[IOASID_TEST_DMA_MAX];
+static const unsigned char zero_page[PAGE_SZ];
+
+/* Usable IOVA ranges in the situations the tests create */
+static const struct ioasid_iova_range ranges_unbound[] = {
+	{ .start = 0, .last = UINT64_MAX },
+};
+
+static const struct ioasid_iova_range ranges_bound[] = {
+	{ .start = 0, .last = APERTURE_LAST },
+};
+
+static const struct ioasid_iova_range ranges_inst0[] = {
+	{ .start = 0, .last = RESV0 - 1 },
+	{ .start = RESV0 + RESV_SIZE, .last = APERTURE_LAST },
+};
+
+static const struct ioasid_iova_range ranges_inst1[] = {
+	{ .start = 0, .last = RESV1 - 1 },
+	{ .start = RESV1 + RESV_SIZE, .last = APERTURE_LAST },
+};
+
+static const struct ioasid_iova_range ranges_inst01[] = {
+	{ .start = 0, .last = RESV1 - 1 },
+	{ .start = RESV1 + RESV_SIZE, .last = RESV0 - 1 },
+	{ .start = RESV0 + RESV_SIZE, .last = APERTURE_LAST },
+};
+
+/* A mock device behind IOMMU @instance, bound to the context */
+static int mock_new(int fd, uint32_t instance, uint32_t *mock_id)
+{
+	int rc = mock_create(fd, instance, mock_id);
+
+	return rc ? rc : mock_bind(fd, *mock_id, NULL);
+}
+
+/* The same, and attached to @ioasid */
+static int mock_new_attached(int fd, uint32_t instance, uint32_t ioasid,
+			     uint32_t *mock_id)
+{
+	int rc = mock_new(fd, instance, mock_id);
+
+	return rc ? rc : mock_attach(fd, *mock_id, ioasid);
+}
+
+/* COPY to an IOVA of the kernel's choice aligned to @align */
+static int ioasid_copy_aligned(int fd, uint32_t dst, uint32_t src,
+			       uint64_t src_iova, uint64_t length,
+			       uint64_t align, uint64_t *dst_iova)
+{
+	struct ioasid_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = MAP_RW,
+		.dst_ioasid = dst,
+		.src_ioasid = src,
+		.src_iova = src_iova,
+		.length = length,
+		.iova_alignment = align,
+	};
+	int rc = ioasid_call(fd, IOASID_COPY, &cmd);
+
+	if (!rc)
+		*dst_iova = cmd.dst_iova;
+	return rc;
+}
+
+/* Every device of @mocks reads @expect at @iova, without a fault */
+static void check_data(struct __test_metadata *_metadata, int fd,
+		       const uint32_t *mocks, unsigned int nmocks,
+		       uint64_t iova, const void *expect, size_t len)
+{
+	struct dma_result res;
+	size_t done, chunk;
+	unsigned int i;
+
+	for (i = 0; i != nmocks; i++) {
+		for (done = 0; done < len; done += chunk) {
+			chunk = len - done;
+			if (chunk > sizeof(dma_buf))
+				chunk = sizeof(dma_buf);
+			ASSERT_EQ(0, mock_dma(fd, mocks[i], iova + done,
+					      dma_buf, chunk, false, &res));
+			ASSERT_EQ(IOASID_TEST_FAULT_NONE, res.fault)
+				TH_LOG("mock %u faults at %#llx", mocks[i],
+				       (unsigned long long)res.fault_iova);
+			ASSERT_EQ(chunk, res.done);
+			ASSERT_EQ(0, memcmp(dma_buf,
+					    (const char *)expect + done, chunk))
+				TH_LOG("mock %u reads wrong data in %#llx+%#zx",
+				       mocks[i],
+				       (unsigned long long)(iova + done),
+				       chunk);
+		}
+	}
+}
+
+/* Every device of @mocks faults for @reason reading at @iova */
+static void check_fault(struct __test_metadata *_metadata, int fd,
+			const uint32_t *mocks, unsigned int nmocks,
+			uint64_t iova, uint32_t reason)
+{
+	unsigned int i;
+
+	for (i = 0; i != nmocks; i++) {
+		ASSERT_EQ(reason, mock_probe(fd, mocks[i], iova, false))
+			TH_LOG("mock %u at %#llx", mocks[i],
+			       (unsigned long long)iova);
+	}
+}
+
+/*
+ * No device of @mocks translates [@iova, @iova + @len): every page of a
+ * short range is probed, of a long one the first, the last and every 32nd.
+ */
+static void check_unmapped(struct __test_metadata *_metadata, int fd,
+			   const uint32_t *mocks, unsigned int nmocks,
+			   uint64_t iova, uint64_t len)
+{
+	uint64_t npages = len / PAGE_SZ, step = npages <= 64 ? 1 : 32, p;
+
+	for (p = 0; p < npages; p += step)
+		check_fault(_metadata, fd, mocks, nmocks, iova + p * PAGE_SZ,
+			    IOASID_TEST_FAULT_NOT_PRESENT);
+	check_fault(_metadata, fd, mocks, nmocks, iova + len - PAGE_SZ,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+}
+
+/*
+ * Which of the @npages pages at @iova device @mock translates, into
+ * @mapped; the data of every page it reads must be that of @expect.
+ */
+static void scan_pages(struct __test_metadata *_metadata, int fd,
+		       uint32_t mock, uint64_t iova,
+		       const unsigned char *expect, unsigned int npages,
+		       bool *mapped)
+{
+	unsigned int p = 0, n, i;
+	struct dma_result res;
+
+	while (p < npages) {
+		n = npages - p;
+		if (n > NPAGES(sizeof(dma_buf)))
+			n = NPAGES(sizeof(dma_buf));
+		ASSERT_EQ(0, mock_dma(fd, mock, iova + p * PAGE_SZ, dma_buf,
+				      n * PAGE_SZ, false, &res));
+		ASSERT_EQ(0, res.done % PAGE_SZ);
+		ASSERT_EQ(0, memcmp(dma_buf, expect + p * PAGE_SZ, res.done))
+			TH_LOG("mock %u reads wrong data in %#llx+%#llx", mock,
+			       (unsigned long long)(iova + p * PAGE_SZ),
+			       (unsigned long long)res.done);
+		for (i = 0; i != res.done / PAGE_SZ; i++)
+			mapped[p++] = true;
+		if (res.fault == IOASID_TEST_FAULT_NONE)
+			continue;
+		ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT, res.fault);
+		ASSERT_EQ(iova + p * PAGE_SZ, res.fault_iova);
+		mapped[p++] = false;
+	}
+}
+
+/* Size of the IOMMU page translating @iova for @mock, 0 if none does */
+static uint64_t dma_pgsize(int fd, uint32_t mock, uint64_t iova)
+{
+	struct dma_result res;
+	unsigned char byte;
+
+	if (mock_dma(fd, mock, iova, &byte, 1, false, &res))
+		return ~0ULL;
+	return res.pgsize;
+}
+
+/* Device @mock writes all of @data at @iova */
+static void dma_write(struct __test_metadata *_metadata, int fd,
+		      uint32_t mock, uint64_t iova, void *data, size_t len)
+{
+	struct dma_result res;
+
+	ASSERT_EQ(0, mock_dma(fd, mock, iova, data, len, true, &res));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE, res.fault);
+	ASSERT_EQ(len, res.done);
+}
+
+/* IOASID_IOVA_RANGES of @ioasid reports exactly @want, @n of them */
+static void check_ranges(struct __test_metadata *_metadata, int fd,
+			 uint32_t ioasid,
+			 const struct ioasid_iova_range *want, uint32_t n)
+{
+	struct ioasid_iova_range got[8];
+	uint32_t num = ARRAY_SIZE(got), i;
+
+	memset(got, 0xa5, sizeof(got));
+	ASSERT_EQ(0, ioasid_iova_ranges(fd, ioasid, got, &num));
+	ASSERT_EQ(n, num);
+	for (i = 0; i != n; i++) {
+		ASSERT_EQ(want[i].start, got[i].start)
+			TH_LOG("range %u", i);
+		ASSERT_EQ(want[i].last, got[i].last)
+			TH_LOG("range %u", i);
+	}
+	/* Nothing written past them */
+	ASSERT_EQ(0xa5a5a5a5a5a5a5a5ULL, got[n].start);
+}
+
+/* @len bytes of anonymous memory at a 2 MiB aligned address, or NULL */
+static void *alloc_aligned(size_t len)
+{
+	size_t raw_len = len + SZ_2M;
+	uintptr_t raw, start;
+	void *p;
+
+	p = mmap(NULL, raw_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	raw = (uintptr_t)p;
+	start = (raw + SZ_2M - 1) & ~(SZ_2M - 1);
+	if (start != raw)
+		munmap(p, start - raw);
+	munmap((void *)(start + len), raw + raw_len - start - len);
+	return (void *)start;
+}
+
+/* A "Name: N" field of /proc/meminfo, or -1 */
+static long meminfo_val(const char *field)
+{
+	char line[256], fmt[64];
+	long val = -1;
+	FILE *f;
+
+	snprintf(fmt, sizeof(fmt), "%s: %%ld", field);
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, &val) == 1)
+			break;
+	fclose(f);
+	return val;
+}
+
+/*
+ * Have at least @n 2 MiB hugetlb pages free for the taking: the test VM may
+ * boot with none reserved.
+ */
+static void reserve_hugepages(long n)
+{
+	long total = meminfo_val("HugePages_Total");
+	long avail = meminfo_val("HugePages_Free");
+	FILE *f;
+
+	avail -= meminfo_val("HugePages_Rsvd");
+
+	if (total < 0 || avail >= n)
+		return;
+	f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	if (!f)
+		return;
+	fprintf(f, "%ld\n", total + (n > 16 ? n : 16) - avail);
+	fclose(f);
+}
+
+/* @len bytes of 2 MiB hugetlb memory, or NULL if there is none to have */
+static void *alloc_hugetlb(size_t len)
+{
+	void *buf;
+
+	if (meminfo_val("Hugepagesize") != (long)(SZ_2M / 1024))
+		return NULL;
+	reserve_hugepages(len / SZ_2M);
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	return buf == MAP_FAILED ? NULL : buf;
+}
+
+/* Bytes of the mapping holding @buf backed by THP, from smaps, or -1 */
+static long thp_bytes(void *buf)
+{
+	unsigned long start, end, addr = (uintptr_t)buf;
+	char line[256];
+	bool in = false;
+	long kb;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start <= addr && addr < end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) {
+			fclose(f);
+			return kb * 1024;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/* What the memory of a test is made of */
+enum backing {
+	BACKING_SMALL,		/* 4 KiB pages, THP off */
+	BACKING_THP,		/* Transparent 2 MiB pages */
+	BACKING_HUGETLB,	/* 2 MiB hugetlb pages */
+};
+
+/*
+ * @len bytes, a multiple of 2 MiB, at a 2 MiB aligned address, backed as
+ * asked and filled with a pattern; NULL if that backing is not to be had.
+ */
+static unsigned char *alloc_backed(enum backing backing, size_t len)
+{
+	unsigned char *buf;
+
+	if (backing == BACKING_HUGETLB) {
+		buf = alloc_hugetlb(len);
+		if (!buf)
+			return NULL;
+	} else {
+		buf = alloc_aligned(len);
+		if (!buf)
+			return NULL;
+		if (backing == BACKING_SMALL) {
+			/* Fails harmlessly without THP in the kernel */
+			madvise(buf, len, MADV_NOHUGEPAGE);
+		} else if (madvise(buf, len, MADV_HUGEPAGE)) {
+			munmap(buf, len);
+			return NULL;
+		}
+	}
+	fill_pattern(buf, len, 1);
+	if (backing == BACKING_THP && thp_bytes(buf) < (long)len) {
+		munmap(buf, len);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * UNMAP that cuts mappings. Four 2 MiB chunks of one buffer are mapped at
+ * 2 MiB aligned IOVAs with 2 MiB holes between them, so that with THP or
+ * hugetlb memory each chunk is one large IOMMU page. A model of which pages
+ * are mapped predicts out_length, VmLck and what every device sees.
+ */
+#define SPLIT_BASE	(64 * SZ_1M)
+#define SPLIT_CHUNKS	4
+#define SPLIT_SIZE	(SPLIT_CHUNKS * SZ_2M)
+#define SPLIT_PAGES	NPAGES(SPLIT_SIZE)
+#define CHUNK_PAGES	NPAGES(SZ_2M)
+
+static uint64_t chunk_iova(unsigned int c)
+{
+	return SPLIT_BASE + c * 2 * SZ_2M;
+}
+
+/* IOVA of page @p of the buffer */
+static uint64_t split_iova(unsigned int p)
+{
+	return chunk_iova(p / CHUNK_PAGES) + (p % CHUNK_PAGES) * PAGE_SZ;
+}
+
+/* What the split tests and their helpers share */
+struct split_ctx {
+	int fd;
+	uint32_t ioasid;
+	uint32_t mocks[2];
+	unsigned int nmocks;
+	unsigned char *buf;
+	long base;
+	bool mapped[SPLIT_PAGES];
+};
+
+FIXTURE(split) {
+	struct split_ctx s;
+};
+
+FIXTURE_VARIANT(split) {
+	enum backing backing;
+	/* A device of instance 1 too, so the IOASID has two domains */
+	bool two_iommus;
+	/* Attach after mapping: the domains are filled from the mappings */
+	bool attach_late;
+};
+
+FIXTURE_VARIANT_ADD(split, small) {
+	.backing = BACKING_SMALL,
+};
+
+FIXTURE_VARIANT_ADD(split, small_late) {
+	.backing = BACKING_SMALL,
+	.attach_late = true,
+};
+
+FIXTURE_VARIANT_ADD(split, small_two) {
+	.backing = BACKING_SMALL,
+	.two_iommus = true,
+};
+
+FIXTURE_VARIANT_ADD(split, small_two_late) {
+	.backing = BACKING_SMALL,
+	.two_iommus = true,
+	.attach_late = true,
+};
+
+FIXTURE_VARIANT_ADD(split, thp) {
+	.backing = BACKING_THP,
+};
+
+FIXTURE_VARIANT_ADD(split, thp_late) {
+	.backing = BACKING_THP,
+	.attach_late = true,
+};
+
+FIXTURE_VARIANT_ADD(split, thp_two) {
+	.backing = BACKING_THP,
+	.two_iommus = true,
+};
+
+FIXTURE_VARIANT_ADD(split, thp_two_late) {
+	.backing = BACKING_THP,
+	.two_iommus = true,
+	.attach_late = true,
+};
+
+FIXTURE_VARIANT_ADD(split, hugetlb) {
+	.backing = BACKING_HUGETLB,
+};
+
+FIXTURE_VARIANT_ADD(split, hugetlb_late) {
+	.backing = BACKING_HUGETLB,
+	.attach_late = true,
+};
+
+FIXTURE_VARIANT_ADD(split, hugetlb_two) {
+	.backing = BACKING_HUGETLB,
+	.two_iommus = true,
+};
+
+FIXTURE_VARIANT_ADD(split, hugetlb_two_late) {
+	.backing = BACKING_HUGETLB,
+	.two_iommus = true,
+	.attach_late = true,
+};
+
+/* Map every chunk whole */
+static void split_map_all(struct __test_metadata *_metadata,
+			  struct split_ctx *s)
+{
+	unsigned int c, p;
+
+	for (c = 0; c != SPLIT_CHUNKS; c++) {
+		ASSERT_EQ(0, ioasid_map_fixed(s->fd, s->ioasid,
+					      s->buf + c * SZ_2M, SZ_2M,
+					      chunk_iova(c)));
+	}
+	for (p = 0; p != SPLIT_PAGES; p++)
+		s->mapped[p] = true;
+}
+
+/*
+ * Every device translates the pages the model has mapped to the right
+ * memory and faults on the others, on the holes and before the first chunk;
+ * VmLck holds exactly the mapped pages.
+ */
+static void split_check(struct __test_metadata *_metadata,
+			struct split_ctx *s)
+{
+	unsigned int p, q, c;
+	long mapped = 0;
+
+	for (p = 0; p < SPLIT_PAGES; p = q) {
+		/* A run of pages in the same state, inside one chunk */
+		q = p + 1;
+		while (q < SPLIT_PAGES && q % CHUNK_PAGES &&
+		       s->mapped[q] == s->mapped[p])
+			q++;
+		if (s->mapped[p]) {
+			check_data(_metadata, s->fd, s->mocks,
+				   s->nmocks, split_iova(p),
+				   s->buf + p * PAGE_SZ, (q - p) * PAGE_SZ);
+			mapped += q - p;
+		} else {
+			check_unmapped(_metadata, s->fd, s->mocks,
+				       s->nmocks, split_iova(p),
+				       (q - p) * PAGE_SZ);
+		}
+	}
+	for (c = 0; c != SPLIT_CHUNKS; c++)
+		check_unmapped(_metadata, s->fd, s->mocks, s->nmocks,
+			       chunk_iova(c) + SZ_2M, SZ_2M);
+	check_unmapped(_metadata, s->fd, s->mocks, s->nmocks,
+		       SPLIT_BASE - PAGE_SZ, PAGE_SZ);
+	ASSERT_EQ(s->base + mapped, locked_pages());
+}
+
+/* UNMAP [iova, iova + len) and check the outcome against the model */
+static void split_unmap(struct __test_metadata *_metadata,
+			struct split_ctx *s, uint64_t iova,
+			uint64_t len)
+{
+	uint64_t expect = 0, unmapped;
+	unsigned int p;
+
+	for (p = 0; p != SPLIT_PAGES; p++) {
+		if (split_iova(p) < iova || split_iova(p) - iova >= len ||
+		    !s->mapped[p])
+			continue;
+		s->mapped[p] = false;
+		expect += PAGE_SZ;
+	}
+	if (expect) {
+		ASSERT_EQ(0, ioasid_unmap(s->fd, s->ioasid, iova, len,
+					  &unmapped));
+		ASSERT_EQ(expect, unmapped);
+	} else {
+		ASSERT_EQ(ENOENT, ioasid_unmap(s->fd, s->ioasid, iova,
+					       len, &unmapped));
+	}
+	split_check(_metadata, s);
+}
+
+FIXTURE_SETUP(split)
+{
+	struct split_ctx *s = &self->s;
+	unsigned int i;
+
+	s->fd = ioasid_open();
+	ASSERT_LE(0, s->fd);
+	ASSERT_EQ(0, ioasid_create(s->fd, &s->ioasid));
+	s->nmocks = variant->two_iommus ? 2 : 1;
+	for (i = 0; i != s->nmocks; i++) {
+		ASSERT_EQ(0, mock_new(s->fd, i, &s->mocks[i]));
+		if (!variant->attach_late) {
+			ASSERT_EQ(0, mock_attach(s->fd, s->mocks[i],
+						 s->ioasid));
+		}
+	}
+
+	s->buf = alloc_backed(variant->backing, SPLIT_SIZE);
+	if (!s->buf && variant->backing != BACKING_SMALL)
+		SKIP(return, "no %s memory to test with",
+		     variant->backing == BACKING_THP ? "THP" : "hugetlb");
+	ASSERT_NE(NULL, s->buf);
+	s->base = locked_pages();
+	ASSERT_LE(0, s->base);
+
+	split_map_all(_metadata, s);
+	if (variant->attach_late) {
+		for (i = 0; i != s->nmocks; i++) {
+			ASSERT_EQ(0, mock_attach(s->fd, s->mocks[i],
+						 s->ioasid));
+		}
+	}
+	split_check(_metadata, s);
+}
+
+FIXTURE_TEARDOWN(split)
+{
+	struct split_ctx *s = &self->s;
+
+	mock_fail_map(s->fd, -1);
+	close(s->fd);
+	munmap(s->buf, SPLIT_SIZE);
+}
+
+TEST_F(split, unmap_head)
+{
+	struct split_ctx *s = &self->s;
+
+	split_unmap(_metadata, s, chunk_iova(0), PAGE_SZ);
+	split_unmap(_metadata, s, chunk_iova(1), 16 * PAGE_SZ);
+	/* At the new start of a mapping cut before */
+	split_unmap(_metadata, s, chunk_iova(0) + PAGE_SZ, PAGE_SZ);
+	/* From the hole before a mapping into it */
+	split_unmap(_metadata, s, chunk_iova(2) - SZ_1M, SZ_1M + PAGE_SZ);
+}
+
+TEST_F(split, unmap_middle)
+{
+	struct split_ctx *s = &self->s;
+
+	split_unmap(_metadata, s, chunk_iova(1) + SZ_1M, PAGE_SZ);
+	split_unmap(_metadata, s, chunk_iova(2) + 5 * PAGE_SZ,
+		    3 * PAGE_SZ);
+	/* Next to an earlier cut, then across it */
+	split_unmap(_metadata, s, chunk_iova(1) + SZ_1M + PAGE_SZ,
+		    PAGE_SZ);
+	split_unmap(_metadata, s, chunk_iova(1) + SZ_1M - 2 * PAGE_SZ,
+		    8 * PAGE_SZ);
+	/* A larger piece that leaves one page on either side */
+	split_unmap(_metadata, s, chunk_iova(3) + PAGE_SZ,
+		    SZ_2M - 2 * PAGE_SZ);
+}
+
+TEST_F(split, unmap_tail)
+{
+	struct split_ctx *s = &self->s;
+
+	split_unmap(_metadata, s, chunk_iova(3) + SZ_2M - PAGE_SZ, PAGE_SZ);
+	split_unmap(_metadata, s, chunk_iova(0) + SZ_2M - 16 * PAGE_SZ,
+		    16 * PAGE_SZ);
+	/* From inside a mapping on into the hole after it */
+	split_unmap(_metadata, s, chunk_iova(2) + SZ_2M - 4 * PAGE_SZ,
+		    SZ_1M);
+}
+
+TEST_F(split, unmap_across_mappings)
+{
+	struct split_ctx *s = &self->s;
+
+	/* Half of the first, the holes and two whole ones, half the last */
+	split_unmap(_metadata, s, chunk_iova(0) + SZ_1M,
+		    chunk_iova(3) - chunk_iova(0));
+	ASSERT_EQ(s->base + NPAGES(SZ_2M), locked_pages());
+	/* Then the two halves left, with the holes between */
+	split_unmap(_metadata, s, chunk_iova(0),
+		    chunk_iova(3) + SZ_2M - chunk_iova(0));
+	ASSERT_EQ(s->base, locked_pages());
+}
+
+TEST_F(split, unmap_nothing_mapped)
+{
+	struct split_ctx *s = &self->s;
+
+	/* Between, before and after the mappings */
+	split_unmap(_metadata, s, chunk_iova(0) + SZ_2M, SZ_2M);
+	split_unmap(_metadata, s, 0, SPLIT_BASE);
+	split_unmap(_metadata, s, chunk_iova(3) + SZ_2M, SZ_1G);
+	/* A hole cut before, whole and in part */
+	split_unmap(_metadata, s, chunk_iova(1) + 8 * PAGE_SZ,
+		    4 * PAGE_SZ);
+	split_unmap(_metadata, s, chunk_iova(1) + 8 * PAGE_SZ,
+		    4 * PAGE_SZ);
+	split_unmap(_metadata, s, chunk_iova(1) + 9 * PAGE_SZ, PAGE_SZ);
+}
+
+TEST_F(split, unmap_all_after_split)
+{
+	struct split_ctx *s = &self->s;
+	uint64_t unmapped;
+	unsigned int c, p;
+
+	for (c = 0; c != SPLIT_CHUNKS; c++)
+		split_unmap(_metadata, s, chunk_iova(c) + SZ_1M, PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(s->fd, s->ioasid, &unmapped));
+	ASSERT_EQ(SPLIT_SIZE - SPLIT_CHUNKS * PAGE_SZ, unmapped);
+	for (p = 0; p != SPLIT_PAGES; p++)
+		s->mapped[p] = false;
+	split_check(_metadata, s);
+	ASSERT_EQ(s->base, locked_pages());
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(s->fd, s->ioasid, NULL));
+}
+
+TEST_F(split, remap_split_hole)
+{
+	struct split_ctx *s = &self->s;
+	const unsigned int first = CHUNK_PAGES + 100;
+	const uint64_t hole = split_iova(first);
+	unsigned int p;
+
+	split_unmap(_metadata, s, hole, 3 * PAGE_SZ);
+	/* The hole is free: the same memory goes back into it */
+	ASSERT_EQ(0, ioasid_map_fixed(s->fd, s->ioasid,
+				      s->buf + first * PAGE_SZ,
+				      3 * PAGE_SZ, hole));
+	for (p = first; p != first + 3; p++)
+		s->mapped[p] = true;
+	split_check(_metadata, s);
+	/* Not a page more on either side */
+	ASSERT_EQ(EEXIST, ioasid_map_fixed(s->fd, s->ioasid,
+					   s->buf, 4 * PAGE_SZ,
+					   hole - PAGE_SZ));
+	ASSERT_EQ(EEXIST, ioasid_map_fixed(s->fd, s->ioasid,
+					   s->buf, PAGE_SZ,
+					   hole + 3 * PAGE_SZ));
+	split_check(_metadata, s);
+	/* Three mappings now, gone in one UNMAP */
+	split_unmap(_metadata, s, chunk_iova(1), SZ_2M);
+}
+
+TEST_F(split, unmap_split_pieces)
+{
+	struct split_ctx *s = &self->s;
+	const uint64_t cut = chunk_iova(2) + SZ_1M;
+
+	split_unmap(_metadata, s, cut, 2 * PAGE_SZ);
+	/* Each side is a mapping of its own now, unmapped exactly */
+	split_unmap(_metadata, s, chunk_iova(2), SZ_1M);
+	split_unmap(_metadata, s, cut + 2 * PAGE_SZ,
+		    SZ_1M - 2 * PAGE_SZ);
+	split_unmap(_metadata, s, chunk_iova(2), SZ_2M);
+}
+
+/*
+ * THP and hugetlb memory at 2 MiB aligned IOVAs is mapped with 2 MiB IOMMU
+ * pages, which is what the tests here cut through. A cut breaks up the
+ * page it goes through, and no other.
+ */
+TEST_F(split, maps_large_pages)
+{
+	struct split_ctx *s = &self->s;
+	const uint64_t cut = chunk_iova(1) + SZ_1M;
+	bool huge = variant->backing != BACKING_SMALL;
+	unsigned int c, i;
+
+	/* Huge pages go in whole; 4 KiB pages may happen to be contiguous */
+	for (c = 0; huge && c != SPLIT_CHUNKS; c++) {
+		for (i = 0; i != s->nmocks; i++) {
+			ASSERT_EQ(SZ_2M, dma_pgsize(s->fd, s->mocks[i],
+						    chunk_iova(c) + PAGE_SZ));
+		}
+	}
+	/* Around a cut, whatever was there, only 4 KiB pages are left */
+	split_unmap(_metadata, s, cut, PAGE_SZ);
+	for (i = 0; i != s->nmocks; i++) {
+		ASSERT_EQ(PAGE_SZ, dma_pgsize(s->fd, s->mocks[i],
+					      cut - PAGE_SZ));
+		ASSERT_EQ(PAGE_SZ, dma_pgsize(s->fd, s->mocks[i],
+					      cut + PAGE_SZ));
+		ASSERT_EQ(0, dma_pgsize(s->fd, s->mocks[i], cut));
+		for (c = 0; huge && c != SPLIT_CHUNKS; c++) {
+			if (c == 1)
+				continue;
+			ASSERT_EQ(SZ_2M, dma_pgsize(s->fd, s->mocks[i],
+						    chunk_iova(c)));
+		}
+	}
+}
+
+/*
+ * Cutting a page out of a large IOMMU page makes the kernel map the rest
+ * of it again, and that can fail. The uAPI allows UNMAP to take the rest
+ * of that page too then, counted in out_length, the same in every domain;
+ * it never allows touching other mappings. Chunk 1 is one 2 MiB page when
+ * it is THP or hugetlb memory, so nothing outside it may go.
+ */
+TEST_F_TIMEOUT(split, cut_with_failing_remap, 120)
+{
+	struct split_ctx *s = &self->s;
+	const unsigned int cut = CHUNK_PAGES + CHUNK_PAGES / 2;
+	bool got[2][CHUNK_PAGES];
+	unsigned int i, p, gone;
+	uint64_t unmapped;
+	long mapped;
+	int k, rc;
+
+	for (k = 0; k <= 5; k++) {
+		if (k) {
+			/* Start over from whole chunks */
+			mapped = 0;
+			for (p = 0; p != SPLIT_PAGES; p++)
+				mapped += s->mapped[p];
+			ASSERT_EQ(0, ioasid_unmap_all(s->fd, s->ioasid,
+						      &unmapped));
+			ASSERT_EQ(mapped * PAGE_SZ, unmapped);
+			split_map_all(_metadata, s);
+		}
+		ASSERT_EQ(0, mock_fail_map(s->fd, k));
+		rc = ioasid_unmap(s->fd, s->ioasid, split_iova(cut),
+				  PAGE_SZ, &unmapped);
+		ASSERT_EQ(0, mock_fail_map(s->fd, -1));
+		ASSERT_EQ(0, rc)
+			TH_LOG("map call %d failing", k);
+
+		for (i = 0; i != s->nmocks; i++)
+			scan_pages(_metadata, s->fd, s->mocks[i],
+				   chunk_iova(1), s->buf + SZ_2M,
+				   CHUNK_PAGES, got[i]);
+		gone = 0;
+		for (p = 0; p != CHUNK_PAGES; p++) {
+			/* Every domain lost the same */
+			for (i = 1; i != s->nmocks; i++) {
+				ASSERT_EQ(got[0][p], got[i][p])
+					TH_LOG("page %u, map call %d failing",
+					       p, k);
+			}
+			s->mapped[CHUNK_PAGES + p] = got[0][p];
+			gone += !got[0][p];
+		}
+		ASSERT_FALSE(got[0][cut - CHUNK_PAGES]);
+		ASSERT_EQ(gone * PAGE_SZ, unmapped)
+			TH_LOG("map call %d failing", k);
+		/* The other chunks are all there, and VmLck agrees */
+		split_check(_metadata, s);
+	}
+}
+
+/* A context with an instance 0 device attached to its IOASID */
+FIXTURE(dev) {
+	int fd;
+	uint32_t ioasid;
+	uint32_t mock;
+	unsigned char *buf;
+	long base;
+};
+
+FIXTURE_SETUP(dev)
+{
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	ASSERT_EQ(0, mock_new_attached(self->fd, 0, self->ioasid,
+				       &self->mock));
+	self->buf = alloc_aligned(BUF_SIZE);
+	ASSERT_NE(NULL, self->buf);
+	fill_pattern(self->buf, BUF_SIZE, 3);
+	self->base = locked_pages();
+	ASSERT_LE(0, self->base);
+}
+
+FIXTURE_TEARDOWN(dev)
+{
+	close(self->fd);
+	munmap(self->buf, BUF_SIZE);
+}
+
+TEST_F(dev, map_aligned_iova)
+{
+	unsigned char *buf = self->buf;
+	uint64_t iova;
+
+	/* IOVA 0 is taken, so the alignment decides where the next go */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, buf, PAGE_SZ,
+				      0));
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					buf + PAGE_SZ, PAGE_SZ, SZ_1M, &iova));
+	ASSERT_EQ(SZ_1M, iova);
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					buf + 2 * PAGE_SZ, PAGE_SZ, SZ_2M,
+					&iova));
+	ASSERT_EQ(SZ_2M, iova);
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					buf + 3 * PAGE_SZ, PAGE_SZ, SZ_1M,
+					&iova));
+	ASSERT_EQ(3 * SZ_1M, iova);
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					buf + SZ_2M, SZ_2M, SZ_2M, &iova));
+	ASSERT_EQ(2 * SZ_2M, iova);
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					buf + 4 * PAGE_SZ, PAGE_SZ, PAGE_SZ,
+					&iova));
+	ASSERT_EQ(PAGE_SZ, iova);
+	/* Up to the end of the aperture, and no further */
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					buf + 5 * PAGE_SZ, PAGE_SZ,
+					1ULL << 47, &iova));
+	ASSERT_EQ(1ULL << 47, iova);
+	ASSERT_EQ(ENOSPC, ioasid_map_aligned(self->fd, self->ioasid,
+					     buf + 6 * PAGE_SZ, PAGE_SZ,
+					     1ULL << 48, &iova));
+	ASSERT_EQ(ENOSPC, ioasid_map_aligned(self->fd, self->ioasid,
+					     buf + 6 * PAGE_SZ, PAGE_SZ,
+					     1ULL << 63, &iova));
+
+	/* The device finds each where the kernel said it put it */
+	check_data(_metadata, self->fd, &self->mock, 1, SZ_1M,
+		   buf + PAGE_SZ, PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, SZ_2M,
+		   buf + 2 * PAGE_SZ, PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, 3 * SZ_1M,
+		   buf + 3 * PAGE_SZ, PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, 2 * SZ_2M,
+		   buf + SZ_2M, SZ_2M);
+	check_data(_metadata, self->fd, &self->mock, 1, PAGE_SZ,
+		   buf + 4 * PAGE_SZ, PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, 1ULL << 47,
+		   buf + 5 * PAGE_SZ, PAGE_SZ);
+}
+
+TEST_F(dev, map_default_alignment)
+{
+	uint64_t iova;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, 0));
+	/* Memory only 4 KiB aligned cannot use large pages anyway */
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, self->buf + PAGE_SZ,
+				SZ_2M, &iova, MAP_RW));
+	ASSERT_EQ(PAGE_SZ, iova);
+	/* 2 MiB aligned memory gets a 2 MiB aligned IOVA */
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, self->buf + SZ_2M,
+				SZ_2M, &iova, MAP_RW));
+	ASSERT_EQ(2 * SZ_2M, iova);
+	/* Unless the mapping is smaller than a large page */
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid,
+				self->buf + 2 * SZ_2M, 4 * PAGE_SZ, &iova,
+				MAP_RW));
+	ASSERT_EQ(SZ_2M + PAGE_SZ, iova);
+
+	check_data(_metadata, self->fd, &self->mock, 1, PAGE_SZ,
+		   self->buf + PAGE_SZ, SZ_2M);
+	check_data(_metadata, self->fd, &self->mock, 1, 2 * SZ_2M,
+		   self->buf + SZ_2M, SZ_2M);
+	check_data(_metadata, self->fd, &self->mock, 1, SZ_2M + PAGE_SZ,
+		   self->buf + 2 * SZ_2M, 4 * PAGE_SZ);
+}
+
+TEST_F(dev, map_aligned_bad)
+{
+	static const uint64_t bad[] = {
+		1, 2, 512, PAGE_SZ / 2, 3 * PAGE_SZ, PAGE_SZ + 1,
+		SZ_2M - PAGE_SZ, (1ULL << 63) + PAGE_SZ, UINT64_MAX,
+	};
+	struct ioasid_map map = {
+		.size = sizeof(map),
+		.flags = MAP_FIXED_RW,
+		.ioasid = self->ioasid,
+		.user_va = (uintptr_t)self->buf,
+		.length = PAGE_SZ,
+		.iova = SZ_2M,
+	};
+	uint64_t iova;
+	unsigned int i;
+
+	for (i = 0; i != ARRAY_SIZE(bad); i++) {
+		ASSERT_EQ(EINVAL, ioasid_map_aligned(self->fd, self->ioasid,
+						     self->buf, PAGE_SZ,
+						     bad[i], &iova))
+			TH_LOG("alignment %#llx", (unsigned long long)bad[i]);
+	}
+	/* No alignment goes with a fixed IOVA, not even a fitting one */
+	map.iova_alignment = PAGE_SZ;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
+	map.iova_alignment = SZ_2M;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
+
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+	check_fault(_metadata, self->fd, &self->mock, 1, SZ_2M,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+}
+
+TEST_F(dev, iova_ranges_room)
+{
+	struct ioasid_iova_range r[2];
+	uint32_t num, other;
+
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst0, 2);
+
+	/* Room for one: it is filled, the count is the real one */
+	memset(r, 0xa5, sizeof(r));
+	num = 1;
+	ASSERT_EQ(EMSGSIZE, ioasid_iova_ranges(self->fd, self->ioasid, r,
+					       &num));
+	ASSERT_EQ(2, num);
+	ASSERT_EQ(0, r[0].start);
+	ASSERT_EQ(RESV0 - 1, r[0].last);
+	ASSERT_EQ(0xa5a5a5a5a5a5a5a5ULL, r[1].start);
+	/* No room: just the count */
+	num = 0;
+	ASSERT_EQ(EMSGSIZE, ioasid_iova_ranges(self->fd, self->ioasid, NULL,
+					       &num));
+	ASSERT_EQ(2, num);
+	num = 2;
+	ASSERT_EQ(0, ioasid_iova_ranges(self->fd, self->ioasid, r, &num));
+	ASSERT_EQ(2, num);
+
+	/* Another IOASID of the context, with no device: the aperture */
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	check_ranges(_metadata, self->fd, other, ranges_bound, 1);
+}
+
+TEST_F(dev, map_into_reserved)
+{
+	static const struct {
+		uint64_t iova, len;
+	} bad[] = {
+		{ RESV0, PAGE_SZ },
+		{ RESV0 + RESV_SIZE - PAGE_SZ, PAGE_SZ },
+		{ RESV0 - PAGE_SZ, 2 * PAGE_SZ },
+		{ RESV0 + RESV_SIZE - PAGE_SZ, 2 * PAGE_SZ },
+		{ RESV0 - SZ_1M, 4 * SZ_1M },
+	};
+	uint32_t other;
+	unsigned int i;
+
+	for (i = 0; i != ARRAY_SIZE(bad); i++) {
+		ASSERT_EQ(EADDRINUSE,
+			  ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+					   bad[i].len, bad[i].iova))
+			TH_LOG("%#llx+%#llx", (unsigned long long)bad[i].iova,
+			       (unsigned long long)bad[i].len);
+	}
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	/* COPY is held to the same */
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, other, self->buf, BUF_SIZE,
+				      0));
+	for (i = 0; i != ARRAY_SIZE(bad); i++) {
+		uint64_t iova = bad[i].iova;
+
+		ASSERT_EQ(EADDRINUSE,
+			  ioasid_copy(self->fd, self->ioasid, other, 0,
+				      bad[i].len, &iova, MAP_FIXED_RW))
+			TH_LOG("copy #%u", i);
+	}
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+
+	/* Right next to the window, on both sides, is fine */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, RESV0 - PAGE_SZ));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + PAGE_SZ, PAGE_SZ,
+				      RESV0 + RESV_SIZE));
+	check_data(_metadata, self->fd, &self->mock, 1, RESV0 - PAGE_SZ,
+		   self->buf, PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, RESV0 + RESV_SIZE,
+		   self->buf + PAGE_SZ, PAGE_SZ);
+	check_unmapped(_metadata, self->fd, &self->mock, 1, RESV0, RESV_SIZE);
+}
+
+/* The allocator must step over the window even when all below is taken */
+TEST_F_TIMEOUT(dev, chosen_iova_skips_reserved, 120)
+{
+	uint64_t iova;
+
+	/* One page at every 2 MiB aligned IOVA below the window */
+	for (iova = 0; iova < RESV0; iova += SZ_2M) {
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+					      self->buf, PAGE_SZ, iova));
+	}
+	/* The same page each time: charged once */
+	ASSERT_EQ(self->base + 1, locked_pages());
+
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					self->buf + PAGE_SZ, PAGE_SZ, SZ_2M,
+					&iova));
+	ASSERT_EQ(RESV0 + SZ_2M, iova);
+	check_data(_metadata, self->fd, &self->mock, 1, iova,
+		   self->buf + PAGE_SZ, PAGE_SZ);
+	/* The alignment the kernel picks for 2 MiB of 2 MiB aligned memory */
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, self->buf + SZ_2M,
+				SZ_2M, &iova, MAP_RW));
+	ASSERT_EQ(RESV0 + 2 * SZ_2M, iova);
+	check_data(_metadata, self->fd, &self->mock, 1, iova,
+		   self->buf + SZ_2M, SZ_2M);
+	check_unmapped(_metadata, self->fd, &self->mock, 1, RESV0, RESV_SIZE);
+}
+
+TEST_F(dev, attach_refused_over_mapping)
+{
+	const uint64_t in_resv1 = RESV1;
+	uint32_t m1, m2, other;
+
+	/* Only devices of instance 1 reserve this window */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, in_resv1));
+	ASSERT_EQ(0, mock_new(self->fd, 1, &m1));
+	ASSERT_EQ(EADDRINUSE, mock_attach(self->fd, m1, self->ioasid));
+	/* The refused device stays blocked, the other one works on */
+	check_fault(_metadata, self->fd, &m1, 1, in_resv1,
+		    IOASID_TEST_FAULT_BLOCKED);
+	check_fault(_metadata, self->fd, &m1, 1, 0, IOASID_TEST_FAULT_BLOCKED);
+	check_data(_metadata, self->fd, &self->mock, 1, in_resv1, self->buf,
+		   PAGE_SZ);
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst0, 2);
+
+	/* With the mapping out of the way it attaches */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, in_resv1, PAGE_SZ,
+				  NULL));
+	ASSERT_EQ(0, mock_attach(self->fd, m1, self->ioasid));
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst01, 3);
+	check_fault(_metadata, self->fd, &m1, 1, in_resv1,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+	ASSERT_EQ(EADDRINUSE, ioasid_map_fixed(self->fd, self->ioasid,
+					       self->buf, PAGE_SZ, in_resv1));
+
+	/* An IOASID mapped in the window before any device attached */
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, other, self->buf, PAGE_SZ,
+				      RESV0));
+	ASSERT_EQ(0, mock_new(self->fd, 0, &m2));
+	ASSERT_EQ(EADDRINUSE, mock_attach(self->fd, m2, other));
+	check_fault(_metadata, self->fd, &m2, 1, RESV0,
+		    IOASID_TEST_FAULT_BLOCKED);
+	check_ranges(_metadata, self->fd, other, ranges_bound, 1);
+	ASSERT_EQ(self->base + 1, locked_pages());
+}
+
+TEST_F(dev, replace_refused_keeps_old)
+{
+	uint32_t m1, other;
+
+	ASSERT_EQ(0, mock_new_attached(self->fd, 1, self->ioasid, &m1));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, SZ_1M));
+	/* The same IOVA elsewhere, plus a page in instance 1's window */
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, other, self->buf + SZ_1M,
+				      PAGE_SZ, SZ_1M));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, other, self->buf + SZ_1M,
+				      PAGE_SZ, RESV1));
+
+	ASSERT_EQ(EADDRINUSE, mock_attach(self->fd, m1, other));
+	/* Still translated by the first IOASID, windows unchanged */
+	check_data(_metadata, self->fd, &m1, 1, SZ_1M, self->buf, PAGE_SZ);
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst01, 3);
+	check_ranges(_metadata, self->fd, other, ranges_bound, 1);
+
+	ASSERT_EQ(0, ioasid_unmap(self->fd, other, RESV1, PAGE_SZ, NULL));
+	ASSERT_EQ(0, mock_attach(self->fd, m1, other));
+	check_data(_metadata, self->fd, &m1, 1, SZ_1M, self->buf + SZ_1M,
+		   PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, SZ_1M, self->buf,
+		   PAGE_SZ);
+	/* The window moved along with the device */
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst0, 2);
+	check_ranges(_metadata, self->fd, other, ranges_inst1, 2);
+}
+
+TEST_F(dev, map_memfd)
+{
+	unsigned char out[256], in[256];
+	uint64_t iova;
+	int mfd;
+
+	mfd = memfd_create("ioasid", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, SZ_2M));
+	ASSERT_EQ(SZ_2M, pwrite(mfd, self->buf, SZ_2M, 0));
+
+	/* The file is never mapped into the process */
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd, 0, SZ_2M,
+				     &iova, MAP_RW));
+	ASSERT_EQ(self->base + NPAGES(SZ_2M), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, iova, self->buf,
+		   SZ_2M);
+	check_fault(_metadata, self->fd, &self->mock, 1, iova + SZ_2M,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+
+	/* What the device writes is in the file, across a page boundary */
+	fill_pattern(out, sizeof(out), 99);
+	dma_write(_metadata, self->fd, self->mock, iova + PAGE_SZ - 100, out,
+		  sizeof(out));
+	ASSERT_EQ(sizeof(in), pread(mfd, in, sizeof(in), PAGE_SZ - 100));
+	ASSERT_EQ(0, memcmp(in, out, sizeof(out)));
+
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+	close(mfd);
+}
+
+TEST_F(dev, map_memfd_offset)
+{
+	const uint64_t off = SZ_1M + 3 * PAGE_SZ, len = 16 * PAGE_SZ;
+	uint64_t iova = 16 * SZ_1M;
+	int mfd;
+
+	mfd = memfd_create("ioasid", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 2 * SZ_2M));
+	ASSERT_EQ(SZ_2M, pwrite(mfd, self->buf, SZ_2M, 0));
+
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd, off, len,
+				     &iova, MAP_FIXED_RW));
+	ASSERT_EQ(16 * SZ_1M, iova);
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, iova, self->buf + off,
+		   len);
+	check_fault(_metadata, self->fd, &self->mock, 1, iova + len,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+	check_fault(_metadata, self->fd, &self->mock, 1, iova - PAGE_SZ,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+
+	/* Never written, up to the file's very end: zeroes */
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd,
+				     2 * SZ_2M - PAGE_SZ, PAGE_SZ, &iova,
+				     MAP_RW));
+	check_data(_metadata, self->fd, &self->mock, 1, iova, zero_page,
+		   PAGE_SZ);
+	ASSERT_EQ(self->base + NPAGES(len) + 1, locked_pages());
+	close(mfd);
+}
+
+TEST_F(dev, map_memfd_hugetlb)
+{
+	const uint64_t len = 2 * SZ_2M;
+	unsigned char out[64], in[64];
+	uint64_t iova, second, unmapped;
+	void *p;
+	int mfd;
+
+	if (meminfo_val("Hugepagesize") != (long)(SZ_2M / 1024))
+		SKIP(return, "default huge pages are not 2 MiB");
+	reserve_hugepages(2);
+	mfd = memfd_create("ioasid-huge", MFD_HUGETLB);
+	if (mfd < 0)
+		SKIP(return, "no hugetlb memfd: %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(mfd, len));
+	/* hugetlbfs has no write(): fill it through a mapping */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (p == MAP_FAILED)
+		SKIP(return, "no free hugetlb pages");
+	fill_pattern(p, len, 21);
+	memcpy(self->buf, p, len);
+	ASSERT_EQ(0, munmap(p, len));
+
+	/* Of the file alone, at an IOVA that allows 2 MiB IOMMU pages */
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd, 0, len,
+				     &iova, MAP_RW));
+	ASSERT_EQ(0, iova % SZ_2M);
+	ASSERT_EQ(SZ_2M, dma_pgsize(self->fd, self->mock, iova));
+	ASSERT_EQ(SZ_2M, dma_pgsize(self->fd, self->mock, iova + SZ_2M));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, iova, self->buf, len);
+
+	fill_pattern(out, sizeof(out), 5);
+	dma_write(_metadata, self->fd, self->mock, iova + SZ_2M + 100, out,
+		  sizeof(out));
+	ASSERT_EQ(sizeof(in), pread(mfd, in, sizeof(in), SZ_2M + 100));
+	ASSERT_EQ(0, memcmp(in, out, sizeof(out)));
+	memcpy(self->buf + SZ_2M + 100, out, sizeof(out));
+
+	/* A page cut out of the first 2 MiB page, the rest stays */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, iova + 7 * PAGE_SZ,
+				  PAGE_SZ, &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	ASSERT_EQ(self->base + NPAGES(len) - 1, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, iova, self->buf,
+		   7 * PAGE_SZ);
+	check_fault(_metadata, self->fd, &self->mock, 1, iova + 7 * PAGE_SZ,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+	check_data(_metadata, self->fd, &self->mock, 1, iova + 8 * PAGE_SZ,
+		   self->buf + 8 * PAGE_SZ, len - 8 * PAGE_SZ);
+
+	/* Part of a huge page the context holds pinned: no new charge */
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd,
+				     SZ_2M + PAGE_SZ, 2 * PAGE_SZ, &second,
+				     MAP_RW));
+	ASSERT_EQ(self->base + NPAGES(len) - 1, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, second,
+		   self->buf + SZ_2M + PAGE_SZ, 2 * PAGE_SZ);
+
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, &unmapped));
+	ASSERT_EQ(len - PAGE_SZ + 2 * PAGE_SZ, unmapped);
+	ASSERT_EQ(self->base, locked_pages());
+	close(mfd);
+}
+
+TEST_F(dev, map_file_bad)
+{
+	struct ioasid_map map = {
+		.size = sizeof(map),
+		.flags = MAP_FIXED_RW,
+		.ioasid = self->ioasid,
+		.user_va = (uintptr_t)self->buf,
+		.length = PAGE_SZ,
+	};
+	int mfd, pfd[2], status, null, closed;
+	unsigned int i;
+	uint64_t iova;
+
+	mfd = memfd_create("ioasid", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, SZ_1M));
+	ASSERT_EQ(0, pipe(pfd));
+	status = open("/proc/self/status", O_RDONLY);
+	ASSERT_LE(0, status);
+	null = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, null);
+	closed = dup(mfd);
+	ASSERT_LE(0, closed);
+	close(closed);
+
+	/* Files that are not shmem or hugetlbfs, and no files at all */
+	{
+		const int bad[] = {
+			status, null, pfd[0], pfd[1], self->fd, -1, closed,
+		};
+
+		for (i = 0; i != ARRAY_SIZE(bad); i++) {
+			ASSERT_EQ(EBADF, ioasid_map_file(self->fd,
+							 self->ioasid, bad[i],
+							 0, PAGE_SZ, &iova,
+							 MAP_RW))
+				TH_LOG("fd #%u", i);
+		}
+	}
+
+	/* Beyond the end of the file */
+	ASSERT_EQ(EINVAL, ioasid_map_file(self->fd, self->ioasid, mfd, 0,
+					  SZ_2M, &iova, MAP_RW));
+	ASSERT_EQ(EINVAL, ioasid_map_file(self->fd, self->ioasid, mfd, SZ_1M,
+					  PAGE_SZ, &iova, MAP_RW));
+	ASSERT_EQ(EINVAL, ioasid_map_file(self->fd, self->ioasid, mfd,
+					  SZ_1M - PAGE_SZ, 2 * PAGE_SZ, &iova,
+					  MAP_RW));
+	/* Unaligned, or wrapping */
+	ASSERT_EQ(EINVAL, ioasid_map_file(self->fd, self->ioasid, mfd, 100,
+					  PAGE_SZ, &iova, MAP_RW));
+	ASSERT_EQ(EINVAL, ioasid_map_file(self->fd, self->ioasid, mfd,
+					  PAGE_SZ / 2, PAGE_SZ, &iova,
+					  MAP_RW));
+	ASSERT_EQ(EOVERFLOW, ioasid_map_file(self->fd, self->ioasid, mfd,
+					     -PAGE_SZ, 2 * PAGE_SZ, &iova,
+					     MAP_RW));
+	/* A file descriptor without IOASID_MAP_FILE */
+	map.fd = mfd;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
+	map.fd = -1;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &map));
+
+	/* None of it pinned or mapped anything */
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	check_fault(_metadata, self->fd, &self->mock, 1, 0,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+	close(mfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(status);
+	close(null);
+}
+
+/*
+ * Devices may only write a file the caller could write: as with mmap(2),
+ * a read-only descriptor gives EACCES and a write-sealed memfd EPERM.
+ */
+TEST_F(dev, map_file_write_needs_writable_file)
+{
+	const uint64_t len = 16 * PAGE_SZ;
+	char path[64];
+	uint64_t iova;
+	int mfd, rofd;
+
+	mfd = memfd_create("ioasid", MFD_ALLOW_SEALING);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, len));
+	ASSERT_EQ(len, pwrite(mfd, self->buf, len, 0));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+	rofd = open(path, O_RDONLY);
+	ASSERT_LE(0, rofd);
+
+	/* Read-only descriptor: reading is fine, writing is not */
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, rofd, 0, len,
+				     &iova, IOASID_MAP_READ));
+	check_data(_metadata, self->fd, &self->mock, 1, iova, self->buf, len);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(EACCES, ioasid_map_file(self->fd, self->ioasid, rofd, 0,
+					  len, &iova, MAP_RW));
+	ASSERT_EQ(EACCES, ioasid_map_file(self->fd, self->ioasid, rofd, 0,
+					  len, &iova, IOASID_MAP_WRITE));
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+
+	/* Sealed against writes: the same for a writable descriptor */
+	ASSERT_EQ(0, fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE));
+	ASSERT_EQ(EPERM, ioasid_map_file(self->fd, self->ioasid, mfd, 0, len,
+					 &iova, MAP_RW));
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd, 0, len,
+				     &iova, IOASID_MAP_READ));
+	check_data(_metadata, self->fd, &self->mock, 1, iova, self->buf, len);
+	close(rofd);
+	close(mfd);
+}
+
+TEST_F(dev, pin_once_two_iovas)
+{
+	const uint64_t len = SZ_1M;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf, len,
+				      0));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf, len,
+				      16 * SZ_1M));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, 0, self->buf, len);
+	check_data(_metadata, self->fd, &self->mock, 1, 16 * SZ_1M, self->buf,
+		   len);
+
+	/* The other mapping keeps the pages pinned */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, len, NULL));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, 16 * SZ_1M, self->buf,
+		   len);
+	check_fault(_metadata, self->fd, &self->mock, 1, 0,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 16 * SZ_1M, len,
+				  NULL));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(dev, pin_once_two_ioasids)
+{
+	const uint64_t len = SZ_1M;
+	uint32_t other, m2;
+
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	ASSERT_EQ(0, mock_new_attached(self->fd, 0, other, &m2));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf, len,
+				      0));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, other, self->buf, len,
+				      SZ_2M));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, 0, self->buf, len);
+	check_data(_metadata, self->fd, &m2, 1, SZ_2M, self->buf, len);
+
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &m2, 1, SZ_2M, self->buf, len);
+	/* The last user going, with the IOASID, unpins */
+	ASSERT_EQ(0, mock_detach(self->fd, m2));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, other));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(dev, pin_once_subrange)
+{
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      SZ_2M, 0));
+	ASSERT_EQ(self->base + NPAGES(SZ_2M), locked_pages());
+	/* Parts of memory mapped already cost nothing */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + 16 * PAGE_SZ, 32 * PAGE_SZ,
+				      16 * SZ_1M));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_2M - PAGE_SZ, PAGE_SZ,
+				      32 * SZ_1M));
+	ASSERT_EQ(self->base + NPAGES(SZ_2M), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, 16 * SZ_1M,
+		   self->buf + 16 * PAGE_SZ, 32 * PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, 32 * SZ_1M,
+		   self->buf + SZ_2M - PAGE_SZ, PAGE_SZ);
+
+	/* Without the big mapping only what the small ones use stays */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, SZ_2M, NULL));
+	ASSERT_EQ(self->base + 32 + 1, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, 16 * SZ_1M,
+		   self->buf + 16 * PAGE_SZ, 32 * PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, 32 * SZ_1M,
+		   self->buf + SZ_2M - PAGE_SZ, PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(dev, pin_once_other_memory)
+{
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      SZ_1M, 0));
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+	/* Other memory is charged */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_2M, SZ_1M, SZ_2M));
+	ASSERT_EQ(self->base + 2 * NPAGES(SZ_1M), locked_pages());
+	/* Unless mapped already */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_2M, SZ_1M, 2 * SZ_2M));
+	ASSERT_EQ(self->base + 2 * NPAGES(SZ_1M), locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, SZ_1M, NULL));
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, SZ_2M,
+		   self->buf + SZ_2M, SZ_1M);
+}
+
+TEST_F(dev, pin_once_read_only_shares)
+{
+	const uint64_t len = SZ_1M;
+	unsigned char byte = 0x77;
+	struct dma_result res;
+	uint64_t ro = 16 * SZ_1M;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf, len,
+				      0));
+	/* Memory pinned for writing serves a read-only mapping too */
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, self->buf, len, &ro,
+				IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, ro, self->buf, len);
+	/* Which stays read-only */
+	ASSERT_EQ(0, mock_dma(self->fd, self->mock, ro, &byte, 1, true,
+			      &res));
+	ASSERT_EQ(IOASID_TEST_FAULT_PERMISSION, res.fault);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, len, NULL));
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, ro, self->buf, len);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, ro, len, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(dev, pin_once_memfd)
+{
+	uint64_t a, b;
+	int mfd;
+
+	mfd = memfd_create("ioasid", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, SZ_1M));
+	ASSERT_EQ(SZ_1M, pwrite(mfd, self->buf, SZ_1M, 0));
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd, 0, SZ_1M,
+				     &a, MAP_RW));
+	ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd, SZ_1M / 2,
+				     SZ_1M / 2, &b, MAP_RW));
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, b,
+		   self->buf + SZ_1M / 2, SZ_1M / 2);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, a, SZ_1M, NULL));
+	ASSERT_EQ(self->base + NPAGES(SZ_1M / 2), locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, b, SZ_1M / 2, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+	close(mfd);
+}
+
+/*
+ * The uAPI: memory the context holds pinned already is not charged again,
+ * other pages are. A mapping that overlaps one mapped before is charged
+ * for its new pages only.
+ */
+/*
+ * Memory only partly pinned before is pinned and charged again in full:
+ * sharing needs one earlier MAP that holds the whole range. Each MAP's
+ * charge goes with its own pins.
+ */
+TEST_F(dev, pin_once_partial_overlap)
+{
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      SZ_1M, 0));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_1M / 2, SZ_1M,
+				      16 * SZ_1M));
+	ASSERT_EQ(self->base + NPAGES(2 * SZ_1M), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, 16 * SZ_1M,
+		   self->buf + SZ_1M / 2, SZ_1M);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 0, SZ_1M, NULL));
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, 16 * SZ_1M,
+		   self->buf + SZ_1M / 2, SZ_1M);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+/* Sizes of the new ioctls: short of the last mandatory field, longer */
+TEST_F(dev, new_ioctls_bad_sizes)
+{
+	struct {
+		struct ioasid_copy cmd;
+		uint64_t tail;
+	} copy = {
+		.cmd = {
+			.flags = MAP_FIXED_RW,
+			.src_ioasid = self->ioasid,
+			.length = PAGE_SZ,
+			.dst_iova = SZ_1M,
+		},
+	};
+	struct {
+		struct ioasid_iova_ranges cmd;
+		uint64_t tail;
+	} ranges = {
+		.cmd = { .ioasid = self->ioasid, .num_ranges = 4 },
+	};
+	struct {
+		struct ioasid_option cmd;
+		uint64_t tail;
+	} option = {
+		.cmd = {
+			.option = IOASID_OPTION_ACCOUNT,
+			.val = IOASID_ACCOUNT_MM_PINNED,
+		},
+	};
+	struct ioasid_iova_range r[4];
+	uint64_t unmapped, val;
+	uint32_t other;
+
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, 0));
+	copy.cmd.dst_ioasid = other;
+
+	/* COPY: dst_iova is the last mandatory field, iova_alignment next */
+	copy.cmd.size = offsetof(struct ioasid_copy, iova_alignment) - 1;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &copy));
+	copy.cmd.size = 8;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &copy));
+	copy.cmd.size = sizeof(copy);
+	copy.tail = 1;
+	ASSERT_EQ(E2BIG, ioasid_call(self->fd, IOASID_COPY, &copy));
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, other, NULL));
+	ASSERT_EQ(self->base + 1, locked_pages());
+	/* Longer with a zero tail, and without the optional alignment */
+	copy.tail = 0;
+	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_COPY, &copy));
+	copy.cmd.size = offsetof(struct ioasid_copy, iova_alignment);
+	copy.cmd.dst_iova = SZ_2M;
+	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_COPY, &copy));
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, other, &unmapped));
+	ASSERT_EQ(2 * PAGE_SZ, unmapped);
+
+	/* IOVA_RANGES: out_iova_alignment is the last mandatory field */
+	memset(r, 0xa5, sizeof(r));
+	ranges.cmd.ranges = (uintptr_t)r;
+	ranges.cmd.size = sizeof(ranges.cmd) - 1;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	ranges.cmd.size = offsetof(struct ioasid_iova_ranges,
+				   out_iova_alignment);
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	ranges.cmd.size = sizeof(ranges);
+	ranges.tail = 1;
+	ASSERT_EQ(E2BIG, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	ASSERT_EQ(4, ranges.cmd.num_ranges);
+	ASSERT_EQ(0xa5a5a5a5a5a5a5a5ULL, r[0].start);
+	ranges.tail = 0;
+	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	ASSERT_EQ(2, ranges.cmd.num_ranges);
+	ASSERT_EQ(PAGE_SZ, ranges.cmd.out_iova_alignment);
+	ASSERT_EQ(0, r[0].start);
+
+	/* OPTION: val is the last mandatory field */
+	option.cmd.size = sizeof(option.cmd) - 1;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_OPTION, &option));
+	option.cmd.size = sizeof(option);
+	option.tail = 1;
+	ASSERT_EQ(E2BIG, ioasid_call(self->fd, IOASID_OPTION, &option));
+	ASSERT_EQ(0, ioasid_get_option(self->fd, IOASID_OPTION_ACCOUNT,
+				       &val));
+	ASSERT_EQ(IOASID_ACCOUNT_MM_LOCKED, val);
+	option.tail = 0;
+	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_OPTION, &option));
+	ASSERT_EQ(0, ioasid_get_option(self->fd, IOASID_OPTION_ACCOUNT,
+				       &val));
+	ASSERT_EQ(IOASID_ACCOUNT_MM_PINNED, val);
+}
+
+/* Flags, reserved fields and ids of the new ioctls and fields */
+TEST_F(dev, new_ioctls_bad_fields)
+{
+	struct ioasid_iova_ranges ranges = {
+		.size = sizeof(ranges),
+		.ioasid = self->ioasid,
+		.num_ranges = 4,
+	};
+	struct ioasid_info info = { .size = sizeof(info) };
+	struct ioasid_iova_range r[4];
+	void *ro;
+
+	memset(r, 0xa5, sizeof(r));
+	ranges.ranges = (uintptr_t)r;
+	ranges.flags = 1;
+	ASSERT_EQ(EOPNOTSUPP, ioasid_call(self->fd, IOASID_IOVA_RANGES,
+					  &ranges));
+	ranges.flags = 1U << 31;
+	ASSERT_EQ(EOPNOTSUPP, ioasid_call(self->fd, IOASID_IOVA_RANGES,
+					  &ranges));
+	ranges.flags = 0;
+	ranges.ioasid = self->ioasid + 100;
+	ASSERT_EQ(ENOENT, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	ranges.ioasid = self->mock;
+	ASSERT_EQ(ENOENT, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	ASSERT_EQ(0xa5a5a5a5a5a5a5a5ULL, r[0].start);
+	/* Room claimed, none given, or none writable */
+	ranges.ioasid = self->ioasid;
+	ranges.ranges = 0;
+	ASSERT_EQ(EFAULT, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	ro = mmap(NULL, PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		  0);
+	ASSERT_NE(MAP_FAILED, ro);
+	ranges.ranges = (uintptr_t)ro;
+	ASSERT_EQ(EFAULT, ioasid_call(self->fd, IOASID_IOVA_RANGES, &ranges));
+	munmap(ro, PAGE_SZ);
+
+	/* GET_INFO's new reserved field */
+	info.__reserved = 1;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_GET_INFO, &info));
+}
+
+/*
+ * COPY from IOASID a to IOASID b, each with a device of instance 0, and in
+ * the two_iommus variant one of instance 1 as well (two domains each).
+ */
+FIXTURE(copy) {
+	int fd;
+	uint32_t a, b;
+	uint32_t mocks_a[2], mocks_b[2];
+	unsigned int nmocks;
+	unsigned char *buf;
+	long base;
+};
+
+FIXTURE_VARIANT(copy) {
+	bool two_iommus;
+};
+
+FIXTURE_VARIANT_ADD(copy, one_iommu) {
+	.two_iommus = false,
+};
+
+FIXTURE_VARIANT_ADD(copy, two_iommus) {
+	.two_iommus = true,
+};
+
+FIXTURE_SETUP(copy)
+{
+	unsigned int i;
+
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->a));
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->b));
+	self->nmocks = variant->two_iommus ? 2 : 1;
+	for (i = 0; i != self->nmocks; i++) {
+		ASSERT_EQ(0, mock_new_attached(self->fd, i, self->a,
+					       &self->mocks_a[i]));
+		ASSERT_EQ(0, mock_new_attached(self->fd, i, self->b,
+					       &self->mocks_b[i]));
+	}
+	self->buf = alloc_buf(BUF_SIZE);
+	ASSERT_NE(NULL, self->buf);
+	fill_pattern(self->buf, BUF_SIZE, 5);
+	self->base = locked_pages();
+	ASSERT_LE(0, self->base);
+}
+
+FIXTURE_TEARDOWN(copy)
+{
+	close(self->fd);
+	munmap(self->buf, BUF_SIZE);
+}
+
+#define COPY_SRC	(16 * SZ_1M)
+#define COPY_DST	(32 * SZ_1M)
+
+TEST_F(copy, reads_source)
+{
+	unsigned char out[128];
+	uint64_t dst;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf, SZ_1M,
+				      COPY_SRC));
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+
+	/* Part of it, at an IOVA of the kernel's choice */
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->b, self->a,
+				 COPY_SRC + 16 * PAGE_SZ, 64 * PAGE_SZ, &dst,
+				 MAP_RW));
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, dst,
+		   self->buf + 16 * PAGE_SZ, 64 * PAGE_SZ);
+	check_fault(_metadata, self->fd, self->mocks_b, self->nmocks,
+		    dst + 64 * PAGE_SZ, IOASID_TEST_FAULT_NOT_PRESENT);
+
+	/* Devices of b write the memory that a maps */
+	fill_pattern(out, sizeof(out), 42);
+	dma_write(_metadata, self->fd, self->mocks_b[0], dst + 100, out,
+		  sizeof(out));
+	ASSERT_EQ(0, memcmp(self->buf + 16 * PAGE_SZ + 100, out,
+			    sizeof(out)));
+	check_data(_metadata, self->fd, self->mocks_a, self->nmocks,
+		   COPY_SRC + 16 * PAGE_SZ + 100, out, sizeof(out));
+
+	/* And at a fixed IOVA */
+	dst = COPY_DST;
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->b, self->a, COPY_SRC, SZ_1M,
+				 &dst, MAP_FIXED_RW));
+	ASSERT_EQ(COPY_DST, dst);
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, COPY_DST,
+		   self->buf, SZ_1M);
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+}
+
+TEST_F(copy, outlives_source)
+{
+	uint64_t dst = COPY_DST, unmapped;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf, SZ_1M,
+				      COPY_SRC));
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->b, self->a, COPY_SRC, SZ_1M,
+				 &dst, MAP_FIXED_RW));
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->a, COPY_SRC, SZ_1M,
+				  &unmapped));
+	ASSERT_EQ(SZ_1M, unmapped);
+	/* b holds the pages now */
+	ASSERT_EQ(self->base + NPAGES(SZ_1M), locked_pages());
+	check_unmapped(_metadata, self->fd, self->mocks_a, self->nmocks,
+		       COPY_SRC, SZ_1M);
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, COPY_DST,
+		   self->buf, SZ_1M);
+
+	/* Cutting the copy releases exactly what was cut */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->b, COPY_DST + 10 * PAGE_SZ,
+				  2 * PAGE_SZ, &unmapped));
+	ASSERT_EQ(2 * PAGE_SZ, unmapped);
+	ASSERT_EQ(self->base + NPAGES(SZ_1M) - 2, locked_pages());
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, COPY_DST,
+		   self->buf, 10 * PAGE_SZ);
+	check_unmapped(_metadata, self->fd, self->mocks_b, self->nmocks,
+		       COPY_DST + 10 * PAGE_SZ, 2 * PAGE_SZ);
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks,
+		   COPY_DST + 12 * PAGE_SZ, self->buf + 12 * PAGE_SZ,
+		   SZ_1M - 12 * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->b, &unmapped));
+	ASSERT_EQ(SZ_1M - 2 * PAGE_SZ, unmapped);
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(copy, within_one_ioasid)
+{
+	uint64_t dst = COPY_SRC + 8 * PAGE_SZ;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf,
+				      16 * PAGE_SZ, COPY_SRC));
+	/* Not over its own source */
+	ASSERT_EQ(EEXIST, ioasid_copy(self->fd, self->a, self->a, COPY_SRC,
+				      16 * PAGE_SZ, &dst, MAP_FIXED_RW));
+	dst = COPY_DST;
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->a, self->a, COPY_SRC,
+				 16 * PAGE_SZ, &dst, MAP_FIXED_RW));
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->a, COPY_SRC, 16 * PAGE_SZ,
+				  NULL));
+	check_data(_metadata, self->fd, self->mocks_a, self->nmocks, COPY_DST,
+		   self->buf, 16 * PAGE_SZ);
+	ASSERT_EQ(self->base + 16, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->a, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(copy, across_two_source_mappings)
+{
+	const uint64_t half = SZ_1M / 2;
+	uint64_t dst = COPY_DST, unmapped;
+
+	/* Two adjacent mappings of unrelated memory */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf, SZ_1M,
+				      COPY_SRC));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf + 4 * SZ_1M,
+				      SZ_1M, COPY_SRC + SZ_1M));
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->b, self->a, COPY_SRC + half,
+				 SZ_1M, &dst, MAP_FIXED_RW));
+	ASSERT_EQ(self->base + 2 * NPAGES(SZ_1M), locked_pages());
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, COPY_DST,
+		   self->buf + half, half);
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks,
+		   COPY_DST + half, self->buf + 4 * SZ_1M, half);
+	check_unmapped(_metadata, self->fd, self->mocks_b, self->nmocks,
+		       COPY_DST + SZ_1M, PAGE_SZ);
+	check_unmapped(_metadata, self->fd, self->mocks_b, self->nmocks,
+		       COPY_DST - PAGE_SZ, PAGE_SZ);
+
+	/* Cut across the seam of the copy */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->b,
+				  COPY_DST + half - 2 * PAGE_SZ, 4 * PAGE_SZ,
+				  &unmapped));
+	ASSERT_EQ(4 * PAGE_SZ, unmapped);
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, COPY_DST,
+		   self->buf + half, half - 2 * PAGE_SZ);
+	check_unmapped(_metadata, self->fd, self->mocks_b, self->nmocks,
+		       COPY_DST + half - 2 * PAGE_SZ, 4 * PAGE_SZ);
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks,
+		   COPY_DST + half + 2 * PAGE_SZ,
+		   self->buf + 4 * SZ_1M + 2 * PAGE_SZ, half - 2 * PAGE_SZ);
+
+	/* Without the source, b keeps what it still maps pinned */
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->a, &unmapped));
+	ASSERT_EQ(2 * SZ_1M, unmapped);
+	ASSERT_EQ(self->base + NPAGES(SZ_1M) - 4, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->b, &unmapped));
+	ASSERT_EQ(SZ_1M - 4 * PAGE_SZ, unmapped);
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(copy, source_with_hole)
+{
+	static const struct {
+		uint64_t src, len;
+	} bad[] = {
+		{ COPY_SRC, 64 * PAGE_SZ },			/* across */
+		{ COPY_SRC + 16 * PAGE_SZ, 16 * PAGE_SZ },	/* in it */
+		{ COPY_SRC + 8 * PAGE_SZ, 32 * PAGE_SZ },	/* into it */
+		{ COPY_SRC + 40 * PAGE_SZ, 16 * PAGE_SZ },	/* past */
+		{ COPY_SRC - PAGE_SZ, 2 * PAGE_SZ },		/* before */
+	};
+	uint64_t dst;
+	unsigned int i;
+
+	/* [0, 16) and [32, 48) pages mapped: a hole between */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf,
+				      16 * PAGE_SZ, COPY_SRC));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a,
+				      self->buf + 32 * PAGE_SZ, 16 * PAGE_SZ,
+				      COPY_SRC + 32 * PAGE_SZ));
+	for (i = 0; i != ARRAY_SIZE(bad); i++) {
+		dst = COPY_DST;
+		ASSERT_EQ(ENOENT, ioasid_copy(self->fd, self->b, self->a,
+					      bad[i].src, bad[i].len, &dst,
+					      MAP_FIXED_RW))
+			TH_LOG("copy #%u", i);
+	}
+	/* Nothing copied from an IOASID with nothing in it */
+	ASSERT_EQ(ENOENT, ioasid_copy(self->fd, self->a, self->b, COPY_SRC,
+				      PAGE_SZ, &dst, MAP_RW));
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->b, NULL));
+	check_unmapped(_metadata, self->fd, self->mocks_b, self->nmocks,
+		       COPY_DST, 64 * PAGE_SZ);
+	ASSERT_EQ(self->base + 32, locked_pages());
+
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->b, self->a,
+				 COPY_SRC + 32 * PAGE_SZ, 16 * PAGE_SZ, &dst,
+				 MAP_RW));
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, dst,
+		   self->buf + 32 * PAGE_SZ, 16 * PAGE_SZ);
+}
+
+TEST_F(copy, write_needs_writable_source)
+{
+	unsigned char byte = 0x11;
+	uint64_t src = COPY_SRC, dst;
+	struct dma_result res;
+	unsigned int i;
+
+	/* Pinned for reading only */
+	ASSERT_EQ(0, ioasid_map(self->fd, self->a, self->buf, 16 * PAGE_SZ,
+				&src, IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));
+	ASSERT_EQ(EPERM, ioasid_copy(self->fd, self->b, self->a, COPY_SRC,
+				     16 * PAGE_SZ, &dst, MAP_RW));
+	ASSERT_EQ(EPERM, ioasid_copy(self->fd, self->b, self->a, COPY_SRC,
+				     16 * PAGE_SZ, &dst, IOASID_MAP_WRITE));
+	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->b, NULL));
+	ASSERT_EQ(self->base + 16, locked_pages());
+	/* A read-only copy is fine, and stays read-only */
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->b, self->a, COPY_SRC,
+				 16 * PAGE_SZ, &dst, IOASID_MAP_READ));
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, dst,
+		   self->buf, 16 * PAGE_SZ);
+	for (i = 0; i != self->nmocks; i++) {
+		ASSERT_EQ(0, mock_dma(self->fd, self->mocks_b[i], dst, &byte,
+				      1, true, &res));
+		ASSERT_EQ(IOASID_TEST_FAULT_PERMISSION, res.fault);
+	}
+
+	/* Writable memory copied read-only is read-only in the copy */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf + SZ_1M,
+				      PAGE_SZ, COPY_DST));
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->b, self->a, COPY_DST,
+				 PAGE_SZ, &dst, IOASID_MAP_READ));
+	for (i = 0; i != self->nmocks; i++) {
+		ASSERT_EQ(0, mock_dma(self->fd, self->mocks_b[i], dst, &byte,
+				      1, true, &res));
+		ASSERT_EQ(IOASID_TEST_FAULT_PERMISSION, res.fault);
+	}
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, dst,
+		   self->buf + SZ_1M, PAGE_SZ);
+}
+
+TEST_F(copy, bad_input)
+{
+	struct ioasid_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = MAP_FIXED_RW,
+		.dst_ioasid = self->b,
+		.src_ioasid = self->a,
+		.src_iova = COPY_SRC,
+		.length = 16 * PAGE_SZ,
+		.dst_iova = COPY_DST,
+	};
+	static const uint32_t bad_flags[] = {
+		MAP_FIXED_RW | IOASID_MAP_FILE, MAP_FIXED_RW | (1U << 4),
+		MAP_FIXED_RW | (1U << 31),
+	};
+	uint64_t unmapped, dst;
+	unsigned int i;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->a, self->buf,
+				      16 * PAGE_SZ, COPY_SRC));
+	/* Something in b to collide with */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->b, self->buf + SZ_1M,
+				      PAGE_SZ, COPY_DST + SZ_1M));
+
+	for (i = 0; i != ARRAY_SIZE(bad_flags); i++) {
+		cmd.flags = bad_flags[i];
+		ASSERT_EQ(EOPNOTSUPP, ioasid_call(self->fd, IOASID_COPY, &cmd))
+			TH_LOG("flags %#x", bad_flags[i]);
+	}
+	cmd.flags = IOASID_MAP_FIXED_IOVA;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.flags = MAP_FIXED_RW;
+
+	/* Ids that are no IOASIDs */
+	cmd.src_ioasid = self->a + 100;
+	ASSERT_EQ(ENOENT, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.src_ioasid = self->mocks_a[0];
+	ASSERT_EQ(ENOENT, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.src_ioasid = 0;
+	ASSERT_EQ(ENOENT, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.src_ioasid = self->a;
+	cmd.dst_ioasid = self->b + 100;
+	ASSERT_EQ(ENOENT, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.dst_ioasid = self->mocks_b[0];
+	ASSERT_EQ(ENOENT, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.dst_ioasid = self->b;
+
+	/* Lengths and addresses */
+	cmd.length = 0;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.length = 100;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.length = 16 * PAGE_SZ;
+	cmd.src_iova = COPY_SRC + 8;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.src_iova = -PAGE_SZ;
+	ASSERT_EQ(EOVERFLOW, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.src_iova = COPY_SRC;
+	cmd.dst_iova = COPY_DST + 8;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.dst_iova = 1ULL << 48;
+	ASSERT_EQ(ERANGE, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.dst_iova = COPY_DST + SZ_1M - PAGE_SZ;
+	ASSERT_EQ(EEXIST, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.dst_iova = RESV0 - PAGE_SZ;
+	ASSERT_EQ(EADDRINUSE, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.dst_iova = COPY_DST;
+
+	/* Alignments */
+	cmd.iova_alignment = SZ_1M;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.flags = MAP_RW;
+	cmd.dst_iova = 0;
+	cmd.iova_alignment = 3 * PAGE_SZ;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	cmd.iova_alignment = PAGE_SZ / 2;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+	/* A chosen IOVA with a fixed one given */
+	cmd.iova_alignment = 0;
+	cmd.dst_iova = COPY_DST;
+	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_COPY, &cmd));
+
+	/* None of it did anything */
+	ASSERT_EQ(self->base + 16 + 1, locked_pages());
+	check_unmapped(_metadata, self->fd, self->mocks_b, self->nmocks,
+		       COPY_DST, 16 * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->b, &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+
+	/* And an aligned copy works */
+	ASSERT_EQ(0, ioasid_copy_aligned(self->fd, self->b, self->a, COPY_SRC,
+					 16 * PAGE_SZ, 8 * SZ_1M, &dst));
+	ASSERT_EQ(0, dst % (8 * SZ_1M));
+	check_data(_metadata, self->fd, self->mocks_b, self->nmocks, dst,
+		   self->buf, 16 * PAGE_SZ);
+}
+
+/*
+ * One IOASID with a device of instance 0 and one of instance 1: they
+ * cannot share a domain, so the IOASID has two that must always agree.
+ * Map failures are injected here too.
+ */
+FIXTURE(two_dom) {
+	int fd;
+	uint32_t ioasid;
+	uint32_t mocks[2];
+	unsigned char *buf;
+	long base;
+};
+
+FIXTURE_SETUP(two_dom)
+{
+	unsigned int i;
+
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	for (i = 0; i != 2; i++) {
+		ASSERT_EQ(0, mock_new_attached(self->fd, i, self->ioasid,
+					       &self->mocks[i]));
+	}
+	/* Small pages: more map calls for failures to hit */
+	self->buf = alloc_backed(BACKING_SMALL, BUF_SIZE);
+	ASSERT_NE(NULL, self->buf);
+	self->base = locked_pages();
+	ASSERT_LE(0, self->base);
+}
+
+FIXTURE_TEARDOWN(two_dom)
+{
+	mock_fail_map(self->fd, -1);
+	close(self->fd);
+	munmap(self->buf, BUF_SIZE);
+}
+
+TEST_F(two_dom, same_translations)
+{
+	const uint64_t x = 16 * SZ_1M, y = 48 * SZ_1M;
+	uint64_t dst = y, unmapped;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      SZ_1M, x));
+	check_data(_metadata, self->fd, self->mocks, 2, x, self->buf, SZ_1M);
+	check_unmapped(_metadata, self->fd, self->mocks, 2, x + SZ_1M,
+		       PAGE_SZ);
+
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, x + 64 * PAGE_SZ,
+				  2 * PAGE_SZ, &unmapped));
+	ASSERT_EQ(2 * PAGE_SZ, unmapped);
+	check_data(_metadata, self->fd, self->mocks, 2, x, self->buf,
+		   64 * PAGE_SZ);
+	check_unmapped(_metadata, self->fd, self->mocks, 2, x + 64 * PAGE_SZ,
+		       2 * PAGE_SZ);
+	check_data(_metadata, self->fd, self->mocks, 2, x + 66 * PAGE_SZ,
+		   self->buf + 66 * PAGE_SZ, SZ_1M - 66 * PAGE_SZ);
+
+	/* A copy across the cut has a hole; one beside it does not */
+	ASSERT_EQ(ENOENT, ioasid_copy(self->fd, self->ioasid, self->ioasid, x,
+				      SZ_1M, &dst, MAP_FIXED_RW));
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->ioasid, self->ioasid,
+				 x + 66 * PAGE_SZ, 32 * PAGE_SZ, &dst,
+				 MAP_FIXED_RW));
+	check_data(_metadata, self->fd, self->mocks, 2, y,
+		   self->buf + 66 * PAGE_SZ, 32 * PAGE_SZ);
+	check_unmapped(_metadata, self->fd, self->mocks, 2, y + 32 * PAGE_SZ,
+		       PAGE_SZ);
+
+	/* One UNMAP over the source and the copy */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, x, y, &unmapped));
+	ASSERT_EQ(SZ_1M - 2 * PAGE_SZ + 32 * PAGE_SZ, unmapped);
+	check_unmapped(_metadata, self->fd, self->mocks, 2, x, SZ_1M);
+	check_unmapped(_metadata, self->fd, self->mocks, 2, y, 32 * PAGE_SZ);
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+TEST_F(two_dom, late_domain_filled_from_mappings)
+{
+	const uint64_t x = 16 * SZ_1M, y = 48 * SZ_1M;
+	uint64_t dst = y;
+	bool got[2][NPAGES(SZ_1M)];
+	unsigned int p;
+
+	/* Instance 1's domain goes with its only device */
+	ASSERT_EQ(0, mock_detach(self->fd, self->mocks[1]));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      SZ_1M, x));
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, x + 64 * PAGE_SZ,
+				  2 * PAGE_SZ, NULL));
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->ioasid, self->ioasid,
+				 x + 128 * PAGE_SZ, 32 * PAGE_SZ, &dst,
+				 MAP_FIXED_RW));
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, x + 130 * PAGE_SZ,
+				  PAGE_SZ, NULL));
+
+	/* A new domain for it, filled from the mappings: same view */
+	ASSERT_EQ(0, mock_attach(self->fd, self->mocks[1], self->ioasid));
+	for (p = 0; p != 2; p++)
+		scan_pages(_metadata, self->fd, self->mocks[p], x, self->buf,
+			   NPAGES(SZ_1M), got[p]);
+	for (p = 0; p != NPAGES(SZ_1M); p++) {
+		ASSERT_EQ(p != 64 && p != 65 && p != 130, got[0][p])
+			TH_LOG("page %u", p);
+		ASSERT_EQ(got[0][p], got[1][p])
+			TH_LOG("page %u", p);
+	}
+	check_data(_metadata, self->fd, self->mocks, 2, y,
+		   self->buf + 128 * PAGE_SZ, 32 * PAGE_SZ);
+	check_unmapped(_metadata, self->fd, self->mocks, 2, y + 32 * PAGE_SZ,
+		       PAGE_SZ);
+}
+
+TEST_F(two_dom, chosen_iova_skips_reserved)
+{
+	uint64_t iova;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, 0));
+	/* 1 GiB is instance 1's window: the next one is 2 GiB */
+	ASSERT_EQ(0, ioasid_copy_aligned(self->fd, self->ioasid, self->ioasid,
+					 0, PAGE_SZ, SZ_1G, &iova));
+	ASSERT_EQ(2 * SZ_1G, iova);
+	ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid,
+					self->buf + PAGE_SZ, PAGE_SZ, SZ_1G,
+					&iova));
+	ASSERT_EQ(3 * SZ_1G, iova);
+	check_data(_metadata, self->fd, self->mocks, 2, 2 * SZ_1G, self->buf,
+		   PAGE_SZ);
+	check_data(_metadata, self->fd, self->mocks, 2, 3 * SZ_1G,
+		   self->buf + PAGE_SZ, PAGE_SZ);
+	check_unmapped(_metadata, self->fd, self->mocks, 2, RESV1, RESV_SIZE);
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst01, 3);
+}
+
+/*
+ * @npages pages of address space all backed by the same shmem page: no two
+ * neighbours are physically contiguous, so each takes an IOMMU map call of
+ * its own.
+ */
+static unsigned char *alloc_aliased(unsigned int npages)
+{
+	unsigned char *va;
+	unsigned int i;
+	void *p;
+	int mfd;
+
+	mfd = memfd_create("ioasid-alias", 0);
+	if (mfd < 0)
+		return NULL;
+	va = NULL;
+	if (ftruncate(mfd, PAGE_SZ))
+		goto out_close;
+	p = mmap(NULL, npages * PAGE_SZ, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		goto out_close;
+	va = p;
+	for (i = 0; i != npages; i++) {
+		p = mmap(va + i * PAGE_SZ, PAGE_SZ, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, mfd, 0);
+		if (p == MAP_FAILED) {
+			munmap(va, npages * PAGE_SZ);
+			va = NULL;
+			goto out_close;
+		}
+	}
+	fill_pattern(va, PAGE_SZ, 9);
+out_close:
+	close(mfd);
+	return va;
+}
+
+/*
+ * A MAP whose k-th IOMMU map call fails, for every k until none does: the
+ * MAP fails and leaves nothing mapped in either domain and nothing pinned.
+ * Each page is a map call, so failures hit the middle of each domain too.
+ */
+TEST_F(two_dom, map_fails_cleanly)
+{
+	const uint64_t len = 16 * PAGE_SZ, iova = 16 * SZ_1M;
+	unsigned char *buf = alloc_aliased(NPAGES(len));
+	int k, rc;
+
+	ASSERT_NE(NULL, buf);
+	for (k = 0;; k++) {
+		ASSERT_GT(128, k)
+			TH_LOG("the MAP never succeeded");
+		ASSERT_EQ(0, mock_fail_map(self->fd, k));
+		rc = ioasid_map_fixed(self->fd, self->ioasid, buf, len, iova);
+		ASSERT_EQ(0, mock_fail_map(self->fd, -1));
+		if (!rc)
+			break;
+		ASSERT_EQ(ENOMEM, rc)
+			TH_LOG("map call %d failing", k);
+		check_unmapped(_metadata, self->fd, self->mocks, 2, iova, len);
+		ASSERT_EQ(self->base, locked_pages());
+		ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid,
+						   NULL));
+	}
+	/* Sixteen pages in each of two domains */
+	ASSERT_LE(2 * NPAGES(len), k);
+	check_data(_metadata, self->fd, self->mocks, 2, iova, buf, len);
+	ASSERT_EQ(self->base + NPAGES(len), locked_pages());
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+	munmap(buf, len);
+}
+
+/* The same for a COPY of three source mappings into the IOASID itself */
+TEST_F(two_dom, copy_fails_cleanly)
+{
+	const uint64_t src = 16 * SZ_1M, dst = 32 * SZ_1M;
+	uint64_t iova, unmapped;
+	unsigned int i;
+	int k, rc;
+
+	for (i = 0; i != 3; i++) {
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+					      self->buf + i * SZ_1M,
+					      4 * PAGE_SZ,
+					      src + i * 4 * PAGE_SZ));
+	}
+	for (k = 0;; k++) {
+		ASSERT_GT(64, k)
+			TH_LOG("the COPY never succeeded");
+		iova = dst;
+		ASSERT_EQ(0, mock_fail_map(self->fd, k));
+		rc = ioasid_copy(self->fd, self->ioasid, self->ioasid, src,
+				 12 * PAGE_SZ, &iova, MAP_FIXED_RW);
+		ASSERT_EQ(0, mock_fail_map(self->fd, -1));
+		if (!rc)
+			break;
+		ASSERT_EQ(ENOMEM, rc)
+			TH_LOG("map call %d failing", k);
+		check_unmapped(_metadata, self->fd, self->mocks, 2, dst,
+			       12 * PAGE_SZ);
+		for (i = 0; i != 3; i++)
+			check_data(_metadata, self->fd, self->mocks, 2,
+				   src + i * 4 * PAGE_SZ,
+				   self->buf + i * SZ_1M, 4 * PAGE_SZ);
+		ASSERT_EQ(self->base + 12, locked_pages());
+		ASSERT_EQ(ENOENT, ioasid_unmap(self->fd, self->ioasid, dst,
+					       12 * PAGE_SZ, NULL));
+	}
+	/* Three mappings in each of two domains */
+	ASSERT_LE(6, k);
+	for (i = 0; i != 3; i++)
+		check_data(_metadata, self->fd, self->mocks, 2,
+			   dst + i * 4 * PAGE_SZ, self->buf + i * SZ_1M,
+			   4 * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, dst, 12 * PAGE_SZ,
+				  &unmapped));
+	ASSERT_EQ(12 * PAGE_SZ, unmapped);
+	ASSERT_EQ(self->base + 12, locked_pages());
+}
+
+/* Mappings for the attach tests: four of them, one with a cut in it */
+static void map_four(struct __test_metadata *_metadata, int fd,
+		     uint32_t ioasid, unsigned char *buf)
+{
+	unsigned int i;
+
+	for (i = 0; i != 4; i++) {
+		ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf + i * SZ_1M,
+					      8 * PAGE_SZ,
+					      16 * SZ_1M + i * SZ_1M));
+	}
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, 16 * SZ_1M + 3 * PAGE_SZ,
+				  PAGE_SZ, NULL));
+}
+
+/* The devices of @mocks see what map_four() mapped */
+static void check_four(struct __test_metadata *_metadata, int fd,
+		       const unsigned char *buf, const uint32_t *mocks,
+		       unsigned int nmocks)
+{
+	unsigned int i;
+
+	check_data(_metadata, fd, mocks, nmocks, 16 * SZ_1M, buf,
+		   3 * PAGE_SZ);
+	check_unmapped(_metadata, fd, mocks, nmocks, 16 * SZ_1M + 3 * PAGE_SZ,
+		       PAGE_SZ);
+	check_data(_metadata, fd, mocks, nmocks, 16 * SZ_1M + 4 * PAGE_SZ,
+		   buf + 4 * PAGE_SZ, 4 * PAGE_SZ);
+	for (i = 1; i != 4; i++)
+		check_data(_metadata, fd, mocks, nmocks,
+			   16 * SZ_1M + i * SZ_1M, buf + i * SZ_1M,
+			   8 * PAGE_SZ);
+}
+
+/*
+ * Attaching instance 1's device builds its domain from the mappings; when
+ * a map call fails on the way the attach fails, the device stays blocked
+ * and the IOASID as it was.
+ */
+TEST_F(two_dom, attach_fails_cleanly)
+{
+	int k, rc;
+
+	ASSERT_EQ(0, mock_detach(self->fd, self->mocks[1]));
+	map_four(_metadata, self->fd, self->ioasid, self->buf);
+	for (k = 0;; k++) {
+		ASSERT_GT(64, k)
+			TH_LOG("the attach never succeeded");
+		ASSERT_EQ(0, mock_fail_map(self->fd, k));
+		rc = mock_attach(self->fd, self->mocks[1], self->ioasid);
+		ASSERT_EQ(0, mock_fail_map(self->fd, -1));
+		if (!rc)
+			break;
+		ASSERT_EQ(ENOMEM, rc)
+			TH_LOG("map call %d failing", k);
+		check_fault(_metadata, self->fd, &self->mocks[1], 1,
+			    16 * SZ_1M, IOASID_TEST_FAULT_BLOCKED);
+		check_four(_metadata, self->fd, self->buf, self->mocks, 1);
+		check_ranges(_metadata, self->fd, self->ioasid, ranges_inst0,
+			     2);
+	}
+	/* Five runs of pages at least */
+	ASSERT_LE(5, k);
+	check_four(_metadata, self->fd, self->buf, self->mocks, 2);
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst01, 3);
+}
+
+/* The same when the device moves over from another IOASID */
+TEST_F(two_dom, replace_fails_keeps_old)
+{
+	uint32_t other;
+	int k, rc;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + 6 * SZ_1M, PAGE_SZ,
+				      16 * SZ_1M));
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	map_four(_metadata, self->fd, other, self->buf);
+	for (k = 0;; k++) {
+		ASSERT_GT(64, k)
+			TH_LOG("the attach never succeeded");
+		ASSERT_EQ(0, mock_fail_map(self->fd, k));
+		rc = mock_attach(self->fd, self->mocks[1], other);
+		ASSERT_EQ(0, mock_fail_map(self->fd, -1));
+		if (!rc)
+			break;
+		ASSERT_EQ(ENOMEM, rc)
+			TH_LOG("map call %d failing", k);
+		/* Still on the first IOASID, which is untouched */
+		check_data(_metadata, self->fd, self->mocks, 2, 16 * SZ_1M,
+			   self->buf + 6 * SZ_1M, PAGE_SZ);
+		check_unmapped(_metadata, self->fd, self->mocks, 2,
+			       17 * SZ_1M, PAGE_SZ);
+		check_ranges(_metadata, self->fd, self->ioasid, ranges_inst01,
+			     3);
+	}
+	ASSERT_LE(5, k);
+	check_four(_metadata, self->fd, self->buf, &self->mocks[1], 1);
+	check_data(_metadata, self->fd, self->mocks, 1, 16 * SZ_1M,
+		   self->buf + 6 * SZ_1M, PAGE_SZ);
+	check_ranges(_metadata, self->fd, self->ioasid, ranges_inst0, 2);
+	check_ranges(_metadata, self->fd, other, ranges_inst1, 2);
+}
+
+/* Accounting, in each mode */
+FIXTURE(account) {
+	int fd;
+	uint32_t ioasid;
+	unsigned char *buf;
+	long locked;
+	long pinned;
+};
+
+FIXTURE_VARIANT(account) {
+	uint32_t mode;
+};
+
+FIXTURE_VARIANT_ADD(account, mm_locked) {
+	.mode = IOASID_ACCOUNT_MM_LOCKED,
+};
+
+FIXTURE_VARIANT_ADD(account, user) {
+	.mode = IOASID_ACCOUNT_USER,
+};
+
+FIXTURE_VARIANT_ADD(account, mm_pinned) {
+	.mode = IOASID_ACCOUNT_MM_PINNED,
+};
+
+FIXTURE_SETUP(account)
+{
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	ASSERT_EQ(0, ioasid_set_option(self->fd, IOASID_OPTION_ACCOUNT,
+				       variant->mode));
+	self->buf = alloc_buf(BUF_SIZE);
+	ASSERT_NE(NULL, self->buf);
+	fill_pattern(self->buf, BUF_SIZE, 7);
+	self->locked = locked_pages();
+	self->pinned = pinned_pages();
+	ASSERT_LE(0, self->locked);
+	ASSERT_LE(0, self->pinned);
+}
+
+FIXTURE_TEARDOWN(account)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	munmap(self->buf, BUF_SIZE);
+}
+
+/*
+ * @n pages are charged where @mode says, on top of @locked VmLck and
+ * @pinned VmPin pages, and nothing anywhere else
+ */
+static void check_charged(struct __test_metadata *_metadata, uint32_t mode,
+			  long locked, long pinned, long n)
+{
+	ASSERT_EQ(locked + (mode == IOASID_ACCOUNT_MM_LOCKED ? n : 0),
+		  locked_pages());
+	ASSERT_EQ(pinned + (mode == IOASID_ACCOUNT_MM_PINNED ? n : 0),
+		  pinned_pages());
+}
+
+TEST_F(account, mode_reported)
+{
+	struct ioasid_info info;
+	uint64_t val = ~0ULL;
+
+	ASSERT_EQ(0, ioasid_get_option(self->fd, IOASID_OPTION_ACCOUNT,
+				       &val));
+	ASSERT_EQ(variant->mode, val);
+	ASSERT_EQ(0, ioasid_get_info(self->fd, &info));
+	ASSERT_EQ(variant->mode, info.out_account);
+}
+
+TEST_F(account, charges_exactly)
+{
+	const uint32_t mode = variant->mode;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      64 * PAGE_SZ, 0));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + SZ_1M, 3 * PAGE_SZ, SZ_1M));
+	check_charged(_metadata, mode, self->locked, self->pinned, 67);
+	/* The same memory again costs nothing */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      64 * PAGE_SZ, SZ_2M));
+	check_charged(_metadata, mode, self->locked, self->pinned, 67);
+	/* A hole in both mappings of it gives the hole back */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 16 * PAGE_SZ,
+				  8 * PAGE_SZ, NULL));
+	check_charged(_metadata, mode, self->locked, self->pinned, 67);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid,
+				  SZ_2M + 16 * PAGE_SZ, 8 * PAGE_SZ, NULL));
+	check_charged(_metadata, mode, self->locked, self->pinned, 59);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	check_charged(_metadata, mode, self->locked, self->pinned, 0);
+
+	/* So does closing the context with mappings alive */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      64 * PAGE_SZ, 0));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+	close(self->fd);
+	self->fd = -1;
+	check_charged(_metadata, mode, self->locked, self->pinned, 0);
+}
+
+/*
+ * Map pages one by one until RLIMIT_MEMLOCK refuses: how many fit. The
+ * context is left empty again.
+ */
+static long memlock_room(struct __test_metadata *_metadata, int fd,
+			 uint32_t ioasid, unsigned char *buf, long max)
+{
+	long room;
+	int rc = 0;
+
+	for (room = 0; room <= max; room++) {
+		rc = ioasid_map_fixed(fd, ioasid, buf + room * PAGE_SZ,
+				      PAGE_SZ, room * PAGE_SZ);
+		if (rc)
+			break;
+	}
+	ASSERT_EQ(ENOMEM, rc);
+	ASSERT_EQ(room ? 0 : ENOENT, ioasid_unmap_all(fd, ioasid, NULL));
+	return room;
+}
+
+TEST_F(account, limit_enforced)
+{
+	const uint32_t mode = variant->mode;
+	long base, room;
+
+	/* Root has CAP_IPC_LOCK, which lifts the limit */
+	ASSERT_EQ(0, drop_cap_ipc_lock());
+
+	/* What the mode's counter holds already; the user's is invisible */
+	base = mode == IOASID_ACCOUNT_MM_LOCKED ? self->locked :
+	       mode == IOASID_ACCOUNT_MM_PINNED ? self->pinned : 0;
+	ASSERT_EQ(0, set_memlock_pages(base + 64));
+	room = memlock_room(_metadata, self->fd, self->ioasid, self->buf,
+			    64);
+	/* Only the user's counter may hold pages this test cannot see */
+	ASSERT_EQ(64, mode == IOASID_ACCOUNT_USER ? 64 : room);
+	if (!room)
+		SKIP(return, "the user has 64 pages locked already");
+	base += 64 - room;
+	ASSERT_EQ(0, set_memlock_pages(base + 64));
+	check_charged(_metadata, mode, self->locked, self->pinned, 0);
+
+	/* 64 pages fit, the 65th does not, and the refusal costs nothing */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      64 * PAGE_SZ, 0));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(self->fd, self->ioasid,
+					   self->buf + 64 * PAGE_SZ, PAGE_SZ,
+					   SZ_1M));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+
+	/* One page given back makes room for exactly one */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, 10 * PAGE_SZ,
+				  PAGE_SZ, NULL));
+	check_charged(_metadata, mode, self->locked, self->pinned, 63);
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + 64 * PAGE_SZ, PAGE_SZ,
+				      SZ_1M));
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(self->fd, self->ioasid,
+					   self->buf + 65 * PAGE_SZ, PAGE_SZ,
+					   SZ_1M + PAGE_SZ));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+	/* Memory pinned already is free even at the limit */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      10 * PAGE_SZ, SZ_2M));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+
+	/* A refused MAP of many pages charges none of them */
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	check_charged(_metadata, mode, self->locked, self->pinned, 0);
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+					   65 * PAGE_SZ, 0));
+	check_charged(_metadata, mode, self->locked, self->pinned, 0);
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      64 * PAGE_SZ, 0));
+
+	/* Closing the context gives all of it back */
+	close(self->fd);
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	ASSERT_EQ(0, ioasid_set_option(self->fd, IOASID_OPTION_ACCOUNT,
+				       mode));
+	ASSERT_EQ(64, memlock_room(_metadata, self->fd, self->ioasid,
+				   self->buf, 64));
+}
+
+TEST(account_default_mm_locked)
+{
+	struct ioasid_info info;
+	uint64_t val = ~0ULL;
+	int fd = ioasid_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_get_option(fd, IOASID_OPTION_ACCOUNT, &val));
+	ASSERT_EQ(IOASID_ACCOUNT_MM_LOCKED, val);
+	ASSERT_EQ(0, ioasid_get_info(fd, &info));
+	ASSERT_EQ(IOASID_ACCOUNT_MM_LOCKED, info.out_account);
+	close(fd);
+}
+
+/* Memory stays charged where it was when the mode changes */
+TEST(account_mode_sticks_to_pins)
+{
+	unsigned char *buf = alloc_buf(SZ_1M);
+	long locked, pinned;
+	uint32_t ioasid;
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, SZ_1M, 2);
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	locked = locked_pages();
+	pinned = pinned_pages();
+
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, 64 * PAGE_SZ, 0));
+	ASSERT_EQ(0, ioasid_set_option(fd, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_MM_PINNED));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf + 128 * PAGE_SZ,
+				      32 * PAGE_SZ, SZ_1M));
+	ASSERT_EQ(locked + 64, locked_pages());
+	ASSERT_EQ(pinned + 32, pinned_pages());
+
+	ASSERT_EQ(0, ioasid_set_option(fd, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_USER));
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, 0, 64 * PAGE_SZ, NULL));
+	ASSERT_EQ(locked, locked_pages());
+	ASSERT_EQ(pinned + 32, pinned_pages());
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, SZ_1M + 8 * PAGE_SZ,
+				  8 * PAGE_SZ, NULL));
+	ASSERT_EQ(pinned + 24, pinned_pages());
+	close(fd);
+	ASSERT_EQ(locked, locked_pages());
+	ASSERT_EQ(pinned, pinned_pages());
+}
+
+/*
+ * The uAPI: memory the context holds pinned already is shared, not charged
+ * again, and memory pinned before a mode change stays charged as it was.
+ * So mapping it again after the change charges nothing in the new mode.
+ */
+TEST(account_change_shares_pinned)
+{
+	unsigned char *buf = alloc_buf(SZ_1M);
+	long locked, pinned;
+	uint32_t ioasid;
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, SZ_1M, 2);
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	locked = locked_pages();
+	pinned = pinned_pages();
+
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, 64 * PAGE_SZ, 0));
+	ASSERT_EQ(0, ioasid_set_option(fd, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_MM_PINNED));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, 64 * PAGE_SZ, SZ_1M));
+	ASSERT_EQ(locked + 64, locked_pages());
+	ASSERT_EQ(pinned, pinned_pages());
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, 0, 64 * PAGE_SZ, NULL));
+	ASSERT_EQ(locked + 64, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, SZ_1M, 64 * PAGE_SZ, NULL));
+	ASSERT_EQ(locked, locked_pages());
+	ASSERT_EQ(pinned, pinned_pages());
+	close(fd);
+}
+
+/* IOASID_ACCOUNT_USER charges the user: all its contexts share a limit */
+TEST(account_user_shared_by_contexts)
+{
+	unsigned char *buf = alloc_buf(SZ_1M);
+	uint32_t id1, id2;
+	long room, locked;
+	int fd1, fd2, rc = 0;
+
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, SZ_1M, 4);
+	fd1 = ioasid_open();
+	fd2 = ioasid_open();
+	ASSERT_LE(0, fd1);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, ioasid_create(fd1, &id1));
+	ASSERT_EQ(0, ioasid_create(fd2, &id2));
+	ASSERT_EQ(0, ioasid_set_option(fd1, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_USER));
+	ASSERT_EQ(0, ioasid_set_option(fd2, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_USER));
+	ASSERT_EQ(0, drop_cap_ipc_lock());
+	ASSERT_EQ(0, set_memlock_pages(64));
+
+	/* Fill the user's room from the first context */
+	for (room = 0; room <= 64; room++) {
+		rc = ioasid_map_fixed(fd1, id1, buf + room * PAGE_SZ,
+				      PAGE_SZ, room * PAGE_SZ);
+		if (rc)
+			break;
+	}
+	ASSERT_EQ(ENOMEM, rc);
+	if (!room)
+		SKIP(return, "the user has 64 pages locked already");
+
+	/* None left for the second */
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(fd2, id2, buf + 128 * PAGE_SZ,
+					   PAGE_SZ, 0));
+	/* It is the user's limit, not the process's: VmLck has room */
+	locked = locked_pages();
+	ASSERT_EQ(0, ioasid_set_option(fd2, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_MM_LOCKED));
+	ASSERT_EQ(0, ioasid_map_fixed(fd2, id2, buf + 128 * PAGE_SZ, PAGE_SZ,
+				      0));
+	ASSERT_EQ(locked + 1, locked_pages());
+
+	/* Room made by one context is room for the other */
+	ASSERT_EQ(0, ioasid_set_option(fd2, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_USER));
+	ASSERT_EQ(0, ioasid_unmap(fd1, id1, 0, PAGE_SZ, NULL));
+	ASSERT_EQ(0, ioasid_map_fixed(fd2, id2, buf + 129 * PAGE_SZ, PAGE_SZ,
+				      PAGE_SZ));
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(fd2, id2, buf + 130 * PAGE_SZ,
+					   PAGE_SZ, 2 * PAGE_SZ));
+	close(fd1);
+	ASSERT_EQ(0, ioasid_map_fixed(fd2, id2, buf + 130 * PAGE_SZ, PAGE_SZ,
+				      2 * PAGE_SZ));
+	close(fd2);
+}
+
+TEST(option_bad_input)
+{
+	static const uint32_t bad_options[] = { 0, 2, 3, 1U << 31, ~0U };
+	static const uint64_t bad_values[] = {
+		3, 4, 1ULL << 32, (1ULL << 32) | IOASID_ACCOUNT_USER, ~0ULL,
+	};
+	struct ioasid_option cmd = {
+		.size = sizeof(cmd),
+		.option = IOASID_OPTION_ACCOUNT,
+		.val = IOASID_ACCOUNT_MM_PINNED,
+	};
+	struct ioasid_info info;
+	uint64_t val;
+	unsigned int i;
+	int fd = ioasid_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_set_option(fd, IOASID_OPTION_ACCOUNT,
+				       IOASID_ACCOUNT_USER));
+	for (i = 0; i != ARRAY_SIZE(bad_options); i++) {
+		ASSERT_EQ(EOPNOTSUPP,
+			  ioasid_set_option(fd, bad_options[i],
+					    IOASID_ACCOUNT_MM_PINNED));
+		ASSERT_EQ(EOPNOTSUPP,
+			  ioasid_get_option(fd, bad_options[i], &val));
+	}
+	for (i = 0; i != ARRAY_SIZE(bad_values); i++) {
+		ASSERT_EQ(EINVAL, ioasid_set_option(fd, IOASID_OPTION_ACCOUNT,
+						    bad_values[i]))
+			TH_LOG("value %#llx",
+			       (unsigned long long)bad_values[i]);
+	}
+
+	cmd.flags = 1U << 1;
+	ASSERT_EQ(EOPNOTSUPP, ioasid_call(fd, IOASID_OPTION, &cmd));
+	cmd.flags = IOASID_OPTION_GET | (1U << 31);
+	ASSERT_EQ(EOPNOTSUPP, ioasid_call(fd, IOASID_OPTION, &cmd));
+	cmd.flags = 0;
+	cmd.__reserved = 1;
+	ASSERT_EQ(EINVAL, ioasid_call(fd, IOASID_OPTION, &cmd));
+	cmd.flags = IOASID_OPTION_GET;
+	ASSERT_EQ(EINVAL, ioasid_call(fd, IOASID_OPTION, &cmd));
+
+	/* None of it changed the mode */
+	ASSERT_EQ(0, ioasid_get_option(fd, IOASID_OPTION_ACCOUNT, &val));
+	ASSERT_EQ(IOASID_ACCOUNT_USER, val);
+	ASSERT_EQ(0, ioasid_get_info(fd, &info));
+	ASSERT_EQ(IOASID_ACCOUNT_USER, info.out_account);
+	close(fd);
+}
+
+TEST(iova_ranges_follow_devices)
+{
+	uint32_t ioasid, m0, m1;
+	int fd = ioasid_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	/* No IOMMU yet: the whole 64-bit space */
+	check_ranges(_metadata, fd, ioasid, ranges_unbound, 1);
+	/* Bound: the IOMMU's aperture; windows come with attaching */
+	ASSERT_EQ(0, mock_new(fd, 0, &m0));
+	check_ranges(_metadata, fd, ioasid, ranges_bound, 1);
+	ASSERT_EQ(0, mock_attach(fd, m0, ioasid));
+	check_ranges(_metadata, fd, ioasid, ranges_inst0, 2);
+	ASSERT_EQ(0, mock_new_attached(fd, 1, ioasid, &m1));
+	check_ranges(_metadata, fd, ioasid, ranges_inst01, 3);
+	/* And go with detaching, or with the device */
+	ASSERT_EQ(0, mock_detach(fd, m1));
+	check_ranges(_metadata, fd, ioasid, ranges_inst0, 2);
+	ASSERT_EQ(0, mock_attach(fd, m1, ioasid));
+	ASSERT_EQ(0, mock_destroy(fd, m0));
+	check_ranges(_metadata, fd, ioasid, ranges_inst1, 2);
+	ASSERT_EQ(0, mock_unbind(fd, m1));
+	check_ranges(_metadata, fd, ioasid, ranges_bound, 1);
+	close(fd);
+}
+
+TEST(attach_refused_outside_aperture)
+{
+	unsigned char *buf = alloc_buf(PAGE_SZ);
+	uint32_t ioasid, m0;
+	int fd = ioasid_open();
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	/* No IOMMU yet, so any IOVA goes */
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, PAGE_SZ, 1ULL << 48));
+	ASSERT_EQ(0, mock_new(fd, 0, &m0));
+	/* The mock IOMMU cannot reach it */
+	ASSERT_EQ(ERANGE, mock_attach(fd, m0, ioasid));
+	check_fault(_metadata, fd, &m0, 1, 0, IOASID_TEST_FAULT_BLOCKED);
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, 1ULL << 48, PAGE_SZ, NULL));
+	ASSERT_EQ(0, mock_attach(fd, m0, ioasid));
+	check_fault(_metadata, fd, &m0, 1, 0, IOASID_TEST_FAULT_NOT_PRESENT);
+	close(fd);
+}
+
+/* The last page of the 64-bit IOVA space, before an IOMMU limits it */
+TEST(copy_at_top_of_iova_space)
+{
+	unsigned char *buf = alloc_buf(PAGE_SZ);
+	uint64_t top = -PAGE_SZ, dst = top, unmapped;
+	uint32_t a, b;
+	long base;
+	int fd = ioasid_open();
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &a));
+	ASSERT_EQ(0, ioasid_create(fd, &b));
+	base = locked_pages();
+	ASSERT_EQ(0, ioasid_map_fixed(fd, a, buf, PAGE_SZ, top));
+	ASSERT_EQ(0, ioasid_copy(fd, b, a, top, PAGE_SZ, &dst, MAP_FIXED_RW));
+	ASSERT_EQ(base + 1, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap_all(fd, a, &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	ASSERT_EQ(base + 1, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(fd, b, top, PAGE_SZ, &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	ASSERT_EQ(base, locked_pages());
+	close(fd);
+}
+
+TEST(incompatible_iommu)
+{
+	unsigned char *buf = alloc_buf(SZ_1M);
+	uint32_t ioasid, id2, m0, m1, m2, other;
+	struct ioasid_info info;
+	uint64_t iova;
+	int fd, fd2;
+
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, SZ_1M, 8);
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, ioasid, &m0));
+
+	ASSERT_EQ(0, mock_create(fd, 2, &m2));
+	ASSERT_EQ(EXDEV, mock_bind(fd, m2, NULL));
+	/* Left unbound, not half bound */
+	ASSERT_EQ(EXDEV, mock_bind(fd, m2, NULL));
+	ASSERT_EQ(ENODEV, mock_attach(fd, m2, ioasid));
+	ASSERT_EQ(ENODEV, mock_unbind(fd, m2));
+	check_fault(_metadata, fd, &m2, 1, 0, IOASID_TEST_FAULT_BLOCKED);
+	/* The context kept its IOMMU, which instance 1 is compatible with */
+	ASSERT_EQ(0, ioasid_get_info(fd, &info));
+	ASSERT_EQ(PAGE_SZ | SZ_2M | SZ_1G, info.out_pgsize_bitmap);
+	ASSERT_EQ(0, mock_new_attached(fd, 1, ioasid, &m1));
+	ASSERT_EQ(0, mock_destroy(fd, m2));
+
+	/* A context of its own takes instance 2, then refuses instance 0 */
+	fd2 = ioasid_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, ioasid_create(fd2, &id2));
+	ASSERT_EQ(0, mock_new_attached(fd2, 2, id2, &m2));
+	ASSERT_EQ(0, ioasid_get_info(fd2, &info));
+	ASSERT_EQ(PAGE_SZ, info.out_pgsize_bitmap);
+	ASSERT_EQ(0, ioasid_map(fd2, id2, buf, SZ_1M, &iova, MAP_RW));
+	check_data(_metadata, fd2, &m2, 1, iova, buf, SZ_1M);
+	ASSERT_EQ(0, mock_create(fd2, 0, &other));
+	ASSERT_EQ(EXDEV, mock_bind(fd2, other, NULL));
+	check_fault(_metadata, fd2, &other, 1, iova,
+		    IOASID_TEST_FAULT_BLOCKED);
+	close(fd2);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

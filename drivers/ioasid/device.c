@@ -61,7 +61,8 @@ static struct ioasid_group *ioasid_group_find(struct ioasid_ctx *ctx,
  * -EXDEV when its IOMMU is not the context's, -EBUSY when @dev is bound to
  * @ctx already, -EPERM when a device of its iommu_group is in use by a
  * kernel driver or owned by another user (the error of
- * iommu_device_claim_dma_owner()).
+ * iommu_device_claim_dma_owner()) or when its MSIs are not isolated,
+ * -EINVAL when its DMA is not cache coherent.
  */
 struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 					 struct device *dev, u32 *dev_id)
@@ -87,9 +88,28 @@ struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 	}
 	idev->ctx = ctx;
 	idev->dev = dev;
+	xa_init(&idev->pasids);
 	rc = ioasid_object_reserve(ctx, &idev->obj, IOASID_OBJ_DEVICE);
 	if (rc)
 		goto err_free;
+
+	/*
+	 * Userspace can neither flush CPU caches for DMA nor keep a device
+	 * from raising interrupts it does not own: only devices whose IOMMU
+	 * makes DMA coherent and whose MSIs are isolated can be handed over.
+	 */
+	if (!device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY)) {
+		dev_dbg(dev, "ioasid: DMA is not cache coherent\n");
+		rc = -EINVAL;
+		goto err_abort;
+	}
+	/* Mock devices of the selftests raise no interrupts at all */
+	if (!ioasid_test_is_mock_dev(dev) &&
+	    !iommu_group_has_isolated_msi(group)) {
+		dev_dbg(dev, "ioasid: MSIs are not isolated\n");
+		rc = -EPERM;
+		goto err_abort;
+	}
 
 	mutex_lock(&ctx->lock);
 	if (!ctx->iommu_ops) {
@@ -152,6 +172,7 @@ err_free_igroup:
 	kfree(new_igroup);
 err_unlock:
 	mutex_unlock(&ctx->lock);
+err_abort:
 	ioasid_object_abort(ctx, &idev->obj);
 err_free:
 	kfree(idev);
@@ -261,11 +282,114 @@ void ioasid_device_detach(struct ioasid_device *idev)
 EXPORT_SYMBOL_GPL(ioasid_device_detach);
 
 /**
+ * ioasid_device_attach_pasid() - attach a PASID of a device to an IOASID
+ * @idev: Binding from ioasid_bind_device()
+ * @pasid: PASID, at least 1 and below the device's PASID width
+ * @ioasid: Id of a normal IOASID in the device's context
+ *
+ * DMA the device tags with @pasid is translated by @ioasid from then on.
+ * Reserved regions do not apply: they concern untagged (RID) DMA only.
+ *
+ * Return: 0, or -EOPNOTSUPP when the device or its IOMMU has no PASID
+ * support, -EINVAL for a PASID out of range, -EBUSY when @pasid is attached
+ * already (detach it first), -ENOENT for no such IOASID, or the IOMMU
+ * driver's error. On failure nothing changed.
+ */
+int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
+			       u32 ioasid)
+{
+	struct ioasid_ctx *ctx = idev->ctx;
+	struct ioasid_pasid_attach *attach;
+	struct ioasid_object *obj;
+	struct ioasid_ioas *ioas;
+	int rc;
+
+	if (!idev->dev->iommu->max_pasids)
+		return -EOPNOTSUPP;
+	if (pasid == IOMMU_NO_PASID || pasid >= idev->dev->iommu->max_pasids)
+		return -EINVAL;
+
+	obj = ioasid_object_get(ctx, ioasid, IOASID_OBJ_IOAS);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	ioas = container_of(obj, struct ioasid_ioas, obj);
+
+	attach = kzalloc(sizeof(*attach), GFP_KERNEL_ACCOUNT);
+	if (!attach) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	attach->ioas = ioas;
+
+	mutex_lock(&ctx->lock);
+	rc = xa_insert(&idev->pasids, pasid, attach, GFP_KERNEL_ACCOUNT);
+	if (rc)
+		goto err_unlock;
+	attach->domain = ioasid_ioas_attach_pasid(ioas, idev->dev, pasid);
+	if (IS_ERR(attach->domain)) {
+		rc = PTR_ERR(attach->domain);
+		xa_erase(&idev->pasids, pasid);
+		goto err_unlock;
+	}
+	ioasid_object_add_user(ctx, &ioas->obj);
+	mutex_unlock(&ctx->lock);
+	ioasid_object_put(obj);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&ctx->lock);
+	kfree(attach);
+out_put:
+	ioasid_object_put(obj);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(ioasid_device_attach_pasid);
+
+static void __ioasid_device_detach_pasid(struct ioasid_device *idev,
+					 u32 pasid)
+{
+	struct ioasid_pasid_attach *attach;
+
+	lockdep_assert_held(&idev->ctx->lock);
+
+	attach = xa_erase(&idev->pasids, pasid);
+	if (!attach)
+		return;
+	ioasid_ioas_detach_pasid(attach->ioas, idev->dev, pasid,
+				 attach->domain);
+	ioasid_object_del_user(idev->ctx, &attach->ioas->obj);
+	kfree(attach);
+}
+
+/**
+ * ioasid_device_detach_pasid() - detach a PASID of a device
+ * @idev: Binding from ioasid_bind_device()
+ * @pasid: The PASID
+ *
+ * DMA the device tags with @pasid is blocked from then on.
+ *
+ * Return: 0, or -ENOENT when @pasid is not attached.
+ */
+int ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid)
+{
+	int rc = 0;
+
+	mutex_lock(&idev->ctx->lock);
+	if (xa_load(&idev->pasids, pasid))
+		__ioasid_device_detach_pasid(idev, pasid);
+	else
+		rc = -ENOENT;
+	mutex_unlock(&idev->ctx->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(ioasid_device_detach_pasid);
+
+/**
  * ioasid_unbind_device() - undo ioasid_bind_device()
  * @idev: The binding, which is freed
  *
- * Detaches the device, returns DMA ownership to the kernel and removes the
- * device from the context.
+ * Detaches the device's RID and PASIDs, returns DMA ownership to the
+ * kernel and removes the device from the context.
  */
 void ioasid_unbind_device(struct ioasid_device *idev)
 {
@@ -283,8 +407,13 @@ void ioasid_device_destroy(struct ioasid_device *idev)
 {
 	struct ioasid_group *igroup = idev->igroup;
 	struct ioasid_ctx *ctx = idev->ctx;
+	struct ioasid_pasid_attach *attach;
+	unsigned long pasid;
 
 	mutex_lock(&ctx->lock);
+	xa_for_each(&idev->pasids, pasid, attach)
+		__ioasid_device_detach_pasid(idev, pasid);
+	xa_destroy(&idev->pasids);
 	__ioasid_device_detach(idev);
 	iommu_device_release_dma_owner(idev->dev);
 	list_del(&idev->group_node);

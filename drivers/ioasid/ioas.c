@@ -354,13 +354,14 @@ static int ioasid_ioas_check_fixed(struct ioasid_ioas *ioas, u64 start,
  * in the memory, so that physically contiguous memory can be mapped with
  * large IOMMU pages.
  */
-static u64 ioasid_map_align(unsigned long pgsize_bitmap, u64 addr, u64 length)
+static u64 ioasid_map_align(struct ioasid_caps *caps, u64 addr, u64 length)
 {
-	unsigned long fit = pgsize_bitmap & GENMASK(__fls(length), 0);
+	unsigned long min = ioasid_min_pgsize(caps);
+	unsigned long fit = caps->pgsize_bitmap & GENMASK(__fls(length), 0);
 
 	if (addr)
 		fit &= GENMASK(__ffs(addr), 0);
-	return fit ? BIT(__fls(fit)) : BIT(__ffs(pgsize_bitmap));
+	return max_t(u64, fit ? BIT(__fls(fit)) : 0, min);
 }
 
 /**
@@ -508,7 +509,7 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 	if (!IS_ALIGNED(cmd->user_va, ioasid_min_pgsize(&caps)))
 		return -EINVAL;
 	place.align = cmd->iova_alignment ?:
-		      ioasid_map_align(caps.pgsize_bitmap, cmd->user_va,
+		      ioasid_map_align(&caps, cmd->user_va,
 				       cmd->length);
 
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
@@ -664,7 +665,7 @@ int ioasid_ioas_copy(struct ioasid_ucmd *ucmd)
 		return -EINVAL;
 	/* Same offset in the large pages of the source as at the source */
 	place.align = cmd->iova_alignment ?:
-		      ioasid_map_align(caps.pgsize_bitmap, cmd->src_iova,
+		      ioasid_map_align(&caps, cmd->src_iova,
 				       cmd->length);
 
 	src = ioasid_ioas_get(ucmd->ctx, cmd->src_ioasid);
@@ -1228,6 +1229,76 @@ void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
 	if (hw_detach)
 		iommu_detach_group(idomain->domain, igroup->group);
 	ioasid_resv_remove(ioas, igroup);
+	if (!--idomain->users) {
+		list_del(&idomain->node);
+		iommu_domain_free(idomain->domain);
+		kfree(idomain);
+	}
+	mutex_unlock(&ioas->mutex);
+}
+
+/**
+ * ioasid_ioas_attach_pasid() - attach a PASID of a device to an IOASID
+ * @ioas: The IOASID
+ * @dev: The device
+ * @pasid: The PASID, not attached anywhere
+ *
+ * Uses an existing domain of @ioas if the device's IOMMU can, else a new
+ * one filled with every mapping.
+ *
+ * Return: the domain, or an ERR_PTR with the IOMMU driver's error.
+ */
+struct ioasid_domain *ioasid_ioas_attach_pasid(struct ioasid_ioas *ioas,
+					       struct device *dev, u32 pasid)
+{
+	struct ioasid_domain *idomain;
+	int rc;
+
+	mutex_lock(&ioas->mutex);
+	list_for_each_entry(idomain, &ioas->domains, node) {
+		rc = iommu_attach_device_pasid(idomain->domain, dev, pasid,
+					       NULL);
+		if (!rc)
+			goto out_attached;
+		/* -EINVAL: this IOMMU instance cannot use the domain */
+		if (rc != -EINVAL)
+			goto err_unlock;
+	}
+
+	idomain = ioasid_domain_create(ioas, dev);
+	if (IS_ERR(idomain)) {
+		rc = PTR_ERR(idomain);
+		goto err_unlock;
+	}
+	rc = iommu_attach_device_pasid(idomain->domain, dev, pasid, NULL);
+	if (rc) {
+		iommu_domain_free(idomain->domain);
+		kfree(idomain);
+		goto err_unlock;
+	}
+	list_add_tail(&idomain->node, &ioas->domains);
+out_attached:
+	idomain->users++;
+	mutex_unlock(&ioas->mutex);
+	return idomain;
+
+err_unlock:
+	mutex_unlock(&ioas->mutex);
+	return ERR_PTR(rc);
+}
+
+/**
+ * ioasid_ioas_detach_pasid() - undo ioasid_ioas_attach_pasid()
+ * @ioas: The IOASID
+ * @dev: The device
+ * @pasid: The PASID
+ * @idomain: The domain it is attached to, freed with its last user
+ */
+void ioasid_ioas_detach_pasid(struct ioasid_ioas *ioas, struct device *dev,
+			      u32 pasid, struct ioasid_domain *idomain)
+{
+	mutex_lock(&ioas->mutex);
+	iommu_detach_device_pasid(idomain->domain, dev, pasid);
 	if (!--idomain->users) {
 		list_del(&idomain->node);
 		iommu_domain_free(idomain->domain);

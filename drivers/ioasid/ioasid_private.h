@@ -191,7 +191,7 @@ struct ioasid_area {
  * struct ioasid_domain - one IOMMU domain behind a normal IOASID
  * @node: In &struct ioasid_ioas.domains
  * @domain: Paging domain, holding every area of the IOASID
- * @users: Groups attached to @domain
+ * @users: Groups and device PASIDs attached to @domain
  */
 struct ioasid_domain {
 	struct list_head node;
@@ -247,6 +247,10 @@ struct ioasid_domain *ioasid_ioas_attach_group(struct ioasid_ioas *ioas,
 void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
 			      struct ioasid_group *igroup,
 			      struct ioasid_domain *idomain, bool hw_detach);
+struct ioasid_domain *ioasid_ioas_attach_pasid(struct ioasid_ioas *ioas,
+					       struct device *dev, u32 pasid);
+void ioasid_ioas_detach_pasid(struct ioasid_ioas *ioas, struct device *dev,
+			      u32 pasid, struct ioasid_domain *idomain);
 
 /**
  * struct ioasid_group - an iommu_group with devices bound to a context
@@ -279,6 +283,7 @@ struct ioasid_group {
  * @dev: The device
  * @igroup: Its group's state in @ctx
  * @group_node: In &struct ioasid_group.devices
+ * @pasids: PASID -> &struct ioasid_pasid_attach, under @ctx's lock
  * @ioas: IOASID its RID is attached to, or NULL
  */
 struct ioasid_device {
@@ -287,17 +292,34 @@ struct ioasid_device {
 	struct device *dev;
 	struct ioasid_group *igroup;
 	struct list_head group_node;
+	struct xarray pasids;
 	struct ioasid_ioas *ioas;
+};
+
+/**
+ * struct ioasid_pasid_attach - a PASID of a device attached to an IOASID
+ * @ioas: The IOASID
+ * @domain: The domain of @ioas the PASID is attached to
+ */
+struct ioasid_pasid_attach {
+	struct ioasid_ioas *ioas;
+	struct ioasid_domain *domain;
 };
 
 void ioasid_device_destroy(struct ioasid_device *idev);
 
 #ifdef CONFIG_IOASID_TEST
+bool ioasid_test_is_mock_dev(struct device *dev);
 int ioasid_test_cmd(struct ioasid_ucmd *ucmd);
 void ioasid_test_mock_destroy(struct ioasid_object *obj);
 int ioasid_test_init(void);
 void ioasid_test_exit(void);
 #else
+static inline bool ioasid_test_is_mock_dev(struct device *dev)
+{
+	return false;
+}
+
 static inline int ioasid_test_init(void)
 {
 	return 0;

@@ -15,7 +15,12 @@
  *                           mock_create.instance; its id goes to
  *                           mock_create.out_id. It lives until
  *                           IOASID_TEST_MOCK_DESTROY or until the context
- *                           is closed.
+ *                           is closed. With IOASID_TEST_MOCK_VFIO in
+ *                           mock_create.flags it is a vfio device,
+ *                           /dev/vfio/devices/vfio<mock_create.out_vfio>,
+ *                           bound and attached through its vfio fd rather
+ *                           than the MOCK_ ops; it goes away once that fd
+ *                           is closed too.
  * @IOASID_TEST_MOCK_DESTROY: Destroy mock device @id, unbinding it first
  * @IOASID_TEST_MOCK_BIND: Bind mock device @id to this context, as a driver
  *                         would with ioasid_bind_device(); the device id in
@@ -27,6 +32,9 @@
  * @IOASID_TEST_DMA: Let mock device @id do DMA as described by the dma
  *                   member; the mock IOMMU translates every byte by walking
  *                   the page tables attached to the device
+ * @IOASID_TEST_MOCK_ATTACH_PASID: Attach PASID mock_attach.pasid of mock
+ *                                 device @id to IOASID mock_attach.ioasid
+ * @IOASID_TEST_MOCK_DETACH_PASID: Detach PASID mock_attach.pasid
  * @IOASID_TEST_FAIL_MAP: Let the next fail_map.after map calls into any
  *                        mock IOMMU domain succeed and the one after fail
  *                        with -ENOMEM; -1 cancels. @id is ignored.
@@ -40,6 +48,16 @@ enum ioasid_test_op {
 	IOASID_TEST_MOCK_DETACH,
 	IOASID_TEST_DMA,
 	IOASID_TEST_FAIL_MAP,
+	IOASID_TEST_MOCK_ATTACH_PASID,
+	IOASID_TEST_MOCK_DETACH_PASID,
+};
+
+/**
+ * enum ioasid_test_mock_flags - Flags of &struct ioasid_test_cmd.mock_create
+ * @IOASID_TEST_MOCK_VFIO: Make the mock device a vfio device
+ */
+enum ioasid_test_mock_flags {
+	IOASID_TEST_MOCK_VFIO = 1 << 0,
 };
 
 /**
@@ -80,6 +98,9 @@ enum {
 #define IOASID_TEST_RESV_START_1	0x40000000ULL
 #define IOASID_TEST_RESV_SIZE		0x100000ULL
 
+/* PASID width of mock IOMMU instances 0 and 1; instance 2 has none */
+#define IOASID_TEST_PASID_BITS		8
+
 /**
  * struct ioasid_test_cmd - ioctl(IOASID_TEST)
  * @size: sizeof(struct ioasid_test_cmd)
@@ -89,13 +110,16 @@ enum {
  * @mock_create: IOASID_TEST_MOCK_CREATE
  * @mock_create.instance: Mock IOMMU instance, < IOASID_TEST_NUM_INSTANCES
  * @mock_create.out_id: Id of the new mock device
+ * @mock_create.flags: &enum ioasid_test_mock_flags
+ * @mock_create.out_vfio: N of its /dev/vfio/devices/vfioN, with
+ *                        IOASID_TEST_MOCK_VFIO
  * @mock_bind: IOASID_TEST_MOCK_BIND
  * @mock_bind.out_dev_id: Id of the bound device
  * @mock_attach: IOASID_TEST_MOCK_ATTACH
  * @mock_attach.ioasid: IOASID to attach to
+ * @mock_attach.pasid: PASID, for the PASID ops
  * @dma: IOASID_TEST_DMA
- * @dma.pasid: PASID the DMA is tagged with; must be 0 (the RID) until
- *             PASID attach exists
+ * @dma.pasid: PASID the DMA is tagged with; 0 for none (the RID)
  * @dma.flags: IOASID_TEST_DMA_WRITE or 0
  * @dma.iova: First IOVA accessed
  * @dma.length: Bytes to transfer, at most IOASID_TEST_DMA_MAX
@@ -120,12 +144,15 @@ struct ioasid_test_cmd {
 		struct {
 			__u32 instance;
 			__u32 out_id;
+			__u32 flags;
+			__u32 out_vfio;
 		} mock_create;
 		struct {
 			__u32 out_dev_id;
 		} mock_bind;
 		struct {
 			__u32 ioasid;
+			__u32 pasid;
 		} mock_attach;
 		struct {
 			__u32 pasid;

@@ -19,9 +19,11 @@
 #include <linux/highmem.h>
 #include <linux/idr.h>
 #include <linux/iommu.h>
+#include <linux/property.h>
 #include <linux/slab.h>
 
 #include "../iommu/iommu-priv.h"
+#include "ioasid_private.h"
 #include "ioasid_test.h"
 #include "mock_iommu.h"
 
@@ -50,6 +52,7 @@
  * @ops: Driver ops: instances with the same ops are compatible
  * @pgsizes: Page sizes of its paging domains
  * @resv_start: Start of the reserved IOVA region of its devices
+ * @pasid_bits: Width of the PASIDs it supports, 0 for none
  * @registered: Registered with the core
  *
  * Instances 0 and 1 are compatible (same driver) but cannot share domains;
@@ -62,6 +65,7 @@ struct mock_iommu {
 	const struct iommu_ops *ops;
 	unsigned long pgsizes;
 	u64 resv_start;
+	unsigned int pasid_bits;
 	bool registered;
 };
 
@@ -84,23 +88,30 @@ struct mock_domain {
  * struct mock_dev - a device behind the mock IOMMU
  * @dev: The device on the mock bus
  * @iommu: IOMMU instance it sits behind
- * @lock: Protects @rid_domain against DMA in flight
+ * @lock: Protects @rid_domain and @pasids against DMA in flight
  * @rid_domain: Paging domain translating the RID, NULL when DMA is blocked
+ * @pasids: PASID -> paging domain translating DMA tagged with it
+ * @vfio: Bound to the mock vfio driver, which makes it a vfio device
  */
 struct mock_dev {
 	struct device dev;
 	struct mock_iommu *iommu;
-	struct mutex lock; /* rid_domain vs. DMA in flight */
+	struct mutex lock; /* rid_domain and pasids vs. DMA in flight */
 	struct mock_domain *rid_domain;
+	struct xarray pasids;
+	bool vfio;
 };
 
 static const struct iommu_ops mock_ops;
 static const struct iommu_ops mock_other_ops;
 static struct mock_iommu mock_iommus[IOASID_TEST_NUM_INSTANCES] = {
 	{ .ops = &mock_ops, .pgsizes = MOCK_PGSIZES,
-	  .resv_start = IOASID_TEST_RESV_START_0 },
+	  .resv_start = IOASID_TEST_RESV_START_0,
+	  .pasid_bits = IOASID_TEST_PASID_BITS },
 	{ .ops = &mock_ops, .pgsizes = MOCK_PGSIZES,
-	  .resv_start = IOASID_TEST_RESV_START_1 },
+	  .resv_start = IOASID_TEST_RESV_START_1,
+	  .pasid_bits = IOASID_TEST_PASID_BITS },
+	/* Another kind of IOMMU, and one without PASID support */
 	{ .ops = &mock_other_ops, .pgsizes = SZ_4K,
 	  .resv_start = IOASID_TEST_RESV_START_0 },
 };
@@ -130,9 +141,35 @@ static bool mock_map_should_fail(void)
 	return false;
 }
 
+/* Only devices made for it go to the mock vfio driver */
+static int mock_bus_match(struct device *dev, const struct device_driver *drv)
+{
+	return container_of(dev, struct mock_dev, dev)->vfio;
+}
+
 static const struct bus_type mock_bus = {
 	.name = "ioasid_mock",
+	.match = mock_bus_match,
 };
+
+/**
+ * ioasid_test_is_mock_dev() - is a device one of the mock IOMMU's?
+ * @dev: The device
+ */
+bool ioasid_test_is_mock_dev(struct device *dev)
+{
+	return dev->bus == &mock_bus;
+}
+
+/**
+ * ioasid_mock_driver_register() - register a driver for mock devices
+ * @drv: The driver; it gets the devices created for vfio
+ */
+int ioasid_mock_driver_register(struct device_driver *drv)
+{
+	drv->bus = &mock_bus;
+	return driver_register(drv);
+}
 
 static struct mock_dev *to_mock_dev(struct device *dev)
 {
@@ -342,6 +379,32 @@ static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 	return 0;
 }
 
+static int mock_set_dev_pasid(struct iommu_domain *domain, struct device *dev,
+			      ioasid_t pasid, struct iommu_domain *old)
+{
+	struct mock_dev *mdev = to_mock_dev(dev);
+	void *curr;
+
+	if (to_mock_domain(domain)->iommu != mdev->iommu)
+		return -EINVAL;
+
+	mutex_lock(&mdev->lock);
+	curr = xa_store(&mdev->pasids, pasid, to_mock_domain(domain),
+			GFP_KERNEL);
+	mutex_unlock(&mdev->lock);
+	return xa_err(curr);
+}
+
+static void mock_remove_dev_pasid(struct device *dev, ioasid_t pasid,
+				  struct iommu_domain *domain)
+{
+	struct mock_dev *mdev = to_mock_dev(dev);
+
+	mutex_lock(&mdev->lock);
+	xa_erase(&mdev->pasids, pasid);
+	mutex_unlock(&mdev->lock);
+}
+
 static struct iommu_domain *mock_domain_alloc_paging(struct device *dev)
 {
 	struct mock_iommu *mi = to_mock_dev(dev)->iommu;
@@ -403,6 +466,7 @@ static struct iommu_device *mock_probe_device(struct device *dev)
 
 static const struct iommu_domain_ops mock_domain_ops = {
 	.attach_dev = mock_attach_dev,
+	.set_dev_pasid = mock_set_dev_pasid,
 	.map_pages = mock_map_pages,
 	.unmap_pages = mock_unmap_pages,
 	.iova_to_phys = mock_iova_to_phys,
@@ -417,6 +481,7 @@ static const struct iommu_domain_ops mock_domain_ops = {
 	.capable = mock_capable,					\
 	.probe_device = mock_probe_device,				\
 	.get_resv_regions = mock_get_resv_regions,			\
+	.remove_dev_pasid = mock_remove_dev_pasid,			\
 	.device_group = generic_device_group,				\
 	.default_domain_ops = &mock_domain_ops
 
@@ -436,7 +501,9 @@ static struct mock_domain *mock_dev_domain(struct mock_dev *mdev, u32 pasid)
 {
 	lockdep_assert_held(&mdev->lock);
 
-	return pasid == IOMMU_NO_PASID ? mdev->rid_domain : NULL;
+	if (pasid == IOMMU_NO_PASID)
+		return mdev->rid_domain;
+	return xa_load(&mdev->pasids, pasid);
 }
 
 /**
@@ -511,6 +578,7 @@ static void mock_dev_release(struct device *dev)
 	struct mock_dev *mdev = to_mock_dev(dev);
 
 	ida_free(&mock_dev_ida, dev->id);
+	xa_destroy(&mdev->pasids);
 	mutex_destroy(&mdev->lock);
 	kfree(mdev);
 }
@@ -518,12 +586,17 @@ static void mock_dev_release(struct device *dev)
 /**
  * ioasid_mock_dev_create() - add a device behind a mock IOMMU instance
  * @instance: Index of the instance
+ * @vfio: Bind it to the mock vfio driver
  *
  * Return: the device, probed by the IOMMU core and in a group of its own
  * with DMA blocked, or an ERR_PTR.
  */
-struct device *ioasid_mock_dev_create(unsigned int instance)
+struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio)
 {
+	static const struct property_entry pasid_props[] = {
+		PROPERTY_ENTRY_U32("pasid-num-bits", IOASID_TEST_PASID_BITS),
+		{ }
+	};
 	struct mock_dev *mdev;
 	int rc, id;
 
@@ -539,12 +612,19 @@ struct device *ioasid_mock_dev_create(unsigned int instance)
 		return ERR_PTR(-ENOMEM);
 	}
 	mutex_init(&mdev->lock);
+	xa_init(&mdev->pasids);
 	mdev->iommu = &mock_iommus[instance];
+	mdev->vfio = vfio;
 	device_initialize(&mdev->dev);
 	mdev->dev.release = mock_dev_release;
 	mdev->dev.bus = &mock_bus;
 	mdev->dev.id = id;
 	rc = dev_set_name(&mdev->dev, "ioasid_mock%d", id);
+	if (rc)
+		goto err_put;
+	/* Like a PCI device with the PASID capability, for every instance */
+	rc = device_create_managed_software_node(&mdev->dev, pasid_props,
+						 NULL);
 	if (rc)
 		goto err_put;
 
@@ -558,8 +638,8 @@ struct device *ioasid_mock_dev_create(unsigned int instance)
 	rc = device_add(&mdev->dev);
 	if (rc)
 		goto err_put;
-	if (!mdev->dev.iommu_group) {
-		/* The bus notifier's probe failed */
+	/* The bus notifier's IOMMU probe, or the vfio driver's, failed */
+	if (!mdev->dev.iommu_group || (vfio && !mdev->dev.driver)) {
 		device_del(&mdev->dev);
 		rc = -ENODEV;
 		goto err_put;
@@ -594,6 +674,7 @@ int ioasid_mock_iommu_init(void)
 
 		fwnode_init(&mi->fwnode, NULL);
 		mi->iommu.fwnode = &mi->fwnode;
+		mi->iommu.max_pasids = mi->pasid_bits ? BIT(mi->pasid_bits) : 0;
 		rc = iommu_device_sysfs_add(&mi->iommu, NULL, NULL,
 					    "ioasid-mock%u", i);
 		if (rc)

@@ -5,14 +5,17 @@
 #ifndef __IOASID_MOCK_IOMMU_H
 #define __IOASID_MOCK_IOMMU_H
 
+#include <linux/errno.h>
 #include <linux/types.h>
 
 struct device;
+struct device_driver;
 
 int ioasid_mock_iommu_init(void);
 void ioasid_mock_iommu_exit(void);
 
-struct device *ioasid_mock_dev_create(unsigned int instance);
+struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio);
+int ioasid_mock_driver_register(struct device_driver *drv);
 void ioasid_mock_dev_destroy(struct device *dev);
 
 void ioasid_mock_fail_map(int after);
@@ -30,5 +33,25 @@ struct ioasid_mock_dma_res {
 
 size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
 		       size_t length, bool write, struct ioasid_mock_dma_res *res);
+
+#if IS_ENABLED(CONFIG_VFIO_DEVICE_CDEV) && IS_BUILTIN(CONFIG_VFIO)
+int ioasid_mock_vfio_init(void);
+void ioasid_mock_vfio_exit(void);
+int ioasid_mock_vfio_index(struct device *dev);
+#else
+static inline int ioasid_mock_vfio_init(void)
+{
+	return 0;
+}
+
+static inline void ioasid_mock_vfio_exit(void)
+{
+}
+
+static inline int ioasid_mock_vfio_index(struct device *dev)
+{
+	return -EOPNOTSUPP;
+}
+#endif
 
 #endif /* __IOASID_MOCK_IOMMU_H */

@@ -8,6 +8,7 @@
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "ioasid_private.h"
 #include "ioasid_test.h"
@@ -20,6 +21,8 @@
  * @dev: Device behind the mock IOMMU
  * @lock: Serializes bind, unbind, attach and detach
  * @idev: Binding to @ctx, NULL while unbound
+ * @vfio: A vfio device, bound and attached through its vfio fd
+ * @destroy_work: Removes a vfio mock device, which waits for its fds
  */
 struct ioasid_mock {
 	struct ioasid_object obj;
@@ -27,6 +30,8 @@ struct ioasid_mock {
 	struct device *dev;
 	struct mutex lock; /* bind, unbind, attach, detach */
 	struct ioasid_device *idev;
+	bool vfio;
+	struct work_struct destroy_work;
 };
 
 static int ioasid_test_mock_create(struct ioasid_ucmd *ucmd)
@@ -35,15 +40,26 @@ static int ioasid_test_mock_create(struct ioasid_ucmd *ucmd)
 	struct ioasid_mock *mock;
 	int rc;
 
+	if (cmd->mock_create.flags & ~IOASID_TEST_MOCK_VFIO)
+		return -EOPNOTSUPP;
+
 	mock = kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
 	if (!mock)
 		return -ENOMEM;
 	mutex_init(&mock->lock);
 	mock->ctx = ucmd->ctx;
-	mock->dev = ioasid_mock_dev_create(cmd->mock_create.instance);
+	mock->vfio = cmd->mock_create.flags & IOASID_TEST_MOCK_VFIO;
+	mock->dev = ioasid_mock_dev_create(cmd->mock_create.instance,
+					   mock->vfio);
 	if (IS_ERR(mock->dev)) {
 		rc = PTR_ERR(mock->dev);
 		goto err_free;
+	}
+	if (mock->vfio) {
+		rc = ioasid_mock_vfio_index(mock->dev);
+		if (rc < 0)
+			goto err_destroy_dev;
+		cmd->mock_create.out_vfio = rc;
 	}
 	rc = ioasid_object_reserve(ucmd->ctx, &mock->obj,
 				   IOASID_OBJ_MOCK_DEVICE);
@@ -66,6 +82,19 @@ err_free:
 	return rc;
 }
 
+static void ioasid_test_mock_free(struct ioasid_mock *mock)
+{
+	ioasid_mock_dev_destroy(mock->dev);
+	mutex_destroy(&mock->lock);
+	kfree(mock);
+}
+
+static void ioasid_test_mock_destroy_work(struct work_struct *work)
+{
+	ioasid_test_mock_free(container_of(work, struct ioasid_mock,
+					   destroy_work));
+}
+
 /* Called once the mock is out of the table */
 void ioasid_test_mock_destroy(struct ioasid_object *obj)
 {
@@ -73,9 +102,16 @@ void ioasid_test_mock_destroy(struct ioasid_object *obj)
 
 	if (mock->idev)
 		ioasid_unbind_device(mock->idev);
-	ioasid_mock_dev_destroy(mock->dev);
-	mutex_destroy(&mock->lock);
-	kfree(mock);
+	/*
+	 * Removing a vfio device waits until userspace closed its fds; the
+	 * context may be going away on the close of one of them.
+	 */
+	if (mock->vfio) {
+		INIT_WORK(&mock->destroy_work, ioasid_test_mock_destroy_work);
+		schedule_work(&mock->destroy_work);
+		return;
+	}
+	ioasid_test_mock_free(mock);
 }
 
 static int ioasid_test_mock_bind(struct ioasid_ucmd *ucmd,
@@ -115,7 +151,7 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 
 	if (cmd->dma.flags & ~IOASID_TEST_DMA_WRITE)
 		return -EOPNOTSUPP;
-	if (cmd->dma.__reserved || cmd->dma.pasid)
+	if (cmd->dma.__reserved)
 		return -EINVAL;
 	if (!cmd->dma.length || cmd->dma.length > IOASID_TEST_DMA_MAX)
 		return -EINVAL;
@@ -174,6 +210,8 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 	case IOASID_TEST_MOCK_UNBIND:
 	case IOASID_TEST_MOCK_ATTACH:
 	case IOASID_TEST_MOCK_DETACH:
+	case IOASID_TEST_MOCK_ATTACH_PASID:
+	case IOASID_TEST_MOCK_DETACH_PASID:
 	case IOASID_TEST_DMA:
 		break;
 	default:
@@ -210,6 +248,19 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 			rc = 0;
 		}
 		break;
+	case IOASID_TEST_MOCK_ATTACH_PASID:
+		rc = mock->idev ?
+		     ioasid_device_attach_pasid(mock->idev,
+						cmd->mock_attach.pasid,
+						cmd->mock_attach.ioasid) :
+		     -ENODEV;
+		break;
+	case IOASID_TEST_MOCK_DETACH_PASID:
+		rc = mock->idev ?
+		     ioasid_device_detach_pasid(mock->idev,
+						cmd->mock_attach.pasid) :
+		     -ENODEV;
+		break;
 	default:
 		rc = ioasid_test_dma(ucmd, mock);
 		break;
@@ -221,10 +272,19 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 
 int ioasid_test_init(void)
 {
-	return ioasid_mock_iommu_init();
+	int rc;
+
+	rc = ioasid_mock_iommu_init();
+	if (rc)
+		return rc;
+	rc = ioasid_mock_vfio_init();
+	if (rc)
+		ioasid_mock_iommu_exit();
+	return rc;
 }
 
 void ioasid_test_exit(void)
 {
+	ioasid_mock_vfio_exit();
 	ioasid_mock_iommu_exit();
 }

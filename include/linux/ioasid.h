@@ -23,6 +23,9 @@ struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 void ioasid_unbind_device(struct ioasid_device *idev);
 int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid);
 void ioasid_device_detach(struct ioasid_device *idev);
+int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
+			       u32 ioasid);
+int ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid);
 #else
 static inline struct ioasid_ctx *ioasid_ctx_fdget(int fd)
 {
@@ -50,6 +53,18 @@ static inline int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid)
 
 static inline void ioasid_device_detach(struct ioasid_device *idev)
 {
+}
+
+static inline int ioasid_device_attach_pasid(struct ioasid_device *idev,
+					     u32 pasid, u32 ioasid)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int ioasid_device_detach_pasid(struct ioasid_device *idev,
+					     u32 pasid)
+{
+	return -EOPNOTSUPP;
 }
 #endif
 

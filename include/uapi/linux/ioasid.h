@@ -208,9 +208,10 @@ enum ioasid_unmap_flags {
  *
  * @out_length can exceed the bytes mapped in the range in one case only: an
  * IOMMU that mapped a large page across the range's edge has to drop all of
- * it, and memory ran out to map the rest of the page again. Then that rest,
- * up to the IOMMU's largest page size beyond each edge, is unmapped too, in
- * every domain alike, and counted.
+ * it, and memory ran out to map the rest of the page again. Then that rest
+ * is unmapped too, in every domain alike, and counted: it lies within the
+ * mapping that was cut, up to the IOMMU's largest page size beyond the
+ * edge. Until the rest is mapped again, DMA to it faults briefly.
  */
 struct ioasid_unmap {
 	__u32 size;

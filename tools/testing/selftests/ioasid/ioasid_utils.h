@@ -241,6 +241,42 @@ static int mock_create(int fd, uint32_t instance, uint32_t *mock_id)
 	return rc;
 }
 
+/* A mock device that is a vfio device; *vfio_index is N of vfioN */
+static int mock_create_vfio(int fd, uint32_t instance, uint32_t *mock_id,
+			    uint32_t *vfio_index)
+{
+	struct ioasid_test_cmd cmd = {
+		.mock_create = {
+			.instance = instance,
+			.flags = IOASID_TEST_MOCK_VFIO,
+		},
+	};
+	int rc = ioasid_test(fd, IOASID_TEST_MOCK_CREATE, 0, &cmd);
+
+	if (!rc) {
+		*mock_id = cmd.mock_create.out_id;
+		*vfio_index = cmd.mock_create.out_vfio;
+	}
+	return rc;
+}
+
+static int mock_attach_pasid(int fd, uint32_t mock_id, uint32_t pasid,
+			     uint32_t ioasid)
+{
+	struct ioasid_test_cmd cmd = {
+		.mock_attach = { .ioasid = ioasid, .pasid = pasid },
+	};
+
+	return ioasid_test(fd, IOASID_TEST_MOCK_ATTACH_PASID, mock_id, &cmd);
+}
+
+static int mock_detach_pasid(int fd, uint32_t mock_id, uint32_t pasid)
+{
+	struct ioasid_test_cmd cmd = { .mock_attach = { .pasid = pasid } };
+
+	return ioasid_test(fd, IOASID_TEST_MOCK_DETACH_PASID, mock_id, &cmd);
+}
+
 static int mock_destroy(int fd, uint32_t mock_id)
 {
 	struct ioasid_test_cmd cmd = {};
@@ -295,11 +331,14 @@ struct dma_result {
 	uint64_t pgsize;
 };
 
-static int mock_dma(int fd, uint32_t mock_id, uint64_t iova, void *buf,
-		    uint64_t length, bool write, struct dma_result *res)
+/* DMA tagged with @pasid, 0 for none */
+static int mock_dma_pasid(int fd, uint32_t mock_id, uint32_t pasid,
+			  uint64_t iova, void *buf, uint64_t length, bool write,
+			  struct dma_result *res)
 {
 	struct ioasid_test_cmd cmd = {
 		.dma = {
+			.pasid = pasid,
 			.flags = write ? IOASID_TEST_DMA_WRITE : 0,
 			.iova = iova,
 			.length = length,
@@ -315,6 +354,12 @@ static int mock_dma(int fd, uint32_t mock_id, uint64_t iova, void *buf,
 		res->pgsize = cmd.dma.out_first_pgsize;
 	}
 	return rc;
+}
+
+static int mock_dma(int fd, uint32_t mock_id, uint64_t iova, void *buf,
+		    uint64_t length, bool write, struct dma_result *res)
+{
+	return mock_dma_pasid(fd, mock_id, 0, iova, buf, length, write, res);
 }
 
 /* Fault reason of a mock DMA read of one byte at @iova, NONE if it works */

@@ -3,17 +3,22 @@
 # /dev/ioasid: entry points. Everything big (the 6.12 tree, the build, ccache)
 # lives in $(IOASID_CACHE), by default ~/.cache/ioasid.
 #
-#   make run               boot the patched kernel in QEMU to a shell
+#   make run               boot the patched kernel in QEMU, run the
+#                          passthrough demo (edu behind VT-d), power off
 #   make run CMD='...'     run one command in the guest, pass its status back
+#   make shell             boot to an interactive shell
 #   make check             host checks + every selftest in the VM
 #   make build             only build kernel and selftests
 #   make bench             benchmark ioasid against iommufd in one boot
 
 RIG := $(CURDIR)/rig/rig.sh
 
-.PHONY: run check build deps bench
+.PHONY: run shell check build deps bench
 run:
 	@$(RIG) run
+
+shell:
+	@$(RIG) shell
 
 check:
 	@$(RIG) check

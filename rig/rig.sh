@@ -5,7 +5,8 @@
 #
 #   rig.sh deps        install the Debian packages the rig needs
 #   rig.sh build       unpack 6.12, overlay this repo, apply patches/, build
-#   rig.sh run         build, boot to a shell (or run $CMD in the guest)
+#   rig.sh run         build, boot and run the passthrough demo (or $CMD)
+#   rig.sh shell       build, boot to a shell
 #   rig.sh check       build, host checks, boot and run every selftest
 #   rig.sh bench       build, boot and run the full ioasid/iommufd benchmark
 #
@@ -191,6 +192,9 @@ build_selftests() {
 	make -s -C "$SRC/tools/testing/selftests/ioasid" \
 		OUTPUT="$OUT/selftests" KHDR_INCLUDES="-isystem $B/usr/include" \
 		CC=gcc >/dev/null || die "selftest build failed"
+	gcc -Wall -Wno-unused-function -O2 -static -isystem "$B/usr/include" \
+		-o "$OUT/selftests/ioasid_demo" \
+		"$SRC/samples/ioasid/ioasid_demo.c" || die "demo build failed"
 }
 
 build_initramfs() {
@@ -255,6 +259,10 @@ do_run() {
 		[ -n "$rc" ] || die "no exit status from the guest"
 		exit "$rc"
 	fi
+}
+
+do_shell() {
+	build_all
 	build_initramfs shell
 	say "booting to a shell; 'poweroff' (or Ctrl-A x) leaves"
 	$(qemu_cmd) -serial mon:stdio -serial null -append "$CMDLINE"
@@ -322,7 +330,7 @@ scan_dmesg() {
 # The benchmark's short form, in a boot of its own (see BENCH_CMDLINE).
 # Its figures are for the log; only a benchmark that cannot run fails.
 bench_short() {
-	local rc=0
+	local rc=0 start=$SECONDS
 	say "benchmark, short form (ioasid vs iommufd in one boot; not a test)"
 	build_initramfs cmd "ioasid_bench --short"
 	rm -f "$OUT/bench.log"
@@ -333,6 +341,7 @@ bench_short() {
 	tr -d '\r' < "$OUT/bench.log" | sed '/^@@EXIT /d; s/^/    /'
 	[ $rc -eq 0 ] && grep -q '^@@EXIT 0' "$OUT/bench.log" &&
 		BENCH_RESULT=ok || BENCH_RESULT=fail
+	say "benchmark ran for $((SECONDS - start)) s"
 }
 
 # Parse the kselftest TAP of every test program run in the guest
@@ -378,6 +387,7 @@ do_check() {
 	build_selftests
 	build_initramfs check
 	say "booting the test VM (timeout ${BOOT_TIMEOUT}s)"
+	local vm_start=$SECONDS
 	rm -f "$OUT/console.log" "$OUT/tap.log"
 	touch "$OUT/tap.log"
 	timeout "$BOOT_TIMEOUT" $(qemu_cmd) -monitor none \
@@ -388,6 +398,7 @@ do_check() {
 		grep -E --line-buffered '^(ok|not ok|@@BEGIN|#  RUN|# SKIP)' |
 		sed -u 's/^/    guest: /' || true
 	wait $qpid || rc=$?
+	say "test VM ran for $((SECONDS - vm_start)) s"
 	if [ $rc -eq 124 ]; then
 		tail -30 "$OUT/console.log"
 		result fail "VM boot" "timed out after ${BOOT_TIMEOUT}s"
@@ -408,8 +419,9 @@ do_check() {
 case "${1:-}" in
 deps) deps ;;
 build) build_all ;;
-run) do_run "${CMD:-}" ;;
+run) do_run "${CMD:-ioasid_demo}" ;;
+shell) do_shell ;;
 bench) do_run "ioasid_bench ${BENCH_ARGS:-}" "$BENCH_CMDLINE" ;;
 check) do_check ;;
-*) die "usage: [CMD=...] rig.sh deps|build|run|check|bench" ;;
+*) die "usage: [CMD=...] rig.sh deps|build|run|shell|check|bench" ;;
 esac

@@ -422,6 +422,9 @@ void ioasid_device_destroy(struct ioasid_device *idev)
 		iommu_group_put(igroup->group);
 		kfree(igroup);
 	}
+	/* With no device left, the next one bound selects the IOMMU anew */
+	if (list_empty(&ctx->groups))
+		ctx->iommu_ops = NULL;
 	mutex_unlock(&ctx->lock);
 	kfree(idev);
 }

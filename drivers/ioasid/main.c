@@ -309,6 +309,9 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 		return rc;
 	if (ucmd.user_size < op->min_size)
 		return -EINVAL;
+	/* As openat2(2): no scan of a huge tail for non-zero bytes */
+	if (ucmd.user_size > PAGE_SIZE)
+		return -E2BIG;
 	rc = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
 				   ucmd.user_size);
 	if (rc)

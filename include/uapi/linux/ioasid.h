@@ -6,8 +6,8 @@
  * the struct userspace was built with) and ``__u32 flags``.  Structs only ever
  * grow at their end: a kernel accepts a smaller struct from older userspace
  * and a larger one from newer userspace as long as the part it does not know
- * is zero.  Unknown flags fail with -EOPNOTSUPP, non-zero reserved fields with
- * -EINVAL.
+ * is zero; one larger than a page fails with -E2BIG.  Unknown flags fail with
+ * -EOPNOTSUPP, non-zero reserved fields with -EINVAL.
  */
 #ifndef _UAPI_LINUX_IOASID_H
 #define _UAPI_LINUX_IOASID_H
@@ -79,7 +79,9 @@ enum ioasid_info_flags {
  *
  * Report the capabilities of the IOMMU the context was bound to. The first
  * device bound to a context selects that IOMMU; every later device must be
- * compatible with it. The choice stays after every device is unbound.
+ * compatible with it. Once every device is unbound, the next one bound
+ * selects the IOMMU anew. @out_max_pasid_bits is the first device's; each
+ * device's own PASID width bounds the PASIDs it can attach.
  */
 struct ioasid_info {
 	__u32 size;

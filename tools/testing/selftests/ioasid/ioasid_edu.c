@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /dev/ioasid with real DMA: QEMU's edu device, bound to vfio-pci and
+ * through its cdev to an ioasid context, copies user memory mapped in an
+ * IOASID to its own buffer and back through the emulated VT-d. Data must
+ * arrive at mapped IOVAs; DMA at an unmapped IOVA, or by a detached device,
+ * must be blocked, and the guest kernel then logs a DMAR fault, which the
+ * tests check for. A test announces each fault it provokes with
+ * "# rig: expect-dmar-faults: 1" first, so that the rig's dmesg scan
+ * accepts it.
+ *
+ * Without an edu device, outside the rig's VM, every test skips.
+ */
+#define EDU_LOG_PREFIX "# edu: "
+
+#include "../kselftest_harness.h"
+#include "ioasid_vfio_utils.h"
+#include "edu.h"
+
+/* Two user buffers of two pages each, below edu's 256 MiB DMA reach */
+#define MAP_SIZE (2 * PAGE_SZ)
+#define IOVA_A 0x1000000ULL
+#define IOVA_B 0x2000000ULL
+/* Right past A's mapping: never mapped */
+#define IOVA_HOLE (IOVA_A + MAP_SIZE)
+/* A round trip's size: edu offset + size stays below 4096 */
+#define XFER 2048
+#define FAULT_LOG_MS 3000
+
+/*
+ * Where vfio-pci puts config space in the device fd. Before bind no access
+ * gets that far, so the exact offset does not matter there.
+ */
+#define VFIO_PCI_CONFIG_OFFSET ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40)
+
+/*
+ * edu opened but not bound, a context with one IOASID, and two buffers
+ * for it: A holds a pattern, B is zero.
+ */
+FIXTURE(edu) {
+	struct edu_dev edu;
+	int fd;
+	uint32_t ioasid;
+	unsigned char *a;
+	unsigned char *b;
+};
+
+FIXTURE_SETUP(edu)
+{
+	int rc;
+
+	self->fd = -1;
+	self->edu.fd = -1;
+	rc = edu_prepare(&self->edu);
+	if (rc == ENODEV)
+		SKIP(return,
+		     "no edu PCI device (%04x:%04x): run in the rig's VM",
+		     EDU_VENDOR, EDU_DEVICE);
+	ASSERT_EQ(0, rc);
+
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	self->a = alloc_buf(MAP_SIZE);
+	ASSERT_NE(NULL, self->a);
+	self->b = alloc_buf(MAP_SIZE);
+	ASSERT_NE(NULL, self->b);
+	fill_pattern(self->a, MAP_SIZE, 1);
+	ASSERT_EQ(0, edu_open(&self->edu));
+}
+
+FIXTURE_TEARDOWN(edu)
+{
+	/* edu stays bound to vfio-pci for whoever comes next */
+	edu_close(&self->edu);
+	if (self->fd >= 0)
+		close(self->fd);
+	munmap(self->a, MAP_SIZE);
+	munmap(self->b, MAP_SIZE);
+}
+
+/* Bind edu to the context, map A and B, attach: ready for DMA */
+#define edu_up()							\
+	do {								\
+		ASSERT_EQ(0, edu_start(&self->edu, self->fd));		\
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,	\
+					      self->a, MAP_SIZE, IOVA_A)); \
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,	\
+					      self->b, MAP_SIZE, IOVA_B)); \
+		ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));	\
+	} while (0)
+
+/* edu copies @count bytes at IOVA @src to its buffer at @off, then to @dst */
+static int round_trip(void *bar, uint64_t src, uint64_t dst, uint64_t off,
+		      uint32_t count)
+{
+	int rc;
+
+	rc = edu_dma(bar, src, EDU_BUF + off, count, false);
+	if (rc)
+		return rc;
+	return edu_dma(bar, EDU_BUF + off, dst, count, true);
+}
+
+static bool is_zero(const unsigned char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i != len; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+/* Before bind the device fd gives no access at all; after it, it does */
+TEST_F(edu, access_needs_bind)
+{
+	struct vfio_region_info info = {
+		.argsz = sizeof(info),
+		.index = VFIO_PCI_CONFIG_REGION_INDEX,
+	};
+	uint16_t vendor = 0;
+	void *bar;
+
+	ASSERT_EQ(EINVAL, ioasid_call(self->edu.fd,
+				      VFIO_DEVICE_GET_REGION_INFO, &info));
+	ASSERT_EQ(-1, pread(self->edu.fd, &vendor, sizeof(vendor),
+			    VFIO_PCI_CONFIG_OFFSET + PCI_VENDOR_ID));
+	ASSERT_EQ(EINVAL, errno);
+	bar = mmap(NULL, PAGE_SZ, PROT_READ, MAP_SHARED, self->edu.fd, 0);
+	ASSERT_EQ(MAP_FAILED, bar);
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(EINVAL, vfio_attach_ioasid(self->edu.fd, self->ioasid));
+
+	ASSERT_EQ(0, edu_bind(&self->edu, self->fd));
+	ASSERT_EQ(0, ioasid_call(self->edu.fd, VFIO_DEVICE_GET_REGION_INFO,
+				 &info));
+	ASSERT_EQ(sizeof(vendor), pread(self->edu.fd, &vendor, sizeof(vendor),
+					info.offset + PCI_VENDOR_ID));
+	ASSERT_EQ(EDU_VENDOR, le16toh(vendor));
+	/* One fd binds once */
+	ASSERT_EQ(EBUSY, vfio_bind_ioasid(self->edu.fd, self->fd, NULL));
+}
+
+/* The context reports VT-d's capabilities, and edu's reserved regions */
+TEST_F(edu, info_and_ranges)
+{
+	struct ioasid_iova_range ranges[16];
+	uint32_t num = 16, i, found = 0;
+	struct ioasid_info info;
+
+	ASSERT_EQ(0, edu_start(&self->edu, self->fd));
+	ASSERT_EQ(0, ioasid_get_info(self->fd, &info));
+	ASSERT_EQ(IOASID_INFO_IOMMU_BOUND | IOASID_INFO_CACHE_COHERENT,
+		  info.out_flags & (IOASID_INFO_IOMMU_BOUND |
+				    IOASID_INFO_CACHE_COHERENT));
+	ASSERT_NE(0, info.out_pgsize_bitmap & PAGE_SZ);
+	ASSERT_EQ(0, info.out_aperture_start);
+	ASSERT_LE(EDU_DMA_MASK, info.out_aperture_last);
+	TH_LOG("page sizes 0x%llx, aperture up to 0x%llx, %u PASID bits",
+	       (unsigned long long)info.out_pgsize_bitmap,
+	       (unsigned long long)info.out_aperture_last,
+	       info.out_max_pasid_bits);
+
+	ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));
+	ASSERT_EQ(0, ioasid_iova_ranges(self->fd, self->ioasid, ranges, &num));
+	ASSERT_LT(0, num);
+	for (i = 0; i < num; i++) {
+		ASSERT_LE(ranges[i].start, ranges[i].last);
+		ASSERT_LE(ranges[i].last, info.out_aperture_last);
+		/* x86's interrupt window is reserved behind VT-d */
+		ASSERT_TRUE(ranges[i].last < 0xfee00000ULL ||
+			    ranges[i].start > 0xfeefffffULL);
+		if (ranges[i].start <= IOVA_A &&
+		    ranges[i].last >= IOVA_B + MAP_SIZE - 1)
+			found++;
+	}
+	ASSERT_EQ(1, found);
+}
+
+/* What the user wrote at A comes out at B, byte for byte, across pages */
+TEST_F(edu, dma_round_trip)
+{
+	unsigned char *want = calloc(1, MAP_SIZE);
+	void *bar;
+
+	ASSERT_NE(NULL, want);
+	edu_up();
+	bar = self->edu.bar;
+
+	/* First page of A to the middle of B's first page */
+	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B + 512, 0, XFER));
+	memcpy(want + 512, self->a, XFER);
+	ASSERT_EQ(0, memcmp(want, self->b, MAP_SIZE));
+
+	/* Second page of A, through another part of edu's buffer */
+	ASSERT_EQ(0, round_trip(bar, IOVA_A + PAGE_SZ + 100,
+				IOVA_B + PAGE_SZ + 1000, XFER, 1000));
+	memcpy(want + PAGE_SZ + 1000, self->a + PAGE_SZ + 100, 1000);
+	ASSERT_EQ(0, memcmp(want, self->b, MAP_SIZE));
+
+	/* Across the page boundaries of both: four pages, four translations */
+	ASSERT_EQ(0, round_trip(bar, IOVA_A + PAGE_SZ - 100,
+				IOVA_B + PAGE_SZ - 50, 100, 300));
+	memcpy(want + PAGE_SZ - 50, self->a + PAGE_SZ - 100, 300);
+	ASSERT_EQ(0, memcmp(want, self->b, MAP_SIZE));
+
+	/* The device only read A */
+	fill_pattern(want, MAP_SIZE, 1);
+	ASSERT_EQ(0, memcmp(want, self->a, MAP_SIZE));
+	ASSERT_EQ(0, edu_check_alive(bar));
+	free(want);
+}
+
+/* A write to an unmapped IOVA is blocked, logged, and harms nothing */
+TEST_F(edu, dma_to_unmapped_iova_faults)
+{
+	unsigned char *want = malloc(MAP_SIZE);
+	char line[512];
+	void *bar;
+	int kmsg;
+
+	ASSERT_NE(NULL, want);
+	edu_up();
+	bar = self->edu.bar;
+	ASSERT_EQ(0, edu_kmsg_open(&kmsg));
+	/* edu's buffer holds A's pattern */
+	ASSERT_EQ(0, edu_dma(bar, IOVA_A, EDU_BUF, XFER, false));
+
+	/* QEMU's edu completes a transfer the IOMMU blocked */
+	edu_expect_dmar_fault();
+	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, IOVA_HOLE, EDU_FAULT_COUNT, true));
+	ASSERT_EQ(0, edu_wait_dmar_fault(kmsg, true, IOVA_HOLE, FAULT_LOG_MS,
+					 line, sizeof(line)));
+	TH_LOG("blocked as expected: %s", line);
+	close(kmsg);
+
+	/* Nothing landed in mapped memory */
+	ASSERT_TRUE(is_zero(self->b, MAP_SIZE));
+	fill_pattern(want, MAP_SIZE, 1);
+	ASSERT_EQ(0, memcmp(want, self->a, MAP_SIZE));
+
+	/* And the device still works, through the same translation */
+	ASSERT_EQ(0, edu_check_alive(bar));
+	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, IOVA_B, XFER, true));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+	ASSERT_TRUE(is_zero(self->b + XFER, MAP_SIZE - XFER));
+	free(want);
+}
+
+/* Attaching to another IOASID switches the device to its memory */
+TEST_F(edu, replace)
+{
+	unsigned char *c = alloc_buf(MAP_SIZE);
+	uint32_t second;
+	void *bar;
+
+	ASSERT_NE(NULL, c);
+	fill_pattern(c, MAP_SIZE, 2);
+	edu_up();
+	bar = self->edu.bar;
+	/* Other memory at the same IOVA A, the same B */
+	ASSERT_EQ(0, ioasid_create(self->fd, &second));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, second, c, MAP_SIZE, IOVA_A));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, second, self->b, MAP_SIZE,
+				      IOVA_B));
+
+	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+
+	memset(self->b, 0, MAP_SIZE);
+	ASSERT_EQ(0, edu_attach(&self->edu, second));
+	ASSERT_EQ(EBUSY, ioasid_destroy(self->fd, second));
+	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(c, self->b, XFER));
+
+	/* And back */
+	memset(self->b, 0, MAP_SIZE);
+	ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, second));
+	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+	munmap(c, MAP_SIZE);
+}
+
+/* A detached device cannot DMA, even to mapped memory */
+TEST_F(edu, detach_blocks)
+{
+	char line[512];
+	void *bar;
+	int kmsg;
+
+	edu_up();
+	bar = self->edu.bar;
+	ASSERT_EQ(0, edu_kmsg_open(&kmsg));
+	ASSERT_EQ(0, edu_dma(bar, IOVA_A, EDU_BUF, XFER, false));
+
+	ASSERT_EQ(0, edu_detach(&self->edu));
+	edu_expect_dmar_fault();
+	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, IOVA_B, EDU_FAULT_COUNT, true));
+	ASSERT_EQ(0, edu_wait_dmar_fault(kmsg, true, IOVA_B, FAULT_LOG_MS,
+					 line, sizeof(line)));
+	TH_LOG("blocked as expected: %s", line);
+	close(kmsg);
+	ASSERT_TRUE(is_zero(self->b, MAP_SIZE));
+	/* Detaching a detached device changes nothing */
+	ASSERT_EQ(0, edu_detach(&self->edu));
+
+	/* Attached again, the same write goes through */
+	ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));
+	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, IOVA_B, XFER, true));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+}
+
+/* Unmapping a page while attached cuts the device off from it at once */
+TEST_F(edu, unmap_blocks)
+{
+	uint64_t unmapped;
+	char line[512];
+	void *bar;
+	int kmsg;
+
+	edu_up();
+	bar = self->edu.bar;
+	ASSERT_EQ(0, edu_kmsg_open(&kmsg));
+	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+
+	/* New data in A, then its first page is unmapped */
+	fill_pattern(self->a, MAP_SIZE, 3);
+	memset(self->b, 0, MAP_SIZE);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, IOVA_A, PAGE_SZ,
+				  &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+
+	edu_expect_dmar_fault();
+	ASSERT_EQ(0, edu_dma(bar, IOVA_A, EDU_BUF, EDU_FAULT_COUNT, false));
+	ASSERT_EQ(0, edu_wait_dmar_fault(kmsg, false, IOVA_A, FAULT_LOG_MS,
+					 line, sizeof(line)));
+	TH_LOG("blocked as expected: %s", line);
+	close(kmsg);
+	/* What edu holds now is not the new data */
+	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, IOVA_B, EDU_FAULT_COUNT, true));
+	TH_LOG("edu read %02x %02x %02x %02x instead of %02x %02x %02x %02x",
+	       self->b[0], self->b[1], self->b[2], self->b[3],
+	       self->a[0], self->a[1], self->a[2], self->a[3]);
+	ASSERT_NE(0, memcmp(self->a, self->b, EDU_FAULT_COUNT));
+
+	/* A's second page is still mapped */
+	memset(self->b, 0, MAP_SIZE);
+	ASSERT_EQ(0, round_trip(bar, IOVA_A + PAGE_SZ, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a + PAGE_SZ, self->b, XFER));
+
+	/* Mapped again, the first page gives the new data */
+	memset(self->b, 0, MAP_SIZE);
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->a, PAGE_SZ,
+				      IOVA_A));
+	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+}
+
+/* Closing the device fd unbinds it: it binds again, to any context */
+TEST_F(edu, rebind)
+{
+	struct edu_dev other = self->edu;
+	uint32_t ioasid2;
+	int fd2;
+
+	fd2 = ioasid_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, edu_bind(&self->edu, self->fd));
+
+	/* A cdev device opens once: a second fd of it cannot bind */
+	other.fd = -1;
+	other.bar = NULL;
+	ASSERT_EQ(0, edu_open(&other));
+	ASSERT_EQ(EBUSY, vfio_bind_ioasid(other.fd, fd2, NULL));
+
+	/* Once the bound fd is closed it can, to another context */
+	edu_close(&self->edu);
+	ASSERT_EQ(0, edu_start(&other, fd2));
+	ASSERT_EQ(0, ioasid_create(fd2, &ioasid2));
+	ASSERT_EQ(0, ioasid_map_fixed(fd2, ioasid2, self->a, MAP_SIZE,
+				      IOVA_A));
+	ASSERT_EQ(0, ioasid_map_fixed(fd2, ioasid2, self->b, MAP_SIZE,
+				      IOVA_B));
+	ASSERT_EQ(0, edu_attach(&other, ioasid2));
+	ASSERT_EQ(0, round_trip(other.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+	edu_close(&other);
+	close(fd2);
+
+	/* And reopened, back to the first context */
+	memset(self->b, 0, MAP_SIZE);
+	ASSERT_EQ(0, edu_open(&self->edu));
+	edu_up();
+	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_B, IOVA_A, 0, XFER));
+	ASSERT_TRUE(is_zero(self->a, XFER));
+}
+
+/* Closing /dev/ioasid before the device fd releases everything too */
+TEST_F(edu, close_ioasid_first)
+{
+	edu_up();
+	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+
+	close(self->fd);
+	edu_close(&self->edu);
+
+	/* The device and the memory are free for a new context */
+	memset(self->b, 0, MAP_SIZE);
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	ASSERT_EQ(0, edu_open(&self->edu));
+	edu_up();
+	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+}
+
+TEST_HARNESS_MAIN

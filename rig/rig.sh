@@ -395,7 +395,7 @@ do_check() {
 		-append "$CMDLINE" </dev/null &
 	local qpid=$!
 	tail -n +1 --pid=$qpid -f "$OUT/tap.log" | tr -d '\r' |
-		grep -E --line-buffered '^(ok|not ok|@@BEGIN|#  RUN|# SKIP)' |
+		grep -E --line-buffered '^(ok|not ok|@@BEGIN|#  RUN|# SKIP|# rig: .* ran for)' |
 		sed -u 's/^/    guest: /' || true
 	wait $qpid || rc=$?
 	say "test VM ran for $((SECONDS - vm_start)) s"

@@ -167,23 +167,6 @@ static int ioasid_area_map(struct iommu_domain *domain,
 				     area->node.last);
 }
 
-/*
- * Unmap [start, last] from a domain in which parts of it may be unmapped
- * already; drivers may stop at the first hole.
- */
-static void ioasid_domain_unmap_holey(struct iommu_domain *domain,
-				      unsigned long start, unsigned long last)
-{
-	unsigned long cur = start;
-	size_t n;
-
-	while (cur <= last) {
-		n = iommu_unmap(domain, cur, last - cur + 1);
-		if (check_add_overflow(cur, n ? n : PAGE_SIZE, &cur))
-			break;
-	}
-}
-
 /* Map new areas into every domain, or into none */
 static int ioasid_domains_map_areas(struct ioasid_ioas *ioas,
 				    struct ioasid_area **areas,
@@ -694,42 +677,40 @@ out_put_src:
 }
 
 /*
- * Map again, in one domain, [start, last] of an area whose large page
- * across a cut went whole. Parts of the range are still mapped, others
- * not: unmap it all first.
+ * The largest page an IOMMU with page sizes @pgsizes can have used to map
+ * @iova of @area: a page of size S is possible only if the S-aligned block
+ * around @iova lies in the area and its memory is physically contiguous
+ * and S-aligned, since ioasid_area_map_range() maps contiguous runs and
+ * iommu_map() picks page sizes by alignment. PAGE_SIZE if nothing larger.
  */
-static int ioasid_domain_refill(struct iommu_domain *domain,
-				struct ioasid_area *area,
-				unsigned long start, unsigned long last)
+static unsigned long ioasid_area_max_leaf(struct ioasid_area *area,
+					  unsigned long pgsizes,
+					  unsigned long iova)
 {
-	ioasid_domain_unmap_holey(domain, start, last);
-	return ioasid_area_map_range(domain, area, start, last);
-}
+	unsigned long sizes = pgsizes & ~(2 * PAGE_SIZE - 1);
 
-/*
- * The parts of the areas at the edges of a cut [start, last] that a large
- * page across an edge can reach: up to the largest page size of the
- * domain, aligned, and never beyond the area, since no large page spans
- * two areas. win[0] lies left of @start in @head, win[1] right of @last in
- * @tail; an empty window is [0, 0], as no real window ends at IOVA 0.
- */
-static void ioasid_cut_windows(struct iommu_domain *domain,
-			       struct ioasid_area *head,
-			       struct ioasid_area *tail,
-			       unsigned long start, unsigned long last,
-			       unsigned long win[2][2])
-{
-	unsigned long big = BIT(__fls(domain->pgsize_bitmap));
+	while (sizes) {
+		unsigned long size = BIT(__fls(sizes));
+		unsigned long block = ALIGN_DOWN(iova, size);
+		struct page **pages;
+		unsigned long pfn, i;
 
-	memset(win, 0, sizeof(unsigned long[2][2]));
-	if (head->node.start < start && !IS_ALIGNED(start, big)) {
-		win[0][0] = max(head->node.start, ALIGN_DOWN(start, big));
-		win[0][1] = start - 1;
+		sizes &= ~size;
+		if (block < area->node.start ||
+		    block + size - 1 > area->node.last)
+			continue;
+		pages = area->pages->pages + area->use.start +
+			((block - area->node.start) >> PAGE_SHIFT);
+		pfn = page_to_pfn(pages[0]);
+		if (!IS_ALIGNED(PFN_PHYS(pfn), size))
+			continue;
+		for (i = 1; i < size >> PAGE_SHIFT; i++)
+			if (page_to_pfn(pages[i]) != pfn + i)
+				break;
+		if (i == size >> PAGE_SHIFT)
+			return size;
 	}
-	if (tail && tail->node.last > last && !IS_ALIGNED(last + 1, big)) {
-		win[1][0] = last + 1;
-		win[1][1] = min(tail->node.last, ALIGN(last + 1, big) - 1);
-	}
+	return PAGE_SIZE;
 }
 
 /* Spare areas for the splits of one UNMAP, allocated before it starts */
@@ -812,17 +793,23 @@ static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
 /*
  * Unmap [start, last] from every domain and cut it out of the areas. Adds
  * the bytes removed to *@unmapped. Fails only before changing anything.
+ *
+ * An IOMMU may have mapped the memory at a cut edge with a large page
+ * that spans it. Drivers cannot unmap part of one, and the core's unmap
+ * loop must never start or end inside one, so such a page is unmapped
+ * whole, from its start to its end, and the part that stays is mapped
+ * again with smaller pages: DMA to that part faults meanwhile.
  */
 static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 			   unsigned long last, u64 *unmapped)
 {
-	unsigned long win[2][2], fail[2][2] = {};
-	struct ioasid_cut_pool pool = {};
 	struct ioasid_area *head, *tail, *area;
+	struct ioasid_cut_pool pool = {};
 	struct ioasid_domain *idomain;
-	unsigned int w, i, need = 0;
+	unsigned long lo = start, hi = last, pgsizes = 0;
+	bool split_l, split_r, fail_l = false, fail_r = false;
+	unsigned int i, need = 0;
 	int rc = 0;
-	bool split;
 
 	lockdep_assert_held(&ioas->mutex);
 
@@ -830,15 +817,24 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 	if (!head)
 		return -ENOENT;
 	tail = ioasid_area_first(ioas, last, last);
-	split = head->node.start < start || (tail && tail->node.last > last);
+	split_l = head->node.start < start;
+	split_r = tail && tail->node.last > last;
+
+	list_for_each_entry(idomain, &ioas->domains, node)
+		pgsizes |= idomain->domain->pgsize_bitmap;
+	if (split_l)
+		lo = ALIGN_DOWN(start, ioasid_area_max_leaf(head, pgsizes,
+							    start));
+	if (split_r)
+		hi = ALIGN(last + 1, ioasid_area_max_leaf(tail, pgsizes,
+							  last)) - 1;
+
 	/*
-	 * Up to two splits at the range's edges and, should a large page
-	 * across an edge be dropped and memory then run out to map its rest
-	 * again, one split at the outer edge of each window around it.
+	 * The splits at the edges and, should memory run out to map the
+	 * rest of a large page again, one at the outer edge of each rest.
 	 */
-	if (split)
-		need = (head->node.start < start) +
-		       (tail && tail->node.last > last) + 2;
+	need = split_l + split_r;
+	need += (lo < start) + (hi > last);
 	for (i = 0; i < need; i++) {
 		pool.area[i] = kzalloc(sizeof(*pool.area[i]),
 				       GFP_KERNEL_ACCOUNT);
@@ -848,56 +844,41 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 		}
 	}
 
-	/* Take the range out of every domain */
+	/* [lo, hi] starts and ends at page boundaries in every domain */
 	list_for_each_entry(idomain, &ioas->domains, node) {
-		bool dropped_more = false;
+		for (area = ioasid_area_first(ioas, lo, hi); area;
+		     area = ioasid_area_next(area, lo, hi)) {
+			unsigned long s = max(area->node.start, lo);
+			unsigned long e = min(area->node.last, hi);
 
-		for (area = ioasid_area_first(ioas, start, last); area;
-		     area = ioasid_area_next(area, start, last)) {
-			unsigned long s = max(area->node.start, start);
-			unsigned long e = min(area->node.last, last);
-
-			if (iommu_unmap(idomain->domain, s, e - s + 1) !=
-			    e - s + 1)
-				dropped_more = true;
+			iommu_unmap(idomain->domain, s, e - s + 1);
 		}
-		if (!dropped_more || !split)
-			continue;
-
-		/* A large page across a cut went whole: map its rest again */
-		ioasid_cut_windows(idomain->domain, head, tail, start, last,
-				   win);
-		for (w = 0; w < 2; w++) {
-			if (!win[w][1] ||
-			    !ioasid_domain_refill(idomain->domain,
-						  w ? tail : head,
-						  win[w][0], win[w][1]))
-				continue;
-			/* Domains may differ in their largest page: merge */
-			if (!fail[w][1]) {
-				fail[w][0] = win[w][0];
-				fail[w][1] = win[w][1];
-			}
-			fail[w][0] = min(fail[w][0], win[w][0]);
-			fail[w][1] = max(fail[w][1], win[w][1]);
-		}
+		if (lo < start &&
+		    ioasid_area_map_range(idomain->domain, head, lo, start - 1))
+			fail_l = true;
+		if (hi > last &&
+		    ioasid_area_map_range(idomain->domain, tail, last + 1, hi))
+			fail_r = true;
 	}
 
 	ioasid_cut_tree(ioas, start, last, &pool, unmapped);
 
 	/*
-	 * Memory ran out to map the rest of a dropped large page in some
-	 * domain: unmap that rest everywhere, so that all domains agree.
-	 * The windows end at page boundaries of the largest page or of the
-	 * area: no further large page to drop.
+	 * Memory ran out to map the rest of a large page again in some
+	 * domain: unmap that rest everywhere too, so that all domains agree.
+	 * A domain that failed cleaned up after itself.
 	 */
-	for (w = 0; w < 2; w++) {
-		if (!fail[w][1])
-			continue;
-		list_for_each_entry(idomain, &ioas->domains, node)
-			ioasid_domain_unmap_holey(idomain->domain, fail[w][0],
-						  fail[w][1]);
-		ioasid_cut_tree(ioas, fail[w][0], fail[w][1], &pool, unmapped);
+	if (fail_l || fail_r) {
+		list_for_each_entry(idomain, &ioas->domains, node) {
+			if (fail_l)
+				iommu_unmap(idomain->domain, lo, start - lo);
+			if (fail_r)
+				iommu_unmap(idomain->domain, last + 1, hi - last);
+		}
+		if (fail_l)
+			ioasid_cut_tree(ioas, lo, start - 1, &pool, unmapped);
+		if (fail_r)
+			ioasid_cut_tree(ioas, last + 1, hi, &pool, unmapped);
 	}
 
 out_free_pool:
@@ -1104,6 +1085,12 @@ static void ioasid_resv_commit(struct ioasid_ioas *ioas,
 	}
 }
 
+/* Can the IOMMU of @dev keep its DMA cache coherent whatever it asks? */
+static bool ioasid_dev_enforces_cc(struct device *dev)
+{
+	return device_iommu_capable(dev, IOMMU_CAP_ENFORCE_CACHE_COHERENCY);
+}
+
 /* Allocate a domain for @dev and fill it with every area */
 static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 						  struct device *dev)
@@ -1122,6 +1109,21 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 	if (IS_ERR(idomain->domain)) {
 		rc = PTR_ERR(idomain->domain);
 		goto err_free;
+	}
+	/*
+	 * Where the IOMMU can make DMA snoop CPU caches whatever the device
+	 * asks, do: KVM then need not care for non-coherent DMA. It must be
+	 * set before anything is mapped.
+	 */
+	if (ioasid_dev_enforces_cc(dev)) {
+		const struct iommu_domain_ops *ops = idomain->domain->ops;
+
+		if (!ops->enforce_cache_coherency ||
+		    !ops->enforce_cache_coherency(idomain->domain)) {
+			rc = -EINVAL;
+			goto err_free_domain;
+		}
+		idomain->enforce_cc = true;
 	}
 
 	ioasid_domain_aperture(idomain->domain, &start, &last);
@@ -1172,9 +1174,12 @@ struct ioasid_domain *ioasid_ioas_attach_group(struct ioasid_ioas *ioas,
 	mutex_lock(&ioas->mutex);
 	rc = ioasid_resv_collect(ioas, igroup, &resvs);
 	if (rc)
-		goto err_unlock;
+		goto err_free_resv;
 
 	list_for_each_entry(idomain, &ioas->domains, node) {
+		/* Coherency is enforced in a new domain, before it fills */
+		if (ioasid_dev_enforces_cc(dev) && !idomain->enforce_cc)
+			continue;
 		rc = iommu_group_replace_domain(igroup->group,
 						idomain->domain);
 		if (!rc)
@@ -1205,7 +1210,6 @@ out_attached:
 
 err_free_resv:
 	ioasid_resv_commit(ioas, &resvs, false);
-err_unlock:
 	mutex_unlock(&ioas->mutex);
 	return ERR_PTR(rc);
 }
@@ -1256,6 +1260,8 @@ struct ioasid_domain *ioasid_ioas_attach_pasid(struct ioasid_ioas *ioas,
 
 	mutex_lock(&ioas->mutex);
 	list_for_each_entry(idomain, &ioas->domains, node) {
+		if (ioasid_dev_enforces_cc(dev) && !idomain->enforce_cc)
+			continue;
 		rc = iommu_attach_device_pasid(idomain->domain, dev, pasid,
 					       NULL);
 		if (!rc)

@@ -192,11 +192,13 @@ struct ioasid_area {
  * @node: In &struct ioasid_ioas.domains
  * @domain: Paging domain, holding every area of the IOASID
  * @users: Groups and device PASIDs attached to @domain
+ * @enforce_cc: DMA through @domain snoops CPU caches, whatever devices ask
  */
 struct ioasid_domain {
 	struct list_head node;
 	struct iommu_domain *domain;
 	unsigned int users;
+	bool enforce_cc;
 };
 
 /**

@@ -205,8 +205,9 @@ static struct ioasid_pages *ioasid_pages_alloc(struct ioasid_ctx *ctx,
 	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return NULL;
+	/* Sized by the user: failing is an answer, not a kernel warning */
 	pages->pages = kvcalloc(npages, sizeof(*pages->pages),
-				GFP_KERNEL_ACCOUNT);
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!pages->pages) {
 		kfree(pages);
 		return NULL;
@@ -280,6 +281,31 @@ static struct ioasid_pages *ioasid_pages_share(struct ioasid_pages *new,
 	return NULL;
 }
 
+/* Does a pinned run of the registry cover @new's range, as one to share? */
+static bool ioasid_pages_covered(struct ioasid_pages *new)
+{
+	struct ioasid_ctx *ctx = new->ctx;
+	struct interval_tree_node *node;
+	bool covered = false;
+
+	mutex_lock(&ctx->pins_lock);
+	for (node = interval_tree_iter_first(&ctx->pins, new->node.start,
+					     new->node.last);
+	     node && !covered;
+	     node = interval_tree_iter_next(node, new->node.start,
+					    new->node.last)) {
+		struct ioasid_pages *pages =
+			container_of(node, struct ioasid_pages, node);
+
+		covered = pages->origin == new->origin &&
+			  node->start <= new->node.start &&
+			  node->last >= new->node.last &&
+			  (pages->writable || !new->writable);
+	}
+	mutex_unlock(&ctx->pins_lock);
+	return covered;
+}
+
 /**
  * ioasid_pages_pin() - pin memory for a mapping, or share it if pinned
  * @ctx: Context the mapping is for
@@ -309,6 +335,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 				      struct interval_tree_node *use)
 {
 	struct ioasid_pages *pages, *same;
+	bool charged = false;
 	int rc;
 
 	if (file) {
@@ -328,30 +355,47 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 	pages->mm = current->mm;
 	mmgrab(pages->mm);
 	pages->user = get_current_user();
+
+	pages->origin = file ? (void *)file_inode(file) : pages->mm;
+
+	/*
+	 * Charge before pinning, so that the limit bounds what is pinned
+	 * even for a moment. Only memory the context may hold pinned (and
+	 * charged) already is pinned first, to compare: it may be shared.
+	 */
+	if (!ioasid_pages_covered(pages)) {
+		rc = ioasid_charge(pages, npages);
+		if (rc)
+			goto err_free;
+		charged = true;
+	}
 	if (file) {
 		pages->file = get_file(file);
-		pages->origin = file_inode(file);
 		rc = ioasid_pin_file(pages, file, start);
 	} else {
-		pages->origin = pages->mm;
 		rc = ioasid_pin_user(pages, start);
 	}
 	if (rc)
-		goto err_free;
+		goto err_uncharge;
 
 	mutex_lock(&ctx->pins_lock);
 	same = ioasid_pages_share(pages, use);
 	if (same) {
 		mutex_unlock(&ctx->pins_lock);
 		unpin_user_pages(pages->pages, npages);
+		if (charged)
+			ioasid_uncharge(pages, npages);
 		ioasid_pages_free(pages);
 		return same;
 	}
-	rc = ioasid_charge(pages, npages);
-	if (rc) {
-		mutex_unlock(&ctx->pins_lock);
-		unpin_user_pages(pages->pages, npages);
-		goto err_free;
+	if (!charged) {
+		rc = ioasid_charge(pages, npages);
+		if (rc) {
+			mutex_unlock(&ctx->pins_lock);
+			unpin_user_pages(pages->pages, npages);
+			goto err_free;
+		}
+		charged = true;
 	}
 	use->start = 0;
 	use->last = npages - 1;
@@ -360,6 +404,9 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 	mutex_unlock(&ctx->pins_lock);
 	return pages;
 
+err_uncharge:
+	if (charged)
+		ioasid_uncharge(pages, npages);
 err_free:
 	ioasid_pages_free(pages);
 	return ERR_PTR(rc);

@@ -2894,6 +2894,77 @@ TEST(copy_at_top_of_iova_space)
 	close(fd);
 }
 
+/*
+ * One mapping whose memory is 4 KiB pages around one 2 MiB THP page, so
+ * that the IOMMU maps it with both page sizes. A cut from the middle of
+ * the large page into the small ones must leave exactly the rest mapped:
+ * every page of the cut faults, every other page reads its own data, on
+ * both sides of the cut, and VmLck holds exactly the pages left.
+ */
+TEST(cut_across_page_sizes)
+{
+	const uint64_t iova = 64 * SZ_2M, len = 4 * SZ_2M;
+	const uint64_t cut = SZ_2M + SZ_1M, cut_len = 3 * SZ_1M;
+	unsigned char *buf, *p;
+	uint64_t unmapped, off, n;
+	uint32_t ioasid, mock;
+	long base;
+	int fd;
+
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, ioasid, &mock));
+	buf = alloc_aligned(len);
+	ASSERT_NE(NULL, buf);
+	/* [2M, 4M) one THP page; the rest 4 KiB pages, faulted scattered */
+	ASSERT_EQ(0, madvise(buf, SZ_2M, MADV_NOHUGEPAGE));
+	ASSERT_EQ(0, madvise(buf + 2 * SZ_2M, 2 * SZ_2M, MADV_NOHUGEPAGE));
+	if (madvise(buf + SZ_2M, SZ_2M, MADV_HUGEPAGE))
+		SKIP(return, "no THP");
+	memset(buf + SZ_2M, 1, SZ_2M);
+	if (thp_bytes(buf + SZ_2M) < (long)SZ_2M)
+		SKIP(return, "no THP page to be had");
+	n = len / PAGE_SZ;
+	for (off = 0; off < n; off++) {
+		p = buf + ((off * 40503) % n) * PAGE_SZ;
+		if (p < buf + SZ_2M || p >= buf + 2 * SZ_2M)
+			*p = 1;
+	}
+	fill_pattern(buf, len, 7);
+	base = locked_pages();
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, len, iova));
+	ASSERT_EQ(SZ_2M, dma_pgsize(fd, mock, iova + SZ_2M));
+	ASSERT_EQ(PAGE_SZ, dma_pgsize(fd, mock, iova + 5 * SZ_1M));
+
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, iova + cut, cut_len,
+				  &unmapped));
+	ASSERT_EQ(cut_len, unmapped);
+	for (off = 0; off < len; off += PAGE_SZ) {
+		struct dma_result res;
+		unsigned char byte;
+
+		ASSERT_EQ(0, mock_dma(fd, mock, iova + off, &byte, 1, false,
+				      &res));
+		if (off >= cut && off < cut + cut_len) {
+			ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT, res.fault)
+				TH_LOG("page at +%#llx still mapped",
+				       (unsigned long long)off);
+		} else {
+			ASSERT_EQ(IOASID_TEST_FAULT_NONE, res.fault)
+				TH_LOG("page at +%#llx lost",
+				       (unsigned long long)off);
+			ASSERT_EQ(buf[off], byte);
+		}
+	}
+	ASSERT_EQ(base + (long)((len - cut_len) / PAGE_SZ), locked_pages());
+	ASSERT_EQ(0, ioasid_unmap_all(fd, ioasid, &unmapped));
+	ASSERT_EQ(len - cut_len, unmapped);
+	ASSERT_EQ(base, locked_pages());
+	close(fd);
+	munmap(buf, len);
+}
+
 TEST(incompatible_iommu)
 {
 	unsigned char *buf = alloc_buf(SZ_1M);

@@ -421,15 +421,24 @@ out_unlock:
 	return rc;
 }
 
-/* Check the IOVA, length and alignment fields MAP and COPY share */
-static int ioasid_check_placement(struct ioasid_caps *caps, u32 flags,
-				  u64 iova, u64 length, u64 align)
+/*
+ * Check the fields MAP and COPY share, read the limits of the context's
+ * IOMMU into @caps, and pick the alignment of a kernel-chosen IOVA. @addr
+ * is where the memory starts (user address, file offset or source IOVA):
+ * large IOMMU pages need the IOVA to keep its offset to them.
+ */
+static int ioasid_prepare_placement(struct ioasid_ctx *ctx, u32 flags,
+				    u64 iova, u64 length, u64 align, u64 addr,
+				    struct ioasid_caps *caps,
+				    struct ioasid_placement *place)
 {
-	unsigned long min = ioasid_min_pgsize(caps);
+	unsigned long min;
 	u64 end;
 
-	if (!length)
+	if (!(flags & (IOASID_MAP_READ | IOASID_MAP_WRITE)) || !length)
 		return -EINVAL;
+	ioasid_ioas_limits(ctx, caps);
+	min = ioasid_min_pgsize(caps);
 	if (flags & IOASID_MAP_FIXED_IOVA) {
 		if (align)
 			return -EINVAL;
@@ -439,10 +448,12 @@ static int ioasid_check_placement(struct ioasid_caps *caps, u32 flags,
 		if (align && (!is_power_of_2(align) || align < min))
 			return -EINVAL;
 	}
-	if (check_add_overflow(iova, length - 1, &end))
+	if (check_add_overflow(iova, length - 1, &end) ||
+	    check_add_overflow(addr, length - 1, &end))
 		return -EOVERFLOW;
-	if (!IS_ALIGNED(iova | length, min))
+	if (!IS_ALIGNED(iova | length | addr, min))
 		return -EINVAL;
+	place->align = align ?: ioasid_map_align(caps, addr, length);
 	return 0;
 }
 
@@ -473,27 +484,17 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 	struct ioasid_area *area;
 	struct ioasid_caps caps;
 	struct ioasid_ioas *ioas;
-	u64 end;
 	int rc;
 
 	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
-	if (!(cmd->flags & (IOASID_MAP_READ | IOASID_MAP_WRITE)))
-		return -EINVAL;
 	if (!(cmd->flags & IOASID_MAP_FILE) && cmd->fd)
 		return -EINVAL;
-	ioasid_ioas_limits(ucmd->ctx, &caps);
-	rc = ioasid_check_placement(&caps, cmd->flags, cmd->iova, cmd->length,
-				    cmd->iova_alignment);
+	rc = ioasid_prepare_placement(ucmd->ctx, cmd->flags, cmd->iova,
+				      cmd->length, cmd->iova_alignment,
+				      cmd->user_va, &caps, &place);
 	if (rc)
 		return rc;
-	if (check_add_overflow(cmd->user_va, cmd->length - 1, &end))
-		return -EOVERFLOW;
-	if (!IS_ALIGNED(cmd->user_va, ioasid_min_pgsize(&caps)))
-		return -EINVAL;
-	place.align = cmd->iova_alignment ?:
-		      ioasid_map_align(&caps, cmd->user_va,
-				       cmd->length);
 
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
 	if (IS_ERR(ioas))
@@ -630,26 +631,15 @@ int ioasid_ioas_copy(struct ioasid_ucmd *ucmd)
 	struct ioasid_area **areas;
 	struct ioasid_caps caps;
 	unsigned long n, i;
-	u64 end;
 	int rc;
 
 	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
-	if (!(cmd->flags & (IOASID_MAP_READ | IOASID_MAP_WRITE)))
-		return -EINVAL;
-	ioasid_ioas_limits(ucmd->ctx, &caps);
-	rc = ioasid_check_placement(&caps, cmd->flags, cmd->dst_iova,
-				    cmd->length, cmd->iova_alignment);
+	rc = ioasid_prepare_placement(ucmd->ctx, cmd->flags, cmd->dst_iova,
+				      cmd->length, cmd->iova_alignment,
+				      cmd->src_iova, &caps, &place);
 	if (rc)
 		return rc;
-	if (check_add_overflow(cmd->src_iova, cmd->length - 1, &end))
-		return -EOVERFLOW;
-	if (!IS_ALIGNED(cmd->src_iova, ioasid_min_pgsize(&caps)))
-		return -EINVAL;
-	/* Same offset in the large pages of the source as at the source */
-	place.align = cmd->iova_alignment ?:
-		      ioasid_map_align(&caps, cmd->src_iova,
-				       cmd->length);
 
 	src = ioasid_ioas_get(ucmd->ctx, cmd->src_ioasid);
 	if (IS_ERR(src))

@@ -360,6 +360,26 @@ TEST_F(edu, unmap_blocks)
 }
 
 /* Closing the device fd unbinds it: it binds again, to any context */
+/*
+ * edu has no PASID capability (and QEMU 7.2's VT-d runs in legacy mode):
+ * a PASID attach is refused cleanly and the RID's translation stays.
+ */
+TEST_F(edu, pasid_refused)
+{
+	struct ioasid_info info;
+
+	edu_up();
+	ASSERT_EQ(0, ioasid_get_info(self->fd, &info));
+	ASSERT_EQ(0, info.out_max_pasid_bits);
+	ASSERT_EQ(EOPNOTSUPP, vfio_attach_ioasid_pasid(self->edu.fd, 1,
+						       self->ioasid));
+	ASSERT_EQ(ENOENT, vfio_detach_ioasid_pasid(self->edu.fd, 1));
+	/* The RID still translates */
+	ASSERT_EQ(0, edu_dma(self->edu.bar, IOVA_A, EDU_BUF, 64, false));
+	ASSERT_EQ(0, edu_dma(self->edu.bar, EDU_BUF, IOVA_B, 64, true));
+	ASSERT_EQ(0, memcmp(self->a, self->b, 64));
+}
+
 TEST_F(edu, rebind)
 {
 	struct edu_dev other = self->edu;

@@ -18,9 +18,10 @@
  *                           is closed. With IOASID_TEST_MOCK_VFIO in
  *                           mock_create.flags it is a vfio device,
  *                           /dev/vfio/devices/vfio<mock_create.out_vfio>,
- *                           bound and attached through its vfio fd rather
- *                           than the MOCK_ ops; it goes away once that fd
- *                           is closed too.
+ *                           normally bound and attached through its vfio
+ *                           fd (the MOCK_ ops work on it too, as another
+ *                           owner would); it goes away once that fd is
+ *                           closed too.
  * @IOASID_TEST_MOCK_DESTROY: Destroy mock device @id, unbinding it first
  * @IOASID_TEST_MOCK_BIND: Bind mock device @id to this context, as a driver
  *                         would with ioasid_bind_device(); the device id in

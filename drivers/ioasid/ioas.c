@@ -1138,6 +1138,69 @@ err_free:
 	return ERR_PTR(rc);
 }
 
+/*
+ * Attach something (a group's RID, a device's PASID) to a domain of @ioas:
+ * an existing one if the IOMMU can use it, else a new one filled with
+ * every mapping. @attach returns -EINVAL for a domain its IOMMU instance
+ * cannot use. Takes a user of the domain.
+ */
+static struct ioasid_domain *
+ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
+		       int (*attach)(struct iommu_domain *domain, void *arg),
+		       void *arg)
+{
+	struct ioasid_domain *idomain;
+	int rc;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	list_for_each_entry(idomain, &ioas->domains, node) {
+		/* Coherency is enforced in a new domain, before it fills */
+		if (ioasid_dev_enforces_cc(dev) && !idomain->enforce_cc)
+			continue;
+		rc = attach(idomain->domain, arg);
+		if (!rc)
+			goto out_attached;
+		/* -EINVAL: this IOMMU instance cannot use the domain */
+		if (rc != -EINVAL)
+			return ERR_PTR(rc);
+	}
+
+	idomain = ioasid_domain_create(ioas, dev);
+	if (IS_ERR(idomain))
+		return idomain;
+	rc = attach(idomain->domain, arg);
+	if (rc) {
+		iommu_domain_free(idomain->domain);
+		kfree(idomain);
+		return ERR_PTR(rc);
+	}
+	list_add_tail(&idomain->node, &ioas->domains);
+out_attached:
+	idomain->users++;
+	return idomain;
+}
+
+/* Drop a user of a domain of @ioas; the last one frees it */
+static void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
+				   struct ioasid_domain *idomain)
+{
+	lockdep_assert_held(&ioas->mutex);
+
+	if (!--idomain->users) {
+		list_del(&idomain->node);
+		iommu_domain_free(idomain->domain);
+		kfree(idomain);
+	}
+}
+
+static int ioasid_attach_group(struct iommu_domain *domain, void *arg)
+{
+	struct ioasid_group *igroup = arg;
+
+	return iommu_group_replace_domain(igroup->group, domain);
+}
+
 /**
  * ioasid_ioas_attach_group() - attach a group to a normal IOASID
  * @ioas: The IOASID
@@ -1163,45 +1226,17 @@ struct ioasid_domain *ioasid_ioas_attach_group(struct ioasid_ioas *ioas,
 
 	mutex_lock(&ioas->mutex);
 	rc = ioasid_resv_collect(ioas, igroup, &resvs);
-	if (rc)
-		goto err_free_resv;
-
-	list_for_each_entry(idomain, &ioas->domains, node) {
-		/* Coherency is enforced in a new domain, before it fills */
-		if (ioasid_dev_enforces_cc(dev) && !idomain->enforce_cc)
-			continue;
-		rc = iommu_group_replace_domain(igroup->group,
-						idomain->domain);
-		if (!rc)
-			goto out_attached;
-		/* -EINVAL: this IOMMU instance cannot use the domain */
-		if (rc != -EINVAL)
-			goto err_free_resv;
-	}
-
-	idomain = ioasid_domain_create(ioas, dev);
-	if (IS_ERR(idomain)) {
-		rc = PTR_ERR(idomain);
-		goto err_free_resv;
-	}
-	rc = iommu_group_replace_domain(igroup->group, idomain->domain);
 	if (rc) {
-		iommu_domain_free(idomain->domain);
-		kfree(idomain);
-		goto err_free_resv;
+		idomain = ERR_PTR(rc);
+		goto out_commit;
 	}
-	list_add_tail(&idomain->node, &ioas->domains);
-
-out_attached:
-	idomain->users++;
-	ioasid_resv_commit(ioas, &resvs, true);
+	idomain = ioasid_ioas_get_domain(ioas, dev, ioasid_attach_group,
+					 igroup);
+out_commit:
+	/* The reserved ranges go in with the attachment, or not at all */
+	ioasid_resv_commit(ioas, &resvs, !IS_ERR(idomain));
 	mutex_unlock(&ioas->mutex);
 	return idomain;
-
-err_free_resv:
-	ioasid_resv_commit(ioas, &resvs, false);
-	mutex_unlock(&ioas->mutex);
-	return ERR_PTR(rc);
 }
 
 /**
@@ -1223,12 +1258,22 @@ void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
 	if (hw_detach)
 		iommu_detach_group(idomain->domain, igroup->group);
 	ioasid_resv_remove(ioas, igroup);
-	if (!--idomain->users) {
-		list_del(&idomain->node);
-		iommu_domain_free(idomain->domain);
-		kfree(idomain);
-	}
+	ioasid_ioas_put_domain(ioas, idomain);
 	mutex_unlock(&ioas->mutex);
+}
+
+/* A PASID of a device, for ioasid_ioas_get_domain() */
+struct ioasid_pasid_target {
+	struct device *dev;
+	u32 pasid;
+};
+
+static int ioasid_attach_pasid(struct iommu_domain *domain, void *arg)
+{
+	struct ioasid_pasid_target *target = arg;
+
+	return iommu_attach_device_pasid(domain, target->dev, target->pasid,
+					 NULL);
 }
 
 /**
@@ -1245,42 +1290,14 @@ void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
 struct ioasid_domain *ioasid_ioas_attach_pasid(struct ioasid_ioas *ioas,
 					       struct device *dev, u32 pasid)
 {
+	struct ioasid_pasid_target target = { .dev = dev, .pasid = pasid };
 	struct ioasid_domain *idomain;
-	int rc;
 
 	mutex_lock(&ioas->mutex);
-	list_for_each_entry(idomain, &ioas->domains, node) {
-		if (ioasid_dev_enforces_cc(dev) && !idomain->enforce_cc)
-			continue;
-		rc = iommu_attach_device_pasid(idomain->domain, dev, pasid,
-					       NULL);
-		if (!rc)
-			goto out_attached;
-		/* -EINVAL: this IOMMU instance cannot use the domain */
-		if (rc != -EINVAL)
-			goto err_unlock;
-	}
-
-	idomain = ioasid_domain_create(ioas, dev);
-	if (IS_ERR(idomain)) {
-		rc = PTR_ERR(idomain);
-		goto err_unlock;
-	}
-	rc = iommu_attach_device_pasid(idomain->domain, dev, pasid, NULL);
-	if (rc) {
-		iommu_domain_free(idomain->domain);
-		kfree(idomain);
-		goto err_unlock;
-	}
-	list_add_tail(&idomain->node, &ioas->domains);
-out_attached:
-	idomain->users++;
+	idomain = ioasid_ioas_get_domain(ioas, dev, ioasid_attach_pasid,
+					 &target);
 	mutex_unlock(&ioas->mutex);
 	return idomain;
-
-err_unlock:
-	mutex_unlock(&ioas->mutex);
-	return ERR_PTR(rc);
 }
 
 /**
@@ -1295,11 +1312,7 @@ void ioasid_ioas_detach_pasid(struct ioasid_ioas *ioas, struct device *dev,
 {
 	mutex_lock(&ioas->mutex);
 	iommu_detach_device_pasid(idomain->domain, dev, pasid);
-	if (!--idomain->users) {
-		list_del(&idomain->node);
-		iommu_domain_free(idomain->domain);
-		kfree(idomain);
-	}
+	ioasid_ioas_put_domain(ioas, idomain);
 	mutex_unlock(&ioas->mutex);
 }
 

@@ -459,7 +459,7 @@ static void mock_get_resv_regions(struct device *dev, struct list_head *head)
 
 static struct iommu_device *mock_probe_device(struct device *dev)
 {
-	if (dev->bus != &mock_bus)
+	if (!ioasid_test_is_mock_dev(dev))
 		return ERR_PTR(-ENODEV);
 	return &to_mock_dev(dev)->iommu->iommu;
 }

@@ -236,6 +236,19 @@ static void ioasid_pages_free(struct ioasid_pages *pages)
 }
 
 /*
+ * Can @pages, a run of the registry, hold all of @new's range for sharing?
+ * Pinned and charged already, it serves whatever mode it was charged in.
+ */
+static bool ioasid_pages_covers(struct ioasid_pages *pages,
+				struct ioasid_pages *new)
+{
+	return pages->origin == new->origin &&
+	       pages->node.start <= new->node.start &&
+	       pages->node.last >= new->node.last &&
+	       (pages->writable || !new->writable);
+}
+
+/*
  * Find a pages object of the registry that pins exactly the memory @new
  * pinned over @new's whole range, take a reference on it and record @use of
  * the range in it. The use is recorded under the same lock as the
@@ -256,10 +269,7 @@ static struct ioasid_pages *ioasid_pages_share(struct ioasid_pages *new,
 			container_of(node, struct ioasid_pages, node);
 		unsigned long i, off;
 
-		/* Pinned and charged already: whatever mode it was charged in */
-		if (pages->origin != new->origin ||
-		    node->start > new->node.start || node->last < last ||
-		    (new->writable && !pages->writable))
+		if (!ioasid_pages_covers(pages, new))
 			continue;
 		off = (new->node.start - node->start) >> PAGE_SHIFT;
 		mutex_lock(&pages->mutex);
@@ -297,10 +307,7 @@ static bool ioasid_pages_covered(struct ioasid_pages *new)
 		struct ioasid_pages *pages =
 			container_of(node, struct ioasid_pages, node);
 
-		covered = pages->origin == new->origin &&
-			  node->start <= new->node.start &&
-			  node->last >= new->node.last &&
-			  (pages->writable || !new->writable);
+		covered = ioasid_pages_covers(pages, new);
 	}
 	mutex_unlock(&ctx->pins_lock);
 	return covered;

@@ -249,24 +249,6 @@ static void *alloc_aligned(size_t len)
 	return (void *)start;
 }
 
-/* A "Name: N" field of /proc/meminfo, or -1 */
-static long meminfo_val(const char *field)
-{
-	char line[256], fmt[64];
-	long val = -1;
-	FILE *f;
-
-	snprintf(fmt, sizeof(fmt), "%s: %%ld", field);
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, fmt, &val) == 1)
-			break;
-	fclose(f);
-	return val;
-}
-
 /*
  * Have at least @n 2 MiB hugetlb pages free for the taking: the test VM may
  * boot with none reserved.

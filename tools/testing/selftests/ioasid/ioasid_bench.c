@@ -203,27 +203,6 @@ static long read_long(const char *path)
 	return val;
 }
 
-/* The value of a "Field: N [kB]" line of /proc/meminfo, -1 if none */
-static long long meminfo_val(const char *field)
-{
-	size_t len = strlen(field);
-	long long val = -1;
-	char line[128];
-	FILE *f;
-
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			val = strtoll(line + len + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
 /* Open files "settle" writes to; absent ones are skipped */
 static int shrink_fds[512];
 static int nr_shrink_fds;

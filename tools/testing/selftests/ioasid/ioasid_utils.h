@@ -374,22 +374,39 @@ static uint32_t mock_probe(int fd, uint32_t mock_id, uint64_t iova,
 	return res.fault;
 }
 
+/* The number of a "Field: N [kB]" line of a /proc file, or -1 if none */
+static long proc_field(const char *path, const char *field)
+{
+	size_t len = strlen(field);
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			val = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+/* The number of a "Field: N [kB]" line of /proc/meminfo, or -1 */
+static long meminfo_val(const char *field)
+{
+	return proc_field("/proc/meminfo", field);
+}
+
 /* A "Vm...:  N kB" line of /proc/self/status, in pages, or -1 */
 static long status_pages(const char *field)
 {
-	char line[256], fmt[64];
-	long kb = -1;
-	FILE *f;
+	long kb = proc_field("/proc/self/status", field);
 
-	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, fmt, &kb) == 1)
-			break;
-	fclose(f);
-	return kb < 0 ? -1 : kb / (PAGE_SZ / 1024);
+	return kb < 0 ? -1 : kb / (long)(PAGE_SZ / 1024);
 }
 
 /* Kernel-charged locked memory of this process (mm->locked_vm), in pages */

@@ -11,6 +11,9 @@
 #include <linux/ioasid.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/iommufd.h>
+#include <uapi/linux/ioasid.h>
 
 #include "../iommu/iommu-priv.h"
 #include "ioasid_private.h"
@@ -31,6 +34,7 @@ static int ioasid_probe_caps(struct device *dev, struct ioasid_caps *caps)
 	caps->max_pasid_bits = dev->iommu->max_pasids ?
 			       order_base_2(dev->iommu->max_pasids) : 0;
 	caps->coherent = device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY);
+	caps->formats = ioasid_nesting_formats(dev);
 	return 0;
 }
 
@@ -185,83 +189,125 @@ EXPORT_SYMBOL_GPL(ioasid_bind_device);
 static void __ioasid_device_detach(struct ioasid_device *idev)
 {
 	struct ioasid_group *igroup = idev->igroup;
-	struct ioasid_ioas *ioas = idev->ioas;
+	struct ioasid_object *target = idev->target;
 
 	lockdep_assert_held(&idev->ctx->lock);
 
-	if (!ioas)
+	if (!target)
 		return;
-	idev->ioas = NULL;
+	idev->target = NULL;
 	if (!--igroup->attached) {
-		ioasid_ioas_detach_group(ioas, igroup, igroup->domain, true);
-		igroup->ioas = NULL;
+		ioasid_detach_group(target, igroup, igroup->domain, NULL);
+		igroup->target = NULL;
 		igroup->domain = NULL;
 	}
-	ioasid_object_del_user(idev->ctx, &ioas->obj);
+	ioasid_object_del_user(idev->ctx, target);
+}
+
+/*
+ * Does a device of the group have PASIDs attached? Those and a RID on a
+ * delegated IOASID exclude each other: the guest routes every PASID of a
+ * RID there, as hardware whose PASID table the guest owns does.
+ */
+static bool ioasid_group_has_pasids(struct ioasid_group *igroup)
+{
+	struct ioasid_device *idev;
+
+	list_for_each_entry(idev, &igroup->devices, group_node) {
+		lockdep_assert_held(&idev->ctx->lock);
+		if (!xa_empty(&idev->pasids))
+			return true;
+	}
+	return false;
+}
+
+/* Look up an IOASID of any kind that devices can attach to */
+static struct ioasid_object *ioasid_target_get(struct ioasid_ctx *ctx, u32 id)
+{
+	struct ioasid_object *obj;
+
+	obj = ioasid_object_get(ctx, id, IOASID_OBJ_ANY);
+	if (IS_ERR(obj))
+		return obj;
+	if (obj->type != IOASID_OBJ_IOAS && obj->type != IOASID_OBJ_NESTED) {
+		ioasid_object_put(obj);
+		return ERR_PTR(-ENOENT);
+	}
+	return obj;
 }
 
 /**
- * ioasid_device_attach() - attach a device's RID to a normal IOASID
+ * ioasid_device_attach() - attach a device's RID to an IOASID
  * @idev: Binding from ioasid_bind_device()
- * @ioasid: Id of the IOASID in the device's context
+ * @ioasid: Id of the IOASID in the device's context: normal, nested or
+ *          delegated
  *
- * If the device is attached already, the attachment is replaced in one step:
- * DMA goes from the old translation to the new one with no window in which
- * it is blocked or untranslated.
+ * If the device is attached already, the attachment is replaced in one step,
+ * between IOASIDs of every kind: DMA is translated by the old IOASID or by
+ * the new one, never by anything else (IOMMU drivers that cannot switch
+ * atomically block it for a moment). On a delegated IOASID, the guest's
+ * PASID table routes every PASID of the device's DMA, and DMA without PASID
+ * as PASID 0; no PASID of the group can be attached on its own then.
  *
  * Return: 0, or -ENOENT for no such IOASID, -EBUSY when another device of
- * the same iommu_group is attached elsewhere, -EADDRINUSE when a reserved
- * region of the device's group covers a mapping of the IOASID, -ERANGE when
- * a mapping lies outside the device's IOMMU aperture, or the IOMMU driver's
- * error. On failure the device's attachment is unchanged.
+ * the same iommu_group is attached elsewhere or, for a delegated IOASID,
+ * when a device of the group has PASIDs attached, -EADDRINUSE when a
+ * reserved region of the device's group covers a mapping of the IOASID (or
+ * of a nested one's parent), -ERANGE when a mapping lies outside the device's
+ * IOMMU aperture, -EINVAL for a nested IOASID without page tables yet,
+ * -EOPNOTSUPP when the IOASID or its parent needs nesting the IOMMU lacks,
+ * or the IOMMU driver's error. On failure the device's attachment is
+ * unchanged.
  */
 int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid)
 {
 	struct ioasid_group *igroup = idev->igroup;
+	struct ioasid_object *target, *old;
 	struct ioasid_ctx *ctx = idev->ctx;
 	struct ioasid_domain *idomain;
-	struct ioasid_object *obj;
-	struct ioasid_ioas *ioas, *old;
 	int rc = 0;
 
-	obj = ioasid_object_get(ctx, ioasid, IOASID_OBJ_IOAS);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	ioas = container_of(obj, struct ioasid_ioas, obj);
+	target = ioasid_target_get(ctx, ioasid);
+	if (IS_ERR(target))
+		return PTR_ERR(target);
 
 	mutex_lock(&ctx->lock);
-	old = igroup->ioas;
-	if (idev->ioas == ioas)
+	old = igroup->target;
+	if (idev->target == target)
 		goto out_unlock;
-	if (old == ioas) {
+	if (old == target) {
 		/* Another device of the group already put it there */
 		igroup->attached++;
 		goto out_attached;
 	}
-	if (old && igroup->attached > (idev->ioas ? 1 : 0)) {
+	if (old && igroup->attached > (idev->target ? 1 : 0)) {
+		rc = -EBUSY;
+		goto out_unlock;
+	}
+	if (ioasid_target_delegated(target) && ioasid_group_has_pasids(igroup)) {
 		rc = -EBUSY;
 		goto out_unlock;
 	}
 
-	idomain = ioasid_ioas_attach_group(ioas, igroup, idev->dev);
+	idomain = ioasid_attach_group(target, igroup, idev->dev);
 	if (IS_ERR(idomain)) {
 		rc = PTR_ERR(idomain);
 		goto out_unlock;
 	}
 	if (old) {
-		ioasid_ioas_detach_group(old, igroup, igroup->domain, false);
-		ioasid_object_del_user(ctx, &old->obj);
+		ioasid_detach_group(old, igroup, igroup->domain, target);
+		ioasid_object_del_user(ctx, old);
 	} else {
 		igroup->attached++;
 	}
-	igroup->ioas = ioas;
+	igroup->target = target;
 	igroup->domain = idomain;
 out_attached:
-	idev->ioas = ioas;
-	ioasid_object_add_user(ctx, &ioas->obj);
+	idev->target = target;
+	ioasid_object_add_user(ctx, target);
 out_unlock:
 	mutex_unlock(&ctx->lock);
-	ioasid_object_put(obj);
+	ioasid_object_put(target);
 	return rc;
 }
 EXPORT_SYMBOL_GPL(ioasid_device_attach);
@@ -285,23 +331,28 @@ EXPORT_SYMBOL_GPL(ioasid_device_detach);
  * ioasid_device_attach_pasid() - attach a PASID of a device to an IOASID
  * @idev: Binding from ioasid_bind_device()
  * @pasid: PASID, at least 1 and below the device's PASID width
- * @ioasid: Id of a normal IOASID in the device's context
+ * @ioasid: Id of an IOASID in the device's context: normal, nested or
+ *          delegated
  *
- * DMA the device tags with @pasid is translated by @ioasid from then on.
- * Reserved regions do not apply: they concern untagged (RID) DMA only.
+ * DMA the device tags with @pasid is translated by @ioasid from then on;
+ * on a delegated IOASID, by the stage-1 table the guest's PASID table names
+ * for @pasid. Reserved regions do not apply: they concern untagged (RID)
+ * DMA only.
  *
  * Return: 0, or -EOPNOTSUPP when the device or its IOMMU has no PASID
- * support, -EINVAL for a PASID out of range, -EBUSY when @pasid is attached
- * already (detach it first), -ENOENT for no such IOASID, or the IOMMU
- * driver's error. On failure nothing changed.
+ * support or, for a nested or delegated IOASID, no PASID support for its
+ * format, -EINVAL for a PASID out of range or a nested IOASID without page
+ * tables yet, -EBUSY when @pasid is attached already (detach it first) or
+ * when the device's group has its RID on a delegated IOASID, whose guest
+ * routes the PASIDs, -ENOENT for no such IOASID, or the IOMMU driver's
+ * error. On failure nothing changed.
  */
 int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 			       u32 ioasid)
 {
 	struct ioasid_ctx *ctx = idev->ctx;
 	struct ioasid_pasid_attach *attach;
-	struct ioasid_object *obj;
-	struct ioasid_ioas *ioas;
+	struct ioasid_object *target;
 	int rc;
 
 	if (!idev->dev->iommu->max_pasids)
@@ -309,38 +360,41 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 	if (pasid == IOMMU_NO_PASID || pasid >= idev->dev->iommu->max_pasids)
 		return -EINVAL;
 
-	obj = ioasid_object_get(ctx, ioasid, IOASID_OBJ_IOAS);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	ioas = container_of(obj, struct ioasid_ioas, obj);
+	target = ioasid_target_get(ctx, ioasid);
+	if (IS_ERR(target))
+		return PTR_ERR(target);
 
 	attach = kzalloc(sizeof(*attach), GFP_KERNEL_ACCOUNT);
 	if (!attach) {
 		rc = -ENOMEM;
 		goto out_put;
 	}
-	attach->ioas = ioas;
+	attach->target = target;
 
 	mutex_lock(&ctx->lock);
+	if (ioasid_target_delegated(idev->igroup->target)) {
+		rc = -EBUSY;
+		goto err_unlock;
+	}
 	rc = xa_insert(&idev->pasids, pasid, attach, GFP_KERNEL_ACCOUNT);
 	if (rc)
 		goto err_unlock;
-	attach->domain = ioasid_ioas_attach_pasid(ioas, idev->dev, pasid);
+	attach->domain = ioasid_attach_pasid(target, idev->dev, pasid);
 	if (IS_ERR(attach->domain)) {
 		rc = PTR_ERR(attach->domain);
 		xa_erase(&idev->pasids, pasid);
 		goto err_unlock;
 	}
-	ioasid_object_add_user(ctx, &ioas->obj);
+	ioasid_object_add_user(ctx, target);
 	mutex_unlock(&ctx->lock);
-	ioasid_object_put(obj);
+	ioasid_object_put(target);
 	return 0;
 
 err_unlock:
 	mutex_unlock(&ctx->lock);
 	kfree(attach);
 out_put:
-	ioasid_object_put(obj);
+	ioasid_object_put(target);
 	return rc;
 }
 EXPORT_SYMBOL_GPL(ioasid_device_attach_pasid);
@@ -355,9 +409,8 @@ static void __ioasid_device_detach_pasid(struct ioasid_device *idev,
 	attach = xa_erase(&idev->pasids, pasid);
 	if (!attach)
 		return;
-	ioasid_ioas_detach_pasid(attach->ioas, idev->dev, pasid,
-				 attach->domain);
-	ioasid_object_del_user(idev->ctx, &attach->ioas->obj);
+	ioasid_detach_pasid(attach->target, idev->dev, pasid, attach->domain);
+	ioasid_object_del_user(idev->ctx, attach->target);
 	kfree(attach);
 }
 
@@ -401,6 +454,84 @@ void ioasid_unbind_device(struct ioasid_device *idev)
 	ioasid_device_destroy(idev);
 }
 EXPORT_SYMBOL_GPL(ioasid_unbind_device);
+
+/*
+ * Find a bound device for an ioctl. Devices take no short-term references
+ * (their unbind cannot wait for ioctls), so the device is used under the
+ * context's lock, which its destruction needs too: found in the table
+ * under it, it stays until the lock is dropped.
+ */
+static struct ioasid_device *ioasid_device_find(struct ioasid_ctx *ctx,
+						u32 id)
+{
+	struct ioasid_object *obj;
+	int rc = 0;
+
+	lockdep_assert_held(&ctx->lock);
+
+	xa_lock(&ctx->objects);
+	obj = xa_load(&ctx->objects, id);
+	if (!obj)
+		rc = -ENOENT;
+	else if (obj->type == IOASID_OBJ_IOAS || obj->type == IOASID_OBJ_NESTED)
+		rc = -EINVAL;
+	else if (obj->type != IOASID_OBJ_DEVICE)
+		rc = -ENOENT;
+	xa_unlock(&ctx->objects);
+	if (rc)
+		return ERR_PTR(rc);
+	return container_of(obj, struct ioasid_device, obj);
+}
+
+int ioasid_device_hw_info(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_hw_info *cmd = ucmd->cmd;
+	void __user *uptr = u64_to_user_ptr(cmd->data_uptr);
+	struct ioasid_ctx *ctx = ucmd->ctx;
+	const struct iommu_ops *ops;
+	struct ioasid_device *idev;
+	u32 len = 0, type = IOMMU_HW_INFO_TYPE_NONE;
+	void *data = NULL;
+	size_t copy;
+	int rc = 0;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+	if (cmd->__reserved)
+		return -EINVAL;
+
+	mutex_lock(&ctx->lock);
+	idev = ioasid_device_find(ctx, cmd->dev_id);
+	if (IS_ERR(idev)) {
+		rc = PTR_ERR(idev);
+		goto out_unlock;
+	}
+	ops = dev_iommu_ops(idev->dev);
+	if (ops->hw_info) {
+		data = ops->hw_info(idev->dev, &len, &type);
+		if (IS_ERR(data)) {
+			rc = PTR_ERR(data);
+			goto out_unlock;
+		}
+	}
+	cmd->out_formats = ioasid_nesting_formats(idev->dev);
+	mutex_unlock(&ctx->lock);
+
+	copy = min_t(size_t, len, cmd->data_len);
+	if (copy_to_user(uptr, data, copy) ||
+	    clear_user(uptr + copy, cmd->data_len - copy))
+		rc = -EFAULT;
+	kfree(data);
+	if (rc)
+		return rc;
+	cmd->data_len = len;
+	cmd->out_data_type = type;
+	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	return rc;
+}
 
 /* Called once the device is out of the table */
 void ioasid_device_destroy(struct ioasid_device *idev)

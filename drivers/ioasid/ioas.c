@@ -20,17 +20,25 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/ioasid.h>
+#include <uapi/linux/iommufd.h>
 
 #include "../iommu/iommu-priv.h"
 #include "ioasid_private.h"
 
+/* A normal IOASID; a nested or delegated one is a bad request */
 static struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id)
 {
 	struct ioasid_object *obj;
 
-	obj = ioasid_object_get(ctx, id, IOASID_OBJ_IOAS);
+	obj = ioasid_object_get(ctx, id, IOASID_OBJ_ANY);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
+	if (obj->type != IOASID_OBJ_IOAS) {
+		int rc = obj->type == IOASID_OBJ_NESTED ? -EINVAL : -ENOENT;
+
+		ioasid_object_put(obj);
+		return ERR_PTR(rc);
+	}
 	return container_of(obj, struct ioasid_ioas, obj);
 }
 
@@ -40,12 +48,22 @@ int ioasid_ioas_create(struct ioasid_ucmd *ucmd)
 	struct ioasid_ioas *ioas;
 	int rc;
 
-	if (cmd->flags)
+	if (cmd->flags & ~IOASID_CREATE_NEST_PARENT)
 		return -EOPNOTSUPP;
+	/* Once an IOMMU is selected, it must be one that nests */
+	if (cmd->flags & IOASID_CREATE_NEST_PARENT) {
+		mutex_lock(&ucmd->ctx->lock);
+		rc = ucmd->ctx->iommu_ops && !ucmd->ctx->caps.formats ?
+		     -EOPNOTSUPP : 0;
+		mutex_unlock(&ucmd->ctx->lock);
+		if (rc)
+			return rc;
+	}
 
 	ioas = kzalloc(sizeof(*ioas), GFP_KERNEL_ACCOUNT);
 	if (!ioas)
 		return -ENOMEM;
+	ioas->nest_parent = cmd->flags & IOASID_CREATE_NEST_PARENT;
 	mutex_init(&ioas->mutex);
 	ioas->areas = RB_ROOT_CACHED;
 	ioas->reserved = RB_ROOT_CACHED;
@@ -1081,6 +1099,26 @@ static bool ioasid_dev_enforces_cc(struct device *dev)
 	return device_iommu_capable(dev, IOMMU_CAP_ENFORCE_CACHE_COHERENCY);
 }
 
+/*
+ * A paging domain that nested domains can use as their stage 2. 6.12 only
+ * allocates those through the driver's domain_alloc_user op.
+ */
+static struct iommu_domain *ioasid_nest_parent_alloc(struct device *dev)
+{
+	const struct iommu_ops *ops = dev_iommu_ops(dev);
+	struct iommu_domain *domain;
+
+	if (!ops->domain_alloc_user)
+		return ERR_PTR(-EOPNOTSUPP);
+	domain = ops->domain_alloc_user(dev, IOMMU_HWPT_ALLOC_NEST_PARENT,
+					NULL, NULL);
+	if (IS_ERR(domain))
+		return domain;
+	/* Set by the core for domains it allocates itself */
+	domain->owner = ops;
+	return domain;
+}
+
 /* Allocate a domain for @dev and fill it with every area */
 static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 						  struct device *dev)
@@ -1095,7 +1133,10 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 	idomain = kzalloc(sizeof(*idomain), GFP_KERNEL_ACCOUNT);
 	if (!idomain)
 		return ERR_PTR(-ENOMEM);
-	idomain->domain = iommu_paging_domain_alloc(dev);
+	if (ioas->nest_parent)
+		idomain->domain = ioasid_nest_parent_alloc(dev);
+	else
+		idomain->domain = iommu_paging_domain_alloc(dev);
 	if (IS_ERR(idomain->domain)) {
 		rc = PTR_ERR(idomain->domain);
 		goto err_free;
@@ -1138,15 +1179,22 @@ err_free:
 	return ERR_PTR(rc);
 }
 
-/*
- * Attach something (a group's RID, a device's PASID) to a domain of @ioas:
- * an existing one if the IOMMU can use it, else a new one filled with
- * every mapping. @attach returns -EINVAL for a domain its IOMMU instance
- * cannot use. Takes a user of the domain.
+/**
+ * ioasid_ioas_get_domain() - find or make a domain of a normal IOASID
+ * @ioas: The IOASID, whose mutex is held
+ * @dev: Device the domain is for
+ * @attach: Attach something (a group's RID, a device's PASID, a nested
+ *          domain) to the domain; returns -EINVAL for a domain the IOMMU
+ *          instance of @dev cannot use
+ * @arg: Argument of @attach
+ *
+ * Tries the existing domains, then a new one filled with every mapping.
+ *
+ * Return: the domain, of which a user is taken, or an ERR_PTR.
  */
-static struct ioasid_domain *
+struct ioasid_domain *
 ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
-		       int (*attach)(struct iommu_domain *domain, void *arg),
+		       int (*attach)(struct ioasid_domain *idomain, void *arg),
 		       void *arg)
 {
 	struct ioasid_domain *idomain;
@@ -1158,7 +1206,7 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 		/* Coherency is enforced in a new domain, before it fills */
 		if (ioasid_dev_enforces_cc(dev) && !idomain->enforce_cc)
 			continue;
-		rc = attach(idomain->domain, arg);
+		rc = attach(idomain, arg);
 		if (!rc)
 			goto out_attached;
 		/* -EINVAL: this IOMMU instance cannot use the domain */
@@ -1169,7 +1217,7 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 	idomain = ioasid_domain_create(ioas, dev);
 	if (IS_ERR(idomain))
 		return idomain;
-	rc = attach(idomain->domain, arg);
+	rc = attach(idomain, arg);
 	if (rc) {
 		iommu_domain_free(idomain->domain);
 		kfree(idomain);
@@ -1181,9 +1229,13 @@ out_attached:
 	return idomain;
 }
 
-/* Drop a user of a domain of @ioas; the last one frees it */
-static void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
-				   struct ioasid_domain *idomain)
+/**
+ * ioasid_ioas_put_domain() - drop a user of a domain of a normal IOASID
+ * @ioas: The IOASID, whose mutex is held
+ * @idomain: The domain, which the last user frees
+ */
+void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
+			    struct ioasid_domain *idomain)
 {
 	lockdep_assert_held(&ioas->mutex);
 
@@ -1194,44 +1246,100 @@ static void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
 	}
 }
 
-static int ioasid_attach_group(struct iommu_domain *domain, void *arg)
+/**
+ * ioasid_target_ioas() - the normal IOASID behind an attachment target
+ * @target: A normal, nested or delegated IOASID
+ *
+ * Return: @target itself if it is normal, else its parent, whose mutex
+ * protects the domains of both.
+ */
+struct ioasid_ioas *ioasid_target_ioas(struct ioasid_object *target)
+{
+	if (target->type == IOASID_OBJ_NESTED)
+		return container_of(target, struct ioasid_nested, obj)->parent;
+	return container_of(target, struct ioasid_ioas, obj);
+}
+
+static struct ioasid_nested *to_nested(struct ioasid_object *target)
+{
+	if (target->type != IOASID_OBJ_NESTED)
+		return NULL;
+	return container_of(target, struct ioasid_nested, obj);
+}
+
+/* Take a user of a domain of @target that @attach accepts */
+static struct ioasid_domain *
+ioasid_target_get_domain(struct ioasid_object *target, struct device *dev,
+			 int (*attach)(struct ioasid_domain *idomain, void *arg),
+			 void *arg)
+{
+	struct ioasid_nested *nested = to_nested(target);
+
+	if (nested)
+		return ioasid_nested_get_domain(nested, dev, attach, arg);
+	return ioasid_ioas_get_domain(ioasid_target_ioas(target), dev, attach,
+				      arg);
+}
+
+static void ioasid_target_put_domain(struct ioasid_object *target,
+				     struct ioasid_domain *idomain)
+{
+	struct ioasid_nested *nested = to_nested(target);
+
+	if (nested)
+		ioasid_nested_put_domain(nested, idomain);
+	else
+		ioasid_ioas_put_domain(ioasid_target_ioas(target), idomain);
+}
+
+static int ioasid_group_attach_domain(struct ioasid_domain *idomain,
+				      void *arg)
 {
 	struct ioasid_group *igroup = arg;
 
-	return iommu_group_replace_domain(igroup->group, domain);
+	return iommu_group_replace_domain(igroup->group, idomain->domain);
 }
 
 /**
- * ioasid_ioas_attach_group() - attach a group to a normal IOASID
- * @ioas: The IOASID
+ * ioasid_attach_group() - attach a group to an IOASID
+ * @target: The IOASID: normal, nested or delegated
  * @igroup: The group, attached elsewhere or blocked
  * @dev: Device of the group that asks
  *
- * Moves the group's translation to a domain of @ioas in one step: an
- * existing domain if the group's IOMMU can use it, else a new one filled
- * with every mapping. The group's reserved regions become reserved ranges
- * of @ioas. The caller then releases the group's old attachment.
+ * Moves the group's translation to a domain of @target in one step: an
+ * existing domain if the group's IOMMU can use it, else a new one (for a
+ * normal IOASID, filled with every mapping). The group's reserved regions
+ * become reserved ranges of the normal IOASID: @target or its parent. The
+ * caller then releases the group's old attachment.
  *
  * Return: the domain, or an ERR_PTR: -EADDRINUSE when a reserved region of
  * the group covers a mapping, -ERANGE when a mapping lies outside what the
- * IOMMU translates, or the IOMMU driver's error.
+ * IOMMU translates, -EINVAL for a nested IOASID without page tables,
+ * -EOPNOTSUPP when a nesting parent is needed and the IOMMU cannot nest, or
+ * the IOMMU driver's error.
  */
-struct ioasid_domain *ioasid_ioas_attach_group(struct ioasid_ioas *ioas,
-					       struct ioasid_group *igroup,
-					       struct device *dev)
+struct ioasid_domain *ioasid_attach_group(struct ioasid_object *target,
+					  struct ioasid_group *igroup,
+					  struct device *dev)
 {
+	struct ioasid_ioas *ioas = ioasid_target_ioas(target);
 	struct ioasid_domain *idomain;
 	LIST_HEAD(resvs);
-	int rc;
+	int rc = 0;
 
 	mutex_lock(&ioas->mutex);
-	rc = ioasid_resv_collect(ioas, igroup, &resvs);
+	/*
+	 * A group moving between IOASIDs over the same normal one (a parent
+	 * and its children) has its reserved ranges there already.
+	 */
+	if (!igroup->target || ioasid_target_ioas(igroup->target) != ioas)
+		rc = ioasid_resv_collect(ioas, igroup, &resvs);
 	if (rc) {
 		idomain = ERR_PTR(rc);
 		goto out_commit;
 	}
-	idomain = ioasid_ioas_get_domain(ioas, dev, ioasid_attach_group,
-					 igroup);
+	idomain = ioasid_target_get_domain(target, dev,
+					   ioasid_group_attach_domain, igroup);
 out_commit:
 	/* The reserved ranges go in with the attachment, or not at all */
 	ioasid_resv_commit(ioas, &resvs, !IS_ERR(idomain));
@@ -1240,25 +1348,31 @@ out_commit:
 }
 
 /**
- * ioasid_ioas_detach_group() - release a group's attachment to an IOASID
- * @ioas: The IOASID
+ * ioasid_detach_group() - release a group's attachment to an IOASID
+ * @target: The IOASID
  * @igroup: The group
- * @idomain: Domain of @ioas the group was attached to
- * @hw_detach: Block the group's DMA first; false when the group has been
- *             moved to another domain already
+ * @idomain: Domain of @target the group was attached to
+ * @next: IOASID the group has been moved to already, or NULL to block the
+ *        group's DMA first
  *
- * The domain is freed with its last group.
+ * The group's reserved ranges go with it, unless @next keeps them: the
+ * same normal IOASID is behind both. The domain is freed with its last
+ * group.
  */
-void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
-			      struct ioasid_group *igroup,
-			      struct ioasid_domain *idomain, bool hw_detach)
+void ioasid_detach_group(struct ioasid_object *target,
+			 struct ioasid_group *igroup,
+			 struct ioasid_domain *idomain,
+			 struct ioasid_object *next)
 {
+	struct ioasid_ioas *ioas = ioasid_target_ioas(target);
+
 	mutex_lock(&ioas->mutex);
 	/* With DMA owned, the core puts the group back to blocking */
-	if (hw_detach)
+	if (!next)
 		iommu_detach_group(idomain->domain, igroup->group);
-	ioasid_resv_remove(ioas, igroup);
-	ioasid_ioas_put_domain(ioas, idomain);
+	if (!next || ioasid_target_ioas(next) != ioas)
+		ioasid_resv_remove(ioas, igroup);
+	ioasid_target_put_domain(target, idomain);
 	mutex_unlock(&ioas->mutex);
 }
 
@@ -1268,52 +1382,85 @@ struct ioasid_pasid_target {
 	u32 pasid;
 };
 
-static int ioasid_attach_pasid(struct iommu_domain *domain, void *arg)
+static int ioasid_pasid_attach_domain(struct ioasid_domain *idomain,
+				      void *arg)
 {
-	struct ioasid_pasid_target *target = arg;
+	struct ioasid_pasid_target *pt = arg;
 
-	return iommu_attach_device_pasid(domain, target->dev, target->pasid,
+	return iommu_attach_device_pasid(idomain->domain, pt->dev, pt->pasid,
 					 NULL);
 }
 
 /**
- * ioasid_ioas_attach_pasid() - attach a PASID of a device to an IOASID
- * @ioas: The IOASID
+ * ioasid_attach_pasid() - attach a PASID of a device to an IOASID
+ * @target: The IOASID: normal, nested or delegated
  * @dev: The device
  * @pasid: The PASID, not attached anywhere
  *
- * Uses an existing domain of @ioas if the device's IOMMU can, else a new
- * one filled with every mapping.
+ * Uses an existing domain of @target if the device's IOMMU can, else a new
+ * one (for a normal IOASID, filled with every mapping).
  *
- * Return: the domain, or an ERR_PTR with the IOMMU driver's error.
+ * Return: the domain, or an ERR_PTR: -EINVAL for a nested IOASID without
+ * page tables, -EOPNOTSUPP when the IOMMU cannot nest or cannot attach the
+ * format's nested domains to PASIDs, or the IOMMU driver's error.
  */
-struct ioasid_domain *ioasid_ioas_attach_pasid(struct ioasid_ioas *ioas,
-					       struct device *dev, u32 pasid)
+struct ioasid_domain *ioasid_attach_pasid(struct ioasid_object *target,
+					  struct device *dev, u32 pasid)
 {
-	struct ioasid_pasid_target target = { .dev = dev, .pasid = pasid };
+	struct ioasid_pasid_target pt = { .dev = dev, .pasid = pasid };
+	struct ioasid_ioas *ioas = ioasid_target_ioas(target);
+	struct ioasid_nested *nested = to_nested(target);
 	struct ioasid_domain *idomain;
 
+	if (nested && !ioasid_nested_pasid_capable(nested))
+		return ERR_PTR(-EOPNOTSUPP);
 	mutex_lock(&ioas->mutex);
-	idomain = ioasid_ioas_get_domain(ioas, dev, ioasid_attach_pasid,
-					 &target);
+	idomain = ioasid_target_get_domain(target, dev,
+					   ioasid_pasid_attach_domain, &pt);
 	mutex_unlock(&ioas->mutex);
 	return idomain;
 }
 
 /**
- * ioasid_ioas_detach_pasid() - undo ioasid_ioas_attach_pasid()
- * @ioas: The IOASID
+ * ioasid_detach_pasid() - undo ioasid_attach_pasid()
+ * @target: The IOASID
  * @dev: The device
  * @pasid: The PASID
  * @idomain: The domain it is attached to, freed with its last user
  */
-void ioasid_ioas_detach_pasid(struct ioasid_ioas *ioas, struct device *dev,
-			      u32 pasid, struct ioasid_domain *idomain)
+void ioasid_detach_pasid(struct ioasid_object *target, struct device *dev,
+			 u32 pasid, struct ioasid_domain *idomain)
 {
+	struct ioasid_ioas *ioas = ioasid_target_ioas(target);
+
 	mutex_lock(&ioas->mutex);
 	iommu_detach_device_pasid(idomain->domain, dev, pasid);
-	ioasid_ioas_put_domain(ioas, idomain);
+	ioasid_target_put_domain(target, idomain);
 	mutex_unlock(&ioas->mutex);
+}
+
+/**
+ * ioasid_ioas_covers() - is a range of a normal IOASID mapped without holes?
+ * @ioas: The IOASID, whose mutex is held
+ * @start: First IOVA of the range
+ * @last: Last IOVA of the range
+ */
+bool ioasid_ioas_covers(struct ioasid_ioas *ioas, u64 start, u64 last)
+{
+	struct ioasid_area *area;
+	u64 next = start;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	for (area = ioasid_area_first(ioas, start, last); area;
+	     area = ioasid_area_next(area, start, last)) {
+		if (area->node.start > next)
+			return false;
+		if (area->node.last >= last)
+			return true;
+		next = area->node.last + 1;
+	}
+	return false;
 }
 
 /* Called once the IOASID is out of its table and has no users */

@@ -4,8 +4,10 @@
  *
  * Lock order, outermost first:
  *   ioasid_ctx.lock        device binding and attachment state of a context
- *   ioasid_ioas.mutex      mappings and IOMMU domains of one normal IOASID;
- *                          COPY holds two, and never at the same time
+ *   ioasid_ioas.mutex      mappings and IOMMU domains of one normal IOASID,
+ *                          and the domains and data of the nested and
+ *                          delegated IOASIDs over it; COPY holds two, and
+ *                          never at the same time
  *   ioasid_ctx.pins_lock   the context's registry of pinned memory
  *   ioasid_pages.mutex     which pages of one pinned run are in use
  *   iommu_group mutex      (iommu core)
@@ -30,6 +32,7 @@ enum ioasid_obj_type {
 	IOASID_OBJ_NONE,
 	IOASID_OBJ_ANY = IOASID_OBJ_NONE,
 	IOASID_OBJ_IOAS,
+	IOASID_OBJ_NESTED,
 	IOASID_OBJ_DEVICE,
 #ifdef CONFIG_IOASID_TEST
 	IOASID_OBJ_MOCK_DEVICE,
@@ -40,8 +43,9 @@ enum ioasid_obj_type {
  * struct ioasid_object - what every object in a context's table starts with
  * @shortterm: 1 while the object is in the table, plus one for every ioctl
  *             using it right now. Removal needs it to be exactly 1.
- * @users: Long-term users (attached devices) that pin the object; removal
- *         fails with -EBUSY while it is non-zero. Under the table's xa_lock.
+ * @users: Long-term users that pin the object: attached devices, and the
+ *         nested and delegated IOASIDs a parent has; removal fails with
+ *         -EBUSY while it is non-zero. Under the table's xa_lock.
  * @type: What the object is
  * @id: Its id in the table
  */
@@ -59,6 +63,8 @@ struct ioasid_object {
  * @aperture_last: Last IOVA its paging domains translate
  * @max_pasid_bits: PASID width of the first bound device
  * @coherent: DMA snoops CPU caches
+ * @formats: Bit N for every &enum ioasid_format N it can nest with; 0 when
+ *           it cannot allocate domains for nesting
  */
 struct ioasid_caps {
 	unsigned long pgsize_bitmap;
@@ -66,6 +72,7 @@ struct ioasid_caps {
 	u64 aperture_last;
 	u32 max_pasid_bits;
 	bool coherent;
+	u64 formats;
 };
 
 /**
@@ -188,15 +195,21 @@ struct ioasid_area {
 };
 
 /**
- * struct ioasid_domain - one IOMMU domain behind a normal IOASID
- * @node: In &struct ioasid_ioas.domains
- * @domain: Paging domain, holding every area of the IOASID
- * @users: Groups and device PASIDs attached to @domain
+ * struct ioasid_domain - one IOMMU domain behind an IOASID
+ * @node: In &struct ioasid_ioas.domains or &struct ioasid_nested.domains
+ * @domain: Paging domain, holding every area of a normal IOASID; or nested
+ *          domain of a nested or delegated IOASID
+ * @parent: For a nested domain, the paging domain of the parent IOASID it
+ *          nests on; every user of the nested domain is one of it too
+ * @users: Groups and device PASIDs attached to @domain, and for a paging
+ *         domain also those attached to a nested domain over it; plus, for
+ *         a while, IOASID_INVALIDATE calls that hold a nested one
  * @enforce_cc: DMA through @domain snoops CPU caches, whatever devices ask
  */
 struct ioasid_domain {
 	struct list_head node;
 	struct iommu_domain *domain;
+	struct ioasid_domain *parent;
 	unsigned int users;
 	bool enforce_cc;
 };
@@ -224,6 +237,8 @@ struct ioasid_resv {
  * @domains: The &struct ioasid_domain devices are attached to. Devices
  *           share a domain when their IOMMU instance can; one that cannot
  *           gets a domain of its own, filled from @areas.
+ * @nest_parent: Created with IOASID_CREATE_NEST_PARENT: its domains are
+ *               allocated to be stage 2 under nested domains
  */
 struct ioasid_ioas {
 	struct ioasid_object obj;
@@ -231,7 +246,62 @@ struct ioasid_ioas {
 	struct rb_root_cached areas;
 	struct rb_root_cached reserved;
 	struct list_head domains;
+	bool nest_parent;
 };
+
+/**
+ * struct ioasid_nest_format - a stage-1 format the kernel knows
+ * @format: &enum ioasid_format
+ * @delegated: Describes a PASID table (delegated IOASIDs), not one stage-1
+ *             table (nested IOASIDs)
+ * @hw_info_type: iommu_ops->hw_info() type of the IOMMUs that have it
+ * @data_type: &struct iommu_user_data type of its data for the driver
+ * @inv_type: &struct iommu_user_data_array type of its requests
+ * @data_len: Size of its data in this kernel
+ * @min_len: Size of its data in the first kernel that knew the format
+ * @no_pasid: The IOMMU driver cannot attach its nested domains to PASIDs
+ * @table: Check the data and return where the table it names lies, as a
+ *         GPA range [*@start, *@last] in the parent
+ */
+struct ioasid_nest_format {
+	u32 format;
+	bool delegated;
+	u32 hw_info_type;
+	unsigned int data_type;
+	unsigned int inv_type;
+	u32 data_len;
+	u32 min_len;
+	bool no_pasid;
+	int (*table)(const void *data, u64 *start, u64 *last);
+};
+
+/**
+ * struct ioasid_nested - a nested or delegated IOASID
+ * @obj: Table entry
+ * @ctx: Context, whose table holds @parent as a user of it
+ * @parent: Normal IOASID translating GPAs (stage 2)
+ * @fmt: Format of the guest's tables
+ * @data: Kernel copy of the format's data, NULL until page tables are set
+ * @domains: Nested domains, each over a domain of @parent; empty when no
+ *           device is attached and no IOASID_INVALIDATE holds one
+ *
+ * @data and @domains are protected by @parent's mutex.
+ */
+struct ioasid_nested {
+	struct ioasid_object obj;
+	struct ioasid_ctx *ctx;
+	struct ioasid_ioas *parent;
+	const struct ioasid_nest_format *fmt;
+	void *data;
+	struct list_head domains;
+};
+
+/* Is @target a delegated IOASID, whose guest routes the PASIDs? */
+static inline bool ioasid_target_delegated(struct ioasid_object *target)
+{
+	return target && target->type == IOASID_OBJ_NESTED &&
+	       container_of(target, struct ioasid_nested, obj)->fmt->delegated;
+}
 
 struct ioasid_group;
 
@@ -243,16 +313,42 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_copy(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd);
 void ioasid_ioas_destroy(struct ioasid_ioas *ioas);
-struct ioasid_domain *ioasid_ioas_attach_group(struct ioasid_ioas *ioas,
-					       struct ioasid_group *igroup,
-					       struct device *dev);
-void ioasid_ioas_detach_group(struct ioasid_ioas *ioas,
-			      struct ioasid_group *igroup,
-			      struct ioasid_domain *idomain, bool hw_detach);
-struct ioasid_domain *ioasid_ioas_attach_pasid(struct ioasid_ioas *ioas,
-					       struct device *dev, u32 pasid);
-void ioasid_ioas_detach_pasid(struct ioasid_ioas *ioas, struct device *dev,
-			      u32 pasid, struct ioasid_domain *idomain);
+bool ioasid_ioas_covers(struct ioasid_ioas *ioas, u64 start, u64 last);
+struct ioasid_domain *
+ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
+		       int (*attach)(struct ioasid_domain *idomain, void *arg),
+		       void *arg);
+void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
+			    struct ioasid_domain *idomain);
+
+struct ioasid_ioas *ioasid_target_ioas(struct ioasid_object *target);
+struct ioasid_domain *ioasid_attach_group(struct ioasid_object *target,
+					  struct ioasid_group *igroup,
+					  struct device *dev);
+void ioasid_detach_group(struct ioasid_object *target,
+			 struct ioasid_group *igroup,
+			 struct ioasid_domain *idomain,
+			 struct ioasid_object *next);
+struct ioasid_domain *ioasid_attach_pasid(struct ioasid_object *target,
+					  struct device *dev, u32 pasid);
+void ioasid_detach_pasid(struct ioasid_object *target, struct device *dev,
+			 u32 pasid, struct ioasid_domain *idomain);
+
+/* Nested and delegated IOASIDs (nested.c) */
+int ioasid_nest_one_page(u64 gpa, u64 *start, u64 *last);
+u64 ioasid_nesting_formats(struct device *dev);
+bool ioasid_nested_pasid_capable(struct ioasid_nested *nested);
+int ioasid_nested_create(struct ioasid_ucmd *ucmd);
+int ioasid_delegated_create(struct ioasid_ucmd *ucmd);
+int ioasid_nested_set_tables(struct ioasid_ucmd *ucmd);
+int ioasid_nested_invalidate(struct ioasid_ucmd *ucmd);
+void ioasid_nested_destroy(struct ioasid_nested *nested);
+struct ioasid_domain *
+ioasid_nested_get_domain(struct ioasid_nested *nested, struct device *dev,
+			 int (*attach)(struct ioasid_domain *idomain, void *arg),
+			 void *arg);
+void ioasid_nested_put_domain(struct ioasid_nested *nested,
+			      struct ioasid_domain *idomain);
 
 /**
  * struct ioasid_group - an iommu_group with devices bound to a context
@@ -260,10 +356,10 @@ void ioasid_ioas_detach_pasid(struct ioasid_ioas *ioas, struct device *dev,
  * @group: The iommu_group
  * @devices: The &struct ioasid_device of the group bound to the context
  * @bound: Number of them
- * @attached: Devices of the group attached by RID to @ioas
- * @ioas: IOASID the group's RID translation is attached to, or NULL when
- *        DMA is blocked
- * @domain: Domain of @ioas the group is attached to
+ * @attached: Devices of the group attached by RID to @target
+ * @target: IOASID (normal, nested or delegated) the group's RID
+ *          translation is attached to, or NULL when DMA is blocked
+ * @domain: Domain of @target the group is attached to
  *
  * The IOMMU translates a whole group at once, so every device of a group
  * that is attached by RID is attached to the same IOASID.
@@ -274,7 +370,7 @@ struct ioasid_group {
 	struct list_head devices;
 	unsigned int bound;
 	unsigned int attached;
-	struct ioasid_ioas *ioas;
+	struct ioasid_object *target;
 	struct ioasid_domain *domain;
 };
 
@@ -286,7 +382,7 @@ struct ioasid_group {
  * @igroup: Its group's state in @ctx
  * @group_node: In &struct ioasid_group.devices
  * @pasids: PASID -> &struct ioasid_pasid_attach, under @ctx's lock
- * @ioas: IOASID its RID is attached to, or NULL
+ * @target: IOASID its RID is attached to, or NULL
  */
 struct ioasid_device {
 	struct ioasid_object obj;
@@ -295,23 +391,25 @@ struct ioasid_device {
 	struct ioasid_group *igroup;
 	struct list_head group_node;
 	struct xarray pasids;
-	struct ioasid_ioas *ioas;
+	struct ioasid_object *target;
 };
 
 /**
  * struct ioasid_pasid_attach - a PASID of a device attached to an IOASID
- * @ioas: The IOASID
- * @domain: The domain of @ioas the PASID is attached to
+ * @target: The IOASID
+ * @domain: The domain of @target the PASID is attached to
  */
 struct ioasid_pasid_attach {
-	struct ioasid_ioas *ioas;
+	struct ioasid_object *target;
 	struct ioasid_domain *domain;
 };
 
 void ioasid_device_destroy(struct ioasid_device *idev);
+int ioasid_device_hw_info(struct ioasid_ucmd *ucmd);
 
 #ifdef CONFIG_IOASID_TEST
 bool ioasid_test_is_mock_dev(struct device *dev);
+const struct ioasid_nest_format *ioasid_test_formats(unsigned int *num);
 int ioasid_test_cmd(struct ioasid_ucmd *ucmd);
 void ioasid_test_mock_destroy(struct ioasid_object *obj);
 int ioasid_test_init(void);
@@ -320,6 +418,13 @@ void ioasid_test_exit(void);
 static inline bool ioasid_test_is_mock_dev(struct device *dev)
 {
 	return false;
+}
+
+static inline const struct ioasid_nest_format *
+ioasid_test_formats(unsigned int *num)
+{
+	*num = 0;
+	return NULL;
 }
 
 static inline int ioasid_test_init(void)

@@ -6,6 +6,7 @@
 #ifndef _IOASID_TEST_H
 #define _IOASID_TEST_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -39,6 +40,10 @@
  * @IOASID_TEST_FAIL_MAP: Let the next fail_map.after map calls into any
  *                        mock IOMMU domain succeed and the one after fail
  *                        with -ENOMEM; -1 cancels. @id is ignored.
+ * @IOASID_TEST_FAIL_INVALIDATE: Let the next fail_map.after invalidation
+ *                               requests, in any mock nested domain, be
+ *                               carried out and the one after fail with
+ *                               -EIO; -1 cancels. @id is ignored.
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -51,6 +56,7 @@ enum ioasid_test_op {
 	IOASID_TEST_FAIL_MAP,
 	IOASID_TEST_MOCK_ATTACH_PASID,
 	IOASID_TEST_MOCK_DETACH_PASID,
+	IOASID_TEST_FAIL_INVALIDATE,
 };
 
 /**
@@ -67,12 +73,117 @@ enum ioasid_test_mock_flags {
  * @IOASID_TEST_FAULT_BLOCKED: Nothing is attached: DMA is blocked
  * @IOASID_TEST_FAULT_NOT_PRESENT: No translation for the IOVA
  * @IOASID_TEST_FAULT_PERMISSION: The translation forbids the access
+ * @IOASID_TEST_FAULT_PASID: The guest's PASID table has no valid entry for
+ *                           the PASID (delegated IOASIDs)
+ * @IOASID_TEST_FAULT_RANGE: The address is beyond what the table
+ *                           translates
  */
 enum ioasid_test_fault {
 	IOASID_TEST_FAULT_NONE,
 	IOASID_TEST_FAULT_BLOCKED,
 	IOASID_TEST_FAULT_NOT_PRESENT,
 	IOASID_TEST_FAULT_PERMISSION,
+	IOASID_TEST_FAULT_PASID,
+	IOASID_TEST_FAULT_RANGE,
+};
+
+/**
+ * enum ioasid_test_stage - Which stage of translation faulted
+ * @IOASID_TEST_STAGE_NONE: None did, or DMA was blocked before any stage
+ * @IOASID_TEST_STAGE_1: The guest's stage 1 (or PASID table): the IOVA
+ *                       (or PASID) has no translation there
+ * @IOASID_TEST_STAGE_2: The parent, translating a GPA: the final one, or
+ *                       that of a guest table the IOMMU had to read. For a
+ *                       normal IOASID, its only stage.
+ */
+enum ioasid_test_stage {
+	IOASID_TEST_STAGE_NONE,
+	IOASID_TEST_STAGE_1,
+	IOASID_TEST_STAGE_2,
+};
+
+/**
+ * enum ioasid_test_format - Stage-1 formats of the mock IOMMU
+ * @IOASID_FORMAT_MOCK_S1: Nested: one stage-1 table, data
+ *                         &struct ioasid_mock_s1
+ * @IOASID_FORMAT_MOCK_PASID_TABLE: Delegated: a PASID table naming a
+ *                                  stage-1 table per PASID, data &struct
+ *                                  ioasid_mock_pasid_table
+ *
+ * Both take &struct ioasid_mock_invalidate requests.
+ *
+ * A mock stage-1 table has three levels of 512 little-endian 64-bit entries,
+ * each level one 4 KiB guest page, and translates 39-bit IOVAs to GPAs in
+ * 4 KiB pages. An entry is valid with IOASID_MOCK_S1_PRESENT and holds the
+ * GPA of the next level, or in the last level of the page, in
+ * IOASID_MOCK_S1_ADDR; IOASID_MOCK_S1_READ and IOASID_MOCK_S1_WRITE in the
+ * last level allow the access. A PASID table has 1 << pasid_bits entries
+ * of 64 bits, entry N for PASID N (PASID 0 for DMA without one), valid
+ * with IOASID_MOCK_S1_PRESENT and holding the GPA of the PASID's stage-1
+ * table in IOASID_MOCK_S1_ADDR.
+ */
+enum ioasid_test_format {
+	IOASID_FORMAT_MOCK_S1 = 62,
+	IOASID_FORMAT_MOCK_PASID_TABLE = 63,
+};
+
+#define IOASID_MOCK_S1_PRESENT	_BITULL(0)
+#define IOASID_MOCK_S1_READ	_BITULL(1)
+#define IOASID_MOCK_S1_WRITE	_BITULL(2)
+#define IOASID_MOCK_S1_ADDR	0x000ffffffffff000ULL
+#define IOASID_MOCK_S1_LEVELS	3
+#define IOASID_MOCK_S1_IOVA_BITS 39
+
+/**
+ * struct ioasid_mock_s1 - data of IOASID_FORMAT_MOCK_S1
+ * @root_gpa: GPA of the top-level table, 4 KiB aligned
+ * @flags: Must be 0
+ * @__reserved: Must be 0
+ */
+struct ioasid_mock_s1 {
+	__aligned_u64 root_gpa;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/**
+ * struct ioasid_mock_pasid_table - data of IOASID_FORMAT_MOCK_PASID_TABLE
+ * @table_gpa: GPA of the PASID table, 4 KiB aligned
+ * @pasid_bits: log2 of its number of entries, 1 to IOASID_TEST_PASID_BITS
+ * @__reserved: Must be 0
+ */
+struct ioasid_mock_pasid_table {
+	__aligned_u64 table_gpa;
+	__u32 pasid_bits;
+	__u32 __reserved;
+};
+
+/**
+ * enum ioasid_mock_invalidate_flags - Flags of &struct ioasid_mock_invalidate
+ * @IOASID_MOCK_INV_ALL: Everything cached; @iova and @length must be 0
+ * @IOASID_MOCK_INV_PASID: Only what was cached for PASID @pasid
+ */
+enum ioasid_mock_invalidate_flags {
+	IOASID_MOCK_INV_ALL = 1 << 0,
+	IOASID_MOCK_INV_PASID = 1 << 1,
+};
+
+/**
+ * struct ioasid_mock_invalidate - an invalidation request of the mock formats
+ * @flags: &enum ioasid_mock_invalidate_flags
+ * @pasid: PASID, with IOASID_MOCK_INV_PASID; must be 0 otherwise
+ * @iova: Start of the IOVA range whose translations go
+ * @length: Its length in bytes; not 0 unless IOASID_MOCK_INV_ALL
+ *
+ * The mock IOMMU caches whole translations, IOVA to host page, tagged with
+ * the PASID; a change of a guest table or PASID table entry takes effect
+ * once the translations that used it are invalidated.
+ */
+struct ioasid_mock_invalidate {
+	__u32 flags;
+	__u32 pasid;
+	__aligned_u64 iova;
+	__aligned_u64 length;
 };
 
 /**
@@ -98,6 +209,12 @@ enum {
 #define IOASID_TEST_RESV_START_0	0xfee00000ULL
 #define IOASID_TEST_RESV_START_1	0x40000000ULL
 #define IOASID_TEST_RESV_SIZE		0x100000ULL
+
+/*
+ * IOASID_GET_HW_INFO out_data_type of mock IOMMU instances 0 and 1, whose
+ * data is a __u32: their PASID width. Instance 2 reports nothing.
+ */
+#define IOASID_TEST_HW_INFO_TYPE	0x10a5
 
 /* PASID width of mock IOMMU instances 0 and 1; instance 2 has none */
 #define IOASID_TEST_PASID_BITS		8
@@ -129,10 +246,15 @@ enum {
  * @dma.out_done: Bytes transferred before the transfer ended
  * @dma.out_fault_iova: IOVA that faulted, if any
  * @dma.out_fault_reason: &enum ioasid_test_fault
- * @dma.__reserved: Must be 0
+ * @dma.out_fault_stage: &enum ioasid_test_stage
  * @dma.out_first_pgsize: Size of the IOMMU page (4 KiB, 2 MiB or 1 GiB)
- *                        that translated the first byte, 0 if it faulted
- * @fail_map: IOASID_TEST_FAIL_MAP
+ *                        that translated the first byte, 0 if it faulted;
+ *                        4 KiB through a mock stage 1
+ * @dma.out_fault_gpa: With a stage-2 fault under a stage 1, the GPA that
+ *                     faulted
+ * @dma.out_iotlb_hit: Set when the first byte was translated from the
+ *                     IOTLB rather than by walking the tables
+ * @fail_map: IOASID_TEST_FAIL_MAP and IOASID_TEST_FAIL_INVALIDATE
  * @fail_map.after: Map calls that still succeed, or -1
  * @__pad: Size of the union
  */
@@ -164,13 +286,16 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_done;
 			__aligned_u64 out_fault_iova;
 			__u32 out_fault_reason;
-			__u32 __reserved;
+			__u32 out_fault_stage;
 			__aligned_u64 out_first_pgsize;
+			__aligned_u64 out_fault_gpa;
+			__u32 out_iotlb_hit;
+			__u32 __reserved;
 		} dma;
 		struct {
 			__s32 after;
 		} fail_map;
-		__aligned_u64 __pad[8];
+		__aligned_u64 __pad[10];
 	};
 };
 

@@ -127,6 +127,10 @@ static void ioasid_object_destroy(struct ioasid_object *obj)
 	case IOASID_OBJ_IOAS:
 		ioasid_ioas_destroy(container_of(obj, struct ioasid_ioas, obj));
 		break;
+	case IOASID_OBJ_NESTED:
+		ioasid_nested_destroy(container_of(obj, struct ioasid_nested,
+						   obj));
+		break;
 	case IOASID_OBJ_DEVICE:
 		ioasid_device_destroy(container_of(obj, struct ioasid_device,
 						   obj));
@@ -151,6 +155,9 @@ static int ioasid_destroy(struct ioasid_ucmd *ucmd)
 
 	/* Bound devices go away with their driver's unbind, not from here */
 	obj = ioasid_object_remove(ucmd->ctx, cmd->id, IOASID_OBJ_IOAS);
+	if (PTR_ERR_OR_ZERO(obj) == -ENOENT)
+		obj = ioasid_object_remove(ucmd->ctx, cmd->id,
+					   IOASID_OBJ_NESTED);
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	ioasid_object_destroy(obj);
@@ -176,12 +183,16 @@ static int ioasid_get_info(struct ioasid_ucmd *ucmd)
 		cmd->out_pgsize_bitmap = ctx->caps.pgsize_bitmap;
 		cmd->out_aperture_start = ctx->caps.aperture_start;
 		cmd->out_aperture_last = ctx->caps.aperture_last;
+		cmd->out_formats = ctx->caps.formats;
+		if (ctx->caps.formats)
+			cmd->out_flags |= IOASID_INFO_NESTING;
 	} else {
 		cmd->out_flags = 0;
 		cmd->out_max_pasid_bits = 0;
 		cmd->out_pgsize_bitmap = PAGE_SIZE;
 		cmd->out_aperture_start = 0;
 		cmd->out_aperture_last = U64_MAX;
+		cmd->out_formats = 0;
 	}
 	cmd->out_account = READ_ONCE(ctx->account);
 	mutex_unlock(&ctx->lock);
@@ -242,6 +253,11 @@ union ioasid_ucmd_buffer {
 	struct ioasid_copy copy;
 	struct ioasid_iova_ranges iova_ranges;
 	struct ioasid_option option;
+	struct ioasid_create_nested create_nested;
+	struct ioasid_set_nested_page_tables set_tables;
+	struct ioasid_create_delegated create_delegated;
+	struct ioasid_invalidate invalidate;
+	struct ioasid_hw_info hw_info;
 #ifdef CONFIG_IOASID_TEST
 	struct ioasid_test_cmd test;
 #endif
@@ -279,6 +295,16 @@ static const struct ioasid_ioctl_op ioasid_ioctl_ops[] = {
 	IOCTL_OP(IOASID_IOVA_RANGES, ioasid_ioas_iova_ranges,
 		 struct ioasid_iova_ranges, out_iova_alignment),
 	IOCTL_OP(IOASID_OPTION, ioasid_option, struct ioasid_option, val),
+	IOCTL_OP(IOASID_CREATE_NESTED, ioasid_nested_create,
+		 struct ioasid_create_nested, __reserved),
+	IOCTL_OP(IOASID_SET_NESTED_PAGE_TABLES, ioasid_nested_set_tables,
+		 struct ioasid_set_nested_page_tables, data_uptr),
+	IOCTL_OP(IOASID_CREATE_DELEGATED, ioasid_delegated_create,
+		 struct ioasid_create_delegated, data_uptr),
+	IOCTL_OP(IOASID_INVALIDATE, ioasid_nested_invalidate,
+		 struct ioasid_invalidate, entries_uptr),
+	IOCTL_OP(IOASID_GET_HW_INFO, ioasid_device_hw_info,
+		 struct ioasid_hw_info, out_formats),
 #ifdef CONFIG_IOASID_TEST
 	IOCTL_OP(IOASID_TEST, ioasid_test_cmd, struct ioasid_test_cmd, id),
 #endif
@@ -365,11 +391,13 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 	/*
 	 * Drivers that bound devices hold a reference on the file, so only
 	 * objects owned by the context itself are left: the test's mock
-	 * devices, then the IOASIDs they were attached to.
+	 * devices, then the IOASIDs they were attached to, nested and
+	 * delegated ones before their parents.
 	 */
 #ifdef CONFIG_IOASID_TEST
 	ioasid_ctx_destroy_type(ctx, IOASID_OBJ_MOCK_DEVICE);
 #endif
+	ioasid_ctx_destroy_type(ctx, IOASID_OBJ_NESTED);
 	ioasid_ctx_destroy_type(ctx, IOASID_OBJ_IOAS);
 	WARN_ON(!xa_empty(&ctx->objects));
 	WARN_ON(!list_empty(&ctx->groups));

@@ -8,9 +8,16 @@
  * the table attached to the (device, PASID), so tests see what hardware
  * would do rather than what /dev/ioasid believes it did.
  *
- * The walk is split into a per-stage lookup (mock_pgtable_lookup()) and a
- * per-device routing step (mock_dev_domain()), so that nested stages and
- * PASID tables slot in without changing either.
+ * The walk is split into a per-device routing step (mock_dev_domain()) and
+ * the stages. Paging domains are one stage (mock_pgtable_lookup()). Nested
+ * domains put a guest-owned stage 1 in front of a nesting-parent paging
+ * domain: the guest's tables (and for delegated domains its PASID table)
+ * are in guest memory, read through the parent like any DMA. Translations
+ * that went through a stage 1 are cached in a small IOTLB per nested domain
+ * that only invalidation empties, so a guest that forgets to invalidate
+ * sees stale translations, as on hardware. The parent's unmaps empty the
+ * IOTLBs of the nested domains over it: those are the host's own to keep
+ * right.
  */
 #define pr_fmt(fmt) "ioasid-mock: " fmt
 
@@ -19,8 +26,10 @@
 #include <linux/highmem.h>
 #include <linux/idr.h>
 #include <linux/iommu.h>
+#include <linux/overflow.h>
 #include <linux/property.h>
 #include <linux/slab.h>
+#include <uapi/linux/iommufd.h>
 
 #include "../iommu/iommu-priv.h"
 #include "ioasid_private.h"
@@ -43,6 +52,11 @@
 #define MOCK_PTE_WRITE		BIT_ULL(2)
 #define MOCK_PTE_LEAF		BIT_ULL(3)
 #define MOCK_PTE_ADDR		GENMASK_ULL(51, PAGE_SHIFT)
+
+/* The guest's stage-1 format has 4 KiB pages whatever the CPU's are */
+#define MOCK_S1_SHIFT		12
+#define MOCK_S1_PAGE		BIT_ULL(MOCK_S1_SHIFT)
+#define MOCK_S1_OFFSET(a)	((a) & (MOCK_S1_PAGE - 1))
 
 /**
  * struct mock_iommu - one instance of the mock IOMMU
@@ -72,16 +86,66 @@ struct mock_iommu {
 /**
  * struct mock_domain - a paging domain of the mock IOMMU
  * @domain: Core domain
- * @lock: Protects the table; walks hold it while they touch the memory a
- *        leaf points to, so unmap followed by unpin never races a DMA
+ * @lock: Protects the table, and the IOTLBs and list of the nested domains
+ *        over it; walks hold it while they touch the memory a leaf points
+ *        to, so unmap followed by unpin never races a DMA
  * @root: Top level table
  * @iommu: Instance that allocated the domain, the only one that can use it
+ * @nest_parent: Allocated as a nesting parent
+ * @nested: The &struct mock_nested over it
  */
 struct mock_domain {
 	struct iommu_domain domain;
-	struct mutex lock; /* the page table */
+	struct mutex lock; /* the page table, nested IOTLBs */
 	u64 *root;
 	struct mock_iommu *iommu;
+	bool nest_parent;
+	struct list_head nested;
+};
+
+/* Entries of the IOTLB of a nested domain */
+#define MOCK_IOTLB_SIZE		16
+
+/**
+ * struct mock_iotlb_entry - one cached translation of a 4 KiB page
+ * @valid: The entry holds a translation
+ * @pasid: PASID it was made for
+ * @iova_pfn: IOVA >> MOCK_S1_SHIFT
+ * @gpa: Guest physical address of the page
+ * @phys: Host physical address of the page
+ * @s1_perm: MOCK_PTE_READ/WRITE allowed by stage 1
+ * @s2_perm: MOCK_PTE_READ/WRITE allowed by stage 2
+ */
+struct mock_iotlb_entry {
+	bool valid;
+	u32 pasid;
+	u64 iova_pfn;
+	u64 gpa;
+	phys_addr_t phys;
+	u64 s1_perm;
+	u64 s2_perm;
+};
+
+/**
+ * struct mock_nested - a nested or delegated domain of the mock IOMMU
+ * @domain: Core domain
+ * @node: In the parent's &struct mock_domain.nested
+ * @parent: Nesting parent, stage 2
+ * @format: &enum ioasid_test_format of the guest's tables
+ * @table_gpa: GPA of the stage-1 root table, or of the PASID table
+ * @pasid_bits: Width of the PASID table, for a delegated domain
+ * @iotlb: Cached translations, under the parent's lock
+ * @iotlb_next: Entry the next fill replaces
+ */
+struct mock_nested {
+	struct iommu_domain domain;
+	struct list_head node;
+	struct mock_domain *parent;
+	u32 format;
+	u64 table_gpa;
+	u32 pasid_bits;
+	struct mock_iotlb_entry iotlb[MOCK_IOTLB_SIZE];
+	unsigned int iotlb_next;
 };
 
 /**
@@ -89,18 +153,22 @@ struct mock_domain {
  * @dev: The device on the mock bus
  * @iommu: IOMMU instance it sits behind
  * @lock: Protects @rid_domain and @pasids against DMA in flight
- * @rid_domain: Paging domain translating the RID, NULL when DMA is blocked
- * @pasids: PASID -> paging domain translating DMA tagged with it
+ * @rid_domain: Paging or nested domain translating the RID, NULL when DMA
+ *              is blocked
+ * @pasids: PASID -> paging or nested domain translating DMA tagged with it
  * @vfio: Bound to the mock vfio driver, which makes it a vfio device
  */
 struct mock_dev {
 	struct device dev;
 	struct mock_iommu *iommu;
 	struct mutex lock; /* rid_domain and pasids vs. DMA in flight */
-	struct mock_domain *rid_domain;
+	struct iommu_domain *rid_domain;
 	struct xarray pasids;
 	bool vfio;
 };
+
+static const struct iommu_domain_ops mock_domain_ops;
+static const struct iommu_domain_ops mock_nested_ops;
 
 static const struct iommu_ops mock_ops;
 static const struct iommu_ops mock_other_ops;
@@ -130,13 +198,26 @@ void ioasid_mock_fail_map(int after)
 	atomic_set(&mock_map_budget, after);
 }
 
-static bool mock_map_should_fail(void)
-{
-	int budget = atomic_read(&mock_map_budget);
+/* Invalidation requests left before one fails with -EIO, or -1 for none */
+static atomic_t mock_inv_budget = ATOMIC_INIT(-1);
 
-	while (budget >= 0) {
-		if (atomic_try_cmpxchg(&mock_map_budget, &budget, budget - 1))
-			return !budget;
+/**
+ * ioasid_mock_fail_invalidate() - make a later invalidation request fail
+ * @after: Number of requests that are still carried out, or -1 to cancel
+ */
+void ioasid_mock_fail_invalidate(int after)
+{
+	atomic_set(&mock_inv_budget, after);
+}
+
+/* Take one from @budget; true when it was the one to fail */
+static bool mock_should_fail(atomic_t *budget)
+{
+	int left = atomic_read(budget);
+
+	while (left >= 0) {
+		if (atomic_try_cmpxchg(budget, &left, left - 1))
+			return !left;
 	}
 	return false;
 }
@@ -179,6 +260,58 @@ static struct mock_dev *to_mock_dev(struct device *dev)
 static struct mock_domain *to_mock_domain(struct iommu_domain *domain)
 {
 	return container_of(domain, struct mock_domain, domain);
+}
+
+static struct mock_nested *to_mock_nested(struct iommu_domain *domain)
+{
+	if (domain->ops != &mock_nested_ops)
+		return NULL;
+	return container_of(domain, struct mock_nested, domain);
+}
+
+/* The instance a paging or nested domain belongs to, NULL for blocking */
+static struct mock_iommu *mock_domain_iommu(struct iommu_domain *domain)
+{
+	struct mock_nested *nest = to_mock_nested(domain);
+
+	if (nest)
+		return nest->parent->iommu;
+	if (domain->type & __IOMMU_DOMAIN_PAGING)
+		return to_mock_domain(domain)->iommu;
+	return NULL;
+}
+
+/* Drop cached translations of @nest: all, or those of @pasid and a range */
+static void mock_iotlb_flush(struct mock_nested *nest, bool all_pasids,
+			     u32 pasid, u64 first_pfn, u64 last_pfn)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&nest->parent->lock);
+
+	for (i = 0; i < MOCK_IOTLB_SIZE; i++) {
+		struct mock_iotlb_entry *e = &nest->iotlb[i];
+
+		if (!all_pasids && e->pasid != pasid)
+			continue;
+		if (e->iova_pfn >= first_pfn && e->iova_pfn <= last_pfn)
+			e->valid = false;
+	}
+}
+
+/*
+ * The host changed stage 2: what the nested domains over it cached may
+ * point at memory no longer mapped, so it goes, as the IOMMU driver of real
+ * hardware flushes the stage-1 domains of a nesting parent.
+ */
+static void mock_flush_nested(struct mock_domain *mock)
+{
+	struct mock_nested *nest;
+
+	lockdep_assert_held(&mock->lock);
+
+	list_for_each_entry(nest, &mock->nested, node)
+		mock_iotlb_flush(nest, true, 0, 0, U64_MAX);
 }
 
 static unsigned int mock_level_shift(int level)
@@ -296,7 +429,7 @@ static int mock_map_pages(struct iommu_domain *domain, unsigned long iova,
 
 	if (WARN_ON(pgsize != BIT(mock_level_shift(level))))
 		return -EINVAL;
-	if (mock_map_should_fail())
+	if (mock_should_fail(&mock_map_budget))
 		return -ENOMEM;
 
 	mutex_lock(&mock->lock);
@@ -333,6 +466,8 @@ static size_t mock_unmap_pages(struct iommu_domain *domain, unsigned long iova,
 		*pte = 0;
 		unmapped += BIT(mock_level_shift(level));
 	}
+	if (unmapped)
+		mock_flush_nested(mock);
 	mutex_unlock(&mock->lock);
 	return unmapped;
 }
@@ -358,6 +493,8 @@ static void mock_domain_free(struct iommu_domain *domain)
 {
 	struct mock_domain *mock = to_mock_domain(domain);
 
+	/* Nested domains go first: the core frees children before parents */
+	WARN_ON(!list_empty(&mock->nested));
 	mock_free_table(mock->root, MOCK_LEVELS - 1);
 	mutex_destroy(&mock->lock);
 	kfree(mock);
@@ -366,15 +503,14 @@ static void mock_domain_free(struct iommu_domain *domain)
 static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 {
 	struct mock_dev *mdev = to_mock_dev(dev);
+	struct mock_iommu *mi = mock_domain_iommu(domain);
 
-	/* Only the instance that allocated a paging domain can use it */
-	if ((domain->type & __IOMMU_DOMAIN_PAGING) &&
-	    to_mock_domain(domain)->iommu != mdev->iommu)
+	/* Only the instance that allocated a domain can use it */
+	if (mi && mi != mdev->iommu)
 		return -EINVAL;
 
 	mutex_lock(&mdev->lock);
-	mdev->rid_domain = domain->type & __IOMMU_DOMAIN_PAGING ?
-			   to_mock_domain(domain) : NULL;
+	mdev->rid_domain = mi ? domain : NULL;
 	mutex_unlock(&mdev->lock);
 	return 0;
 }
@@ -385,12 +521,11 @@ static int mock_set_dev_pasid(struct iommu_domain *domain, struct device *dev,
 	struct mock_dev *mdev = to_mock_dev(dev);
 	void *curr;
 
-	if (to_mock_domain(domain)->iommu != mdev->iommu)
+	if (mock_domain_iommu(domain) != mdev->iommu)
 		return -EINVAL;
 
 	mutex_lock(&mdev->lock);
-	curr = xa_store(&mdev->pasids, pasid, to_mock_domain(domain),
-			GFP_KERNEL);
+	curr = xa_store(&mdev->pasids, pasid, domain, GFP_KERNEL);
 	mutex_unlock(&mdev->lock);
 	return xa_err(curr);
 }
@@ -419,12 +554,253 @@ static struct iommu_domain *mock_domain_alloc_paging(struct device *dev)
 		return ERR_PTR(-ENOMEM);
 	}
 	mutex_init(&mock->lock);
+	INIT_LIST_HEAD(&mock->nested);
 	mock->iommu = mi;
 	mock->domain.pgsize_bitmap = mi->pgsizes;
 	mock->domain.geometry.aperture_start = 0;
 	mock->domain.geometry.aperture_end = BIT_ULL(MOCK_IOVA_BITS) - 1;
 	mock->domain.geometry.force_aperture = true;
 	return &mock->domain;
+}
+
+/*
+ * The mock's stage-1 formats, as /dev/ioasid checks them before any domain
+ * is made. The driver checks them again when it makes one.
+ */
+static int mock_s1_table(const void *data, u64 *start, u64 *last)
+{
+	const struct ioasid_mock_s1 *s1 = data;
+
+	if (s1->flags || s1->__reserved)
+		return -EINVAL;
+	return ioasid_nest_one_page(s1->root_gpa, start, last);
+}
+
+static int mock_pasid_table(const void *data, u64 *start, u64 *last)
+{
+	const struct ioasid_mock_pasid_table *pt = data;
+
+	if (pt->__reserved || !pt->pasid_bits ||
+	    pt->pasid_bits > IOASID_TEST_PASID_BITS ||
+	    !IS_ALIGNED(pt->table_gpa, SZ_4K))
+		return -EINVAL;
+	/* At most 2 KiB from a 4 KiB boundary: no overflow */
+	*start = pt->table_gpa;
+	*last = pt->table_gpa + (sizeof(u64) << pt->pasid_bits) - 1;
+	return 0;
+}
+
+static const struct ioasid_nest_format mock_formats[] = {
+	{
+		.format = IOASID_FORMAT_MOCK_S1,
+		.hw_info_type = IOASID_MOCK_HW_INFO_TYPE,
+		.data_type = IOASID_FORMAT_MOCK_S1,
+		.inv_type = IOASID_FORMAT_MOCK_S1,
+		.data_len = sizeof(struct ioasid_mock_s1),
+		.min_len = sizeof(struct ioasid_mock_s1),
+		.table = mock_s1_table,
+	},
+	{
+		.format = IOASID_FORMAT_MOCK_PASID_TABLE,
+		.delegated = true,
+		.hw_info_type = IOASID_MOCK_HW_INFO_TYPE,
+		.data_type = IOASID_FORMAT_MOCK_PASID_TABLE,
+		.inv_type = IOASID_FORMAT_MOCK_PASID_TABLE,
+		.data_len = sizeof(struct ioasid_mock_pasid_table),
+		.min_len = sizeof(struct ioasid_mock_pasid_table),
+		.table = mock_pasid_table,
+	},
+};
+
+/* out_formats is a 64-bit mask */
+static_assert(IOASID_FORMAT_MOCK_S1 < 64 &&
+	      IOASID_FORMAT_MOCK_PASID_TABLE < 64);
+
+/**
+ * ioasid_test_formats() - the stage-1 formats of the mock IOMMU
+ * @num: Set to their number
+ *
+ * Return: their array, which /dev/ioasid looks formats up in after its own.
+ */
+const struct ioasid_nest_format *ioasid_test_formats(unsigned int *num)
+{
+	*num = ARRAY_SIZE(mock_formats);
+	return mock_formats;
+}
+
+static struct iommu_domain *mock_nested_alloc(struct device *dev, u32 flags,
+					      struct iommu_domain *parent,
+					      const struct iommu_user_data *data)
+{
+	struct mock_iommu *mi = to_mock_dev(dev)->iommu;
+	struct ioasid_mock_pasid_table pt;
+	struct mock_domain *mparent;
+	struct ioasid_mock_s1 s1;
+	struct mock_nested *nest;
+	int rc;
+
+	if (flags || !data)
+		return ERR_PTR(-EOPNOTSUPP);
+	if (parent->ops != &mock_domain_ops)
+		return ERR_PTR(-EINVAL);
+	mparent = to_mock_domain(parent);
+	/* Stage 2 must be for nesting, and of the same instance */
+	if (!mparent->nest_parent || mparent->iommu != mi)
+		return ERR_PTR(-EINVAL);
+
+	nest = kzalloc(sizeof(*nest), GFP_KERNEL_ACCOUNT);
+	if (!nest)
+		return ERR_PTR(-ENOMEM);
+	switch (data->type) {
+	case IOASID_FORMAT_MOCK_S1:
+		rc = iommu_copy_struct_from_user(&s1, data,
+						 IOASID_FORMAT_MOCK_S1,
+						 __reserved);
+		if (rc)
+			goto err_free;
+		if (s1.flags || s1.__reserved ||
+		    s1.root_gpa & ~IOASID_MOCK_S1_ADDR) {
+			rc = -EINVAL;
+			goto err_free;
+		}
+		nest->table_gpa = s1.root_gpa;
+		break;
+	case IOASID_FORMAT_MOCK_PASID_TABLE:
+		rc = iommu_copy_struct_from_user(&pt, data,
+						 IOASID_FORMAT_MOCK_PASID_TABLE,
+						 __reserved);
+		if (rc)
+			goto err_free;
+		if (pt.__reserved || !pt.pasid_bits ||
+		    pt.pasid_bits > mi->pasid_bits ||
+		    pt.table_gpa & ~IOASID_MOCK_S1_ADDR) {
+			rc = -EINVAL;
+			goto err_free;
+		}
+		nest->table_gpa = pt.table_gpa;
+		nest->pasid_bits = pt.pasid_bits;
+		break;
+	default:
+		rc = -EOPNOTSUPP;
+		goto err_free;
+	}
+	nest->format = data->type;
+	nest->parent = mparent;
+	nest->domain.type = IOMMU_DOMAIN_NESTED;
+	nest->domain.ops = &mock_nested_ops;
+
+	mutex_lock(&mparent->lock);
+	list_add_tail(&nest->node, &mparent->nested);
+	mutex_unlock(&mparent->lock);
+	return &nest->domain;
+
+err_free:
+	kfree(nest);
+	return ERR_PTR(rc);
+}
+
+static void mock_nested_free(struct iommu_domain *domain)
+{
+	struct mock_nested *nest = to_mock_nested(domain);
+
+	mutex_lock(&nest->parent->lock);
+	list_del(&nest->node);
+	mutex_unlock(&nest->parent->lock);
+	kfree(nest);
+}
+
+/* Check one request and drop what it names from the IOTLB */
+static int mock_invalidate_one(struct mock_nested *nest,
+			       const struct ioasid_mock_invalidate *inv)
+{
+	u64 last = 0;
+
+	if (inv->flags & ~(IOASID_MOCK_INV_ALL | IOASID_MOCK_INV_PASID))
+		return -EOPNOTSUPP;
+	if (!(inv->flags & IOASID_MOCK_INV_PASID) && inv->pasid)
+		return -EINVAL;
+	if (inv->flags & IOASID_MOCK_INV_ALL) {
+		if (inv->iova || inv->length)
+			return -EINVAL;
+	} else if (!inv->length ||
+		   check_add_overflow(inv->iova, inv->length - 1, &last)) {
+		return -EINVAL;
+	}
+
+	mutex_lock(&nest->parent->lock);
+	if (inv->flags & IOASID_MOCK_INV_ALL)
+		mock_iotlb_flush(nest, !(inv->flags & IOASID_MOCK_INV_PASID),
+				 inv->pasid, 0, U64_MAX);
+	else
+		mock_iotlb_flush(nest, !(inv->flags & IOASID_MOCK_INV_PASID),
+				 inv->pasid, inv->iova >> MOCK_S1_SHIFT,
+				 last >> MOCK_S1_SHIFT);
+	mutex_unlock(&nest->parent->lock);
+	return 0;
+}
+
+static int mock_cache_invalidate_user(struct iommu_domain *domain,
+				      struct iommu_user_data_array *array)
+{
+	struct mock_nested *nest = to_mock_nested(domain);
+	struct ioasid_mock_invalidate inv;
+	u32 i;
+	int rc = 0;
+
+	for (i = 0; i < array->entry_num; i++) {
+		rc = iommu_copy_struct_from_user_array(&inv, array,
+						       nest->format, i, length);
+		if (rc)
+			break;
+		if (mock_should_fail(&mock_inv_budget)) {
+			rc = -EIO;
+			break;
+		}
+		rc = mock_invalidate_one(nest, &inv);
+		if (rc)
+			break;
+	}
+	array->entry_num = i;
+	return rc;
+}
+
+/*
+ * Paging domains for userspace, nesting parents among them, and nested
+ * domains over those in the mock's own formats.
+ */
+static struct iommu_domain *
+mock_domain_alloc_user(struct device *dev, u32 flags,
+		       struct iommu_domain *parent,
+		       const struct iommu_user_data *user_data)
+{
+	struct iommu_domain *domain;
+
+	if (parent)
+		return mock_nested_alloc(dev, flags, parent, user_data);
+	if ((flags & ~IOMMU_HWPT_ALLOC_NEST_PARENT) || user_data)
+		return ERR_PTR(-EOPNOTSUPP);
+	domain = mock_domain_alloc_paging(dev);
+	if (IS_ERR(domain))
+		return domain;
+	domain->type = IOMMU_DOMAIN_UNMANAGED;
+	domain->ops = &mock_domain_ops;
+	to_mock_domain(domain)->nest_parent =
+		flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
+	return domain;
+}
+
+/* What the nesting-capable instances tell about themselves */
+static void *mock_hw_info(struct device *dev, u32 *length, u32 *type)
+{
+	u32 *pasid_bits;
+
+	pasid_bits = kzalloc(sizeof(*pasid_bits), GFP_KERNEL);
+	if (!pasid_bits)
+		return ERR_PTR(-ENOMEM);
+	*pasid_bits = to_mock_dev(dev)->iommu->pasid_bits;
+	*length = sizeof(*pasid_bits);
+	*type = IOASID_MOCK_HW_INFO_TYPE;
+	return pasid_bits;
 }
 
 static int mock_blocked_attach_dev(struct iommu_domain *domain,
@@ -485,8 +861,18 @@ static const struct iommu_domain_ops mock_domain_ops = {
 	.device_group = generic_device_group,				\
 	.default_domain_ops = &mock_domain_ops
 
+static const struct iommu_domain_ops mock_nested_ops = {
+	.attach_dev = mock_attach_dev,
+	.set_dev_pasid = mock_set_dev_pasid,
+	.cache_invalidate_user = mock_cache_invalidate_user,
+	.free = mock_nested_free,
+};
+
+/* Instances 0 and 1 nest; instance 2 is an IOMMU that cannot */
 static const struct iommu_ops mock_ops = {
 	MOCK_IOMMU_OPS,
+	.domain_alloc_user = mock_domain_alloc_user,
+	.hw_info = mock_hw_info,
 	.pgsize_bitmap = MOCK_PGSIZES,
 };
 
@@ -496,14 +882,188 @@ static const struct iommu_ops mock_other_ops = {
 	.pgsize_bitmap = SZ_4K,
 };
 
-/* Which page tables translate DMA of (device, PASID) */
-static struct mock_domain *mock_dev_domain(struct mock_dev *mdev, u32 pasid)
+/*
+ * Which domain translates DMA of (device, PASID): the PASID's own, else for
+ * a RID attached to a delegated domain the RID's, whose guest PASID table
+ * routes every PASID.
+ */
+static struct iommu_domain *mock_dev_domain(struct mock_dev *mdev, u32 pasid)
 {
+	struct iommu_domain *domain;
+	struct mock_nested *nest;
+
 	lockdep_assert_held(&mdev->lock);
 
 	if (pasid == IOMMU_NO_PASID)
 		return mdev->rid_domain;
-	return xa_load(&mdev->pasids, pasid);
+	domain = xa_load(&mdev->pasids, pasid);
+	if (domain)
+		return domain;
+	nest = mdev->rid_domain ? to_mock_nested(mdev->rid_domain) : NULL;
+	if (nest && nest->format == IOASID_FORMAT_MOCK_PASID_TABLE)
+		return mdev->rid_domain;
+	return NULL;
+}
+
+/* Record a fault of the translation of @iova */
+static int mock_fault(struct ioasid_mock_dma_res *res, u32 reason, u32 stage,
+		      u64 iova, u64 gpa)
+{
+	res->fault_reason = reason;
+	res->fault_stage = stage;
+	res->fault_iova = iova;
+	res->fault_gpa = gpa;
+	return -EFAULT;
+}
+
+/*
+ * Translate @addr through paging domain @mock, the host's stage, which must
+ * allow @perm. Sets *@phys and *@pgsize. A fault is reported for @iova and,
+ * under a stage 1 (@gpa set), for @addr as the GPA.
+ */
+static int mock_stage2_translate(struct mock_domain *mock, u64 addr, u64 perm,
+				 u64 iova, bool gpa, phys_addr_t *phys,
+				 u64 *pgsize, struct ioasid_mock_dma_res *res)
+{
+	int level;
+	u64 *pte;
+
+	lockdep_assert_held(&mock->lock);
+
+	pte = mock_pgtable_lookup(mock, addr, &level);
+	if (!pte)
+		return mock_fault(res, IOASID_TEST_FAULT_NOT_PRESENT,
+				  IOASID_TEST_STAGE_2, iova, gpa ? addr : 0);
+	if ((*pte & perm) != perm)
+		return mock_fault(res, IOASID_TEST_FAULT_PERMISSION,
+				  IOASID_TEST_STAGE_2, iova, gpa ? addr : 0);
+	*pgsize = BIT(mock_level_shift(level));
+	*phys = (*pte & MOCK_PTE_ADDR) + (addr & (*pgsize - 1));
+	return 0;
+}
+
+/* Read the 64-bit guest table entry at @gpa, as the IOMMU does: via stage 2 */
+static int mock_read_guest(struct mock_domain *s2, u64 gpa, u64 iova,
+			   u64 *val, struct ioasid_mock_dma_res *res)
+{
+	phys_addr_t phys;
+	u64 pgsize;
+	void *va;
+	int rc;
+
+	rc = mock_stage2_translate(s2, gpa, MOCK_PTE_READ, iova, true, &phys,
+				   &pgsize, res);
+	if (rc)
+		return rc;
+	va = kmap_local_pfn(PHYS_PFN(phys));
+	*val = le64_to_cpu(*(__le64 *)(va + offset_in_page(phys)));
+	kunmap_local(va);
+	return 0;
+}
+
+static struct mock_iotlb_entry *mock_iotlb_find(struct mock_nested *nest,
+						u32 pasid, u64 iova)
+{
+	unsigned int i;
+
+	for (i = 0; i < MOCK_IOTLB_SIZE; i++) {
+		struct mock_iotlb_entry *e = &nest->iotlb[i];
+
+		if (e->valid && e->pasid == pasid &&
+		    e->iova_pfn == iova >> MOCK_S1_SHIFT)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Translate @iova tagged with @pasid through nested domain @nest: the
+ * IOTLB, else the guest's PASID table (delegated), its stage-1 table and
+ * the parent. Called with the parent's lock held.
+ */
+static int mock_nested_translate(struct mock_nested *nest, u32 pasid, u64 iova,
+				 u64 perm, phys_addr_t *phys,
+				 struct ioasid_mock_dma_res *res, bool *hit)
+{
+	struct mock_domain *s2 = nest->parent;
+	struct mock_iotlb_entry *e;
+	u64 table = nest->table_gpa, pte = 0, gpa, pgsize, s1_perm;
+	int level, rc;
+
+	lockdep_assert_held(&s2->lock);
+
+	e = mock_iotlb_find(nest, pasid, iova);
+	if (e) {
+		*hit = true;
+		if ((e->s1_perm & perm) != perm)
+			return mock_fault(res, IOASID_TEST_FAULT_PERMISSION,
+					  IOASID_TEST_STAGE_1, iova, 0);
+		if ((e->s2_perm & perm) != perm)
+			return mock_fault(res, IOASID_TEST_FAULT_PERMISSION,
+					  IOASID_TEST_STAGE_2, iova,
+					  e->gpa + MOCK_S1_OFFSET(iova));
+		*phys = e->phys + MOCK_S1_OFFSET(iova);
+		return 0;
+	}
+	*hit = false;
+
+	if (nest->format == IOASID_FORMAT_MOCK_PASID_TABLE) {
+		if (pasid >> nest->pasid_bits)
+			return mock_fault(res, IOASID_TEST_FAULT_PASID,
+					  IOASID_TEST_STAGE_1, iova, 0);
+		rc = mock_read_guest(s2, table + pasid * sizeof(u64), iova,
+				     &pte, res);
+		if (rc)
+			return rc;
+		if (!(pte & IOASID_MOCK_S1_PRESENT))
+			return mock_fault(res, IOASID_TEST_FAULT_PASID,
+					  IOASID_TEST_STAGE_1, iova, 0);
+		table = pte & IOASID_MOCK_S1_ADDR;
+	}
+
+	if (iova >> IOASID_MOCK_S1_IOVA_BITS)
+		return mock_fault(res, IOASID_TEST_FAULT_RANGE,
+				  IOASID_TEST_STAGE_1, iova, 0);
+	for (level = IOASID_MOCK_S1_LEVELS - 1; level >= 0; level--) {
+		unsigned int idx = (iova >> (MOCK_S1_SHIFT +
+					     level * MOCK_LEVEL_BITS)) &
+				   (MOCK_PTES - 1);
+
+		rc = mock_read_guest(s2, table + idx * sizeof(u64), iova, &pte,
+				     res);
+		if (rc)
+			return rc;
+		if (!(pte & IOASID_MOCK_S1_PRESENT))
+			return mock_fault(res, IOASID_TEST_FAULT_NOT_PRESENT,
+					  IOASID_TEST_STAGE_1, iova, 0);
+		table = pte & IOASID_MOCK_S1_ADDR;
+	}
+	s1_perm = (pte & IOASID_MOCK_S1_READ ? MOCK_PTE_READ : 0) |
+		  (pte & IOASID_MOCK_S1_WRITE ? MOCK_PTE_WRITE : 0);
+	if ((s1_perm & perm) != perm)
+		return mock_fault(res, IOASID_TEST_FAULT_PERMISSION,
+				  IOASID_TEST_STAGE_1, iova, 0);
+
+	gpa = table + MOCK_S1_OFFSET(iova);
+	rc = mock_stage2_translate(s2, gpa, perm, iova, true, phys, &pgsize,
+				   res);
+	if (rc)
+		return rc;
+
+	/* Cache both stages' permissions, for later accesses of other kinds */
+	e = &nest->iotlb[nest->iotlb_next];
+	nest->iotlb_next = (nest->iotlb_next + 1) % MOCK_IOTLB_SIZE;
+	*e = (struct mock_iotlb_entry) {
+		.valid = true,
+		.pasid = pasid,
+		.iova_pfn = iova >> MOCK_S1_SHIFT,
+		.gpa = gpa - MOCK_S1_OFFSET(gpa),
+		.phys = *phys - MOCK_S1_OFFSET(*phys),
+		.s1_perm = s1_perm,
+		.s2_perm = *mock_pgtable_lookup(s2, gpa, &level) &
+			   (MOCK_PTE_READ | MOCK_PTE_WRITE),
+	};
+	return 0;
 }
 
 /**
@@ -521,44 +1081,49 @@ static struct mock_domain *mock_dev_domain(struct mock_dev *mdev, u32 pasid)
 size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
 		       size_t length, bool write, struct ioasid_mock_dma_res *res)
 {
+	u64 perm = write ? MOCK_PTE_WRITE : MOCK_PTE_READ;
 	struct mock_dev *mdev = to_mock_dev(dev);
-	struct mock_domain *mock;
+	struct iommu_domain *domain;
+	struct mock_nested *nest;
+	struct mock_domain *s2;
 	size_t done = 0;
 
 	memset(res, 0, sizeof(*res));
 	mutex_lock(&mdev->lock);
-	mock = mock_dev_domain(mdev, pasid);
-	if (!mock) {
+	domain = mock_dev_domain(mdev, pasid);
+	if (!domain) {
 		res->fault_reason = IOASID_TEST_FAULT_BLOCKED;
 		res->fault_iova = iova;
 		goto out_unlock;
 	}
+	nest = to_mock_nested(domain);
+	s2 = nest ? nest->parent : to_mock_domain(domain);
 
-	mutex_lock(&mock->lock);
+	mutex_lock(&s2->lock);
 	while (done < length) {
 		u64 cur = iova + done;
 		size_t chunk = min_t(size_t, length - done,
 				     PAGE_SIZE - offset_in_page(cur));
 		phys_addr_t phys;
-		int level;
-		u64 *pte;
+		bool hit = false;
+		u64 pgsize;
 		void *va;
 
-		pte = mock_pgtable_lookup(mock, cur, &level);
-		if (!pte) {
-			res->fault_reason = IOASID_TEST_FAULT_NOT_PRESENT;
-			res->fault_iova = cur;
+		if (nest) {
+			chunk = min_t(size_t, chunk,
+				      MOCK_S1_PAGE - MOCK_S1_OFFSET(cur));
+			if (mock_nested_translate(nest, pasid, cur, perm,
+						  &phys, res, &hit))
+				break;
+			pgsize = MOCK_S1_PAGE;
+		} else if (mock_stage2_translate(s2, cur, perm, cur, false,
+						 &phys, &pgsize, res)) {
 			break;
 		}
-		if (!(*pte & (write ? MOCK_PTE_WRITE : MOCK_PTE_READ))) {
-			res->fault_reason = IOASID_TEST_FAULT_PERMISSION;
-			res->fault_iova = cur;
-			break;
+		if (!done) {
+			res->first_pgsize = pgsize;
+			res->iotlb_hit = hit;
 		}
-		if (!done)
-			res->first_pgsize = BIT(mock_level_shift(level));
-		phys = (*pte & MOCK_PTE_ADDR) +
-		       (cur & (BIT(mock_level_shift(level)) - 1));
 		va = kmap_local_pfn(PHYS_PFN(phys));
 		if (write)
 			memcpy(va + offset_in_page(phys), buf + done, chunk);
@@ -567,7 +1132,7 @@ size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
 		kunmap_local(va);
 		done += chunk;
 	}
-	mutex_unlock(&mock->lock);
+	mutex_unlock(&s2->lock);
 out_unlock:
 	mutex_unlock(&mdev->lock);
 	return done;

@@ -8,6 +8,8 @@
 #include <linux/errno.h>
 #include <linux/types.h>
 
+#include "ioasid_test.h"
+
 struct device;
 struct device_driver;
 
@@ -18,17 +20,27 @@ struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio);
 int ioasid_mock_driver_register(struct device_driver *drv);
 void ioasid_mock_dev_destroy(struct device *dev);
 
+/* iommu_ops->hw_info() type of the mock IOMMUs that can nest */
+#define IOASID_MOCK_HW_INFO_TYPE	IOASID_TEST_HW_INFO_TYPE
+
 void ioasid_mock_fail_map(int after);
+void ioasid_mock_fail_invalidate(int after);
 /**
  * struct ioasid_mock_dma_res - how a mock DMA went
  * @fault_iova: IOVA that faulted, if one did
  * @fault_reason: &enum ioasid_test_fault
+ * @fault_stage: &enum ioasid_test_stage
+ * @fault_gpa: GPA that faulted at stage 2 under a stage 1
  * @first_pgsize: Size of the IOMMU page that translated the first byte
+ * @iotlb_hit: The first byte was translated from the IOTLB
  */
 struct ioasid_mock_dma_res {
 	u64 fault_iova;
 	u32 fault_reason;
+	u32 fault_stage;
+	u64 fault_gpa;
 	u64 first_pgsize;
+	bool iotlb_hit;
 };
 
 size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,

@@ -175,6 +175,9 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 	cmd->dma.out_fault_iova = res.fault_iova;
 	cmd->dma.out_fault_reason = res.fault_reason;
 	cmd->dma.out_first_pgsize = res.first_pgsize;
+	cmd->dma.out_fault_stage = res.fault_stage;
+	cmd->dma.out_fault_gpa = res.fault_gpa;
+	cmd->dma.out_iotlb_hit = res.iotlb_hit;
 	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 out_free:
 	kvfree(buf);
@@ -205,6 +208,11 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 		if (cmd->fail_map.after < -1)
 			return -EINVAL;
 		ioasid_mock_fail_map(cmd->fail_map.after);
+		return 0;
+	case IOASID_TEST_FAIL_INVALIDATE:
+		if (cmd->fail_map.after < -1)
+			return -EINVAL;
+		ioasid_mock_fail_invalidate(cmd->fail_map.after);
 		return 0;
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:

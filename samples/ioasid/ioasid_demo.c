@@ -85,6 +85,20 @@ static void show_caps(int fd)
 		printf("     PASIDs       none\n");
 	printf("     DMA is %scache coherent\n",
 	       info.out_flags & IOASID_INFO_CACHE_COHERENT ? "" : "NOT ");
+	if (!(info.out_flags & IOASID_INFO_NESTING)) {
+		printf("     nesting      none: no guest-owned stage 1\n");
+		return;
+	}
+	printf("     nesting      formats");
+	for (bit = 0; bit < 64; bit++) {
+		if (!(info.out_formats & (1ULL << bit)))
+			continue;
+		if (bit == IOASID_FORMAT_VTD_S1)
+			printf(" VT-d-stage-1");
+		else
+			printf(" %d", bit);
+	}
+	printf("\n");
 }
 
 static void show_ranges(int fd, __u32 ioasid)

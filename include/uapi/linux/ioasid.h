@@ -7,7 +7,9 @@
  * grow at their end: a kernel accepts a smaller struct from older userspace
  * and a larger one from newer userspace as long as the part it does not know
  * is zero; one larger than a page fails with -E2BIG.  Unknown flags fail with
- * -EOPNOTSUPP, non-zero reserved fields with -EINVAL.
+ * -EOPNOTSUPP, non-zero reserved fields with -EINVAL.  An id that names no
+ * IOASID fails with -ENOENT, one that names an IOASID of the wrong kind (a
+ * nested one where a normal one is needed, say) with -EINVAL.
  */
 #ifndef _UAPI_LINUX_IOASID_H
 #define _UAPI_LINUX_IOASID_H
@@ -27,6 +29,11 @@ enum {
 	IOASID_CMD_COPY = 0x05,
 	IOASID_CMD_IOVA_RANGES = 0x06,
 	IOASID_CMD_OPTION = 0x07,
+	IOASID_CMD_CREATE_NESTED = 0x08,
+	IOASID_CMD_SET_NESTED_PAGE_TABLES = 0x09,
+	IOASID_CMD_CREATE_DELEGATED = 0x0a,
+	IOASID_CMD_INVALIDATE = 0x0b,
+	IOASID_CMD_GET_HW_INFO = 0x0c,
 	/* 0x3f is reserved for the test interface, see ioasid_test.h */
 };
 
@@ -36,10 +43,11 @@ enum {
  * @flags: Must be 0
  * @id: Id of the object to destroy
  *
- * Destroy an IOASID of the context. One that still has a device attached
- * (or any other user) is not destroyed and -EBUSY is returned. Devices
- * leave the context when their driver unbinds them, not with this call;
- * an id that is no IOASID gives -ENOENT.
+ * Destroy an IOASID of the context, of any kind. One that still has a
+ * device attached, or a normal IOASID that is the parent of a nested or
+ * delegated one, is not destroyed and -EBUSY is returned. Devices leave the
+ * context when their driver unbinds them, not with this call; an id that is
+ * no IOASID gives -ENOENT.
  */
 struct ioasid_destroy {
 	__u32 size;
@@ -56,10 +64,15 @@ struct ioasid_destroy {
  *                           describe that IOMMU. Without it they describe
  *                           the limits of the context alone.
  * @IOASID_INFO_CACHE_COHERENT: DMA through the IOMMU snoops CPU caches.
+ * @IOASID_INFO_NESTING: The IOMMU can translate in two stages: normal
+ *                       IOASIDs created with IOASID_CREATE_NEST_PARENT work,
+ *                       and &struct ioasid_info.out_formats lists the
+ *                       formats of the guest's stage 1.
  */
 enum ioasid_info_flags {
 	IOASID_INFO_IOMMU_BOUND = 1 << 0,
 	IOASID_INFO_CACHE_COHERENT = 1 << 1,
+	IOASID_INFO_NESTING = 1 << 2,
 };
 
 /**
@@ -76,6 +89,8 @@ enum ioasid_info_flags {
  * @out_account: &enum ioasid_account_mode memory pinned from now on is
  *               charged in
  * @__reserved: Must be 0
+ * @out_formats: Bit N set for every &enum ioasid_format N that nested or
+ *               delegated IOASIDs can use with this IOMMU
  *
  * Report the capabilities of the IOMMU the context was bound to. The first
  * device bound to a context selects that IOMMU; every later device must be
@@ -93,14 +108,28 @@ struct ioasid_info {
 	__aligned_u64 out_aperture_last;
 	__u32 out_account;
 	__u32 __reserved;
+	__aligned_u64 out_formats;
 };
 
 #define IOASID_GET_INFO _IO(IOASID_TYPE, IOASID_CMD_GET_INFO)
 
 /**
+ * enum ioasid_create_flags - Flags for &struct ioasid_create
+ * @IOASID_CREATE_NEST_PARENT: The IOASID can be the parent (stage 2) of
+ *                             nested and delegated IOASIDs. Its IOMMU
+ *                             domains are allocated for nesting, so
+ *                             attaching a device whose IOMMU cannot nest
+ *                             fails with -EOPNOTSUPP, as does the creation
+ *                             once such an IOMMU is bound.
+ */
+enum ioasid_create_flags {
+	IOASID_CREATE_NEST_PARENT = 1 << 0,
+};
+
+/**
  * struct ioasid_create - ioctl(IOASID_CREATE)
  * @size: sizeof(struct ioasid_create)
- * @flags: Must be 0
+ * @flags: Bitmask of &enum ioasid_create_flags
  * @out_ioasid: Id of the new, empty, normal IOASID
  *
  * Create a normal IOASID: an I/O virtual address space that userspace fills
@@ -356,5 +385,220 @@ struct ioasid_option {
 };
 
 #define IOASID_OPTION _IO(IOASID_TYPE, IOASID_CMD_OPTION)
+
+/**
+ * enum ioasid_format - Formats of stage-1 translation a guest owns
+ * @IOASID_FORMAT_VTD_S1: Intel VT-d first-stage page table, nested only.
+ *                        The page-table data is struct iommu_hwpt_vtd_s1
+ *                        and an invalidation request is struct
+ *                        iommu_hwpt_vtd_s1_invalidate, both from
+ *                        <linux/iommufd.h>. Its nested IOASIDs attach to
+ *                        RIDs only (PASIDs: -EOPNOTSUPP). For erratum
+ *                        772415, the VT-d driver refuses read-only
+ *                        mappings in nesting parents on all hardware:
+ *                        -EINVAL from IOASID_MAP, or from an attach that
+ *                        has to fill a domain with them.
+ *
+ * A format says what the guest's tables look like, what the data given to
+ * IOASID_SET_NESTED_PAGE_TABLES or IOASID_CREATE_DELEGATED is and what the
+ * requests of IOASID_INVALIDATE are. Values stay below 64 so that they fit
+ * &struct ioasid_info.out_formats; 62 and 63 are the mock IOMMU's, in the
+ * test interface of the selftests.
+ */
+enum ioasid_format {
+	IOASID_FORMAT_VTD_S1 = 1,
+};
+
+/**
+ * struct ioasid_create_nested - ioctl(IOASID_CREATE_NESTED)
+ * @size: sizeof(struct ioasid_create_nested)
+ * @flags: Must be 0
+ * @parent_ioasid: Normal IOASID created with IOASID_CREATE_NEST_PARENT: the
+ *                 stage 2, translating guest physical addresses (GPAs)
+ * @format: &enum ioasid_format of the stage-1 tables
+ * @out_ioasid: Id of the new nested IOASID
+ * @__reserved: Must be 0
+ *
+ * Create a nested IOASID: DMA of a device attached to it is translated by
+ * a stage-1 table the user (a guest) owns, from IOVA to GPA, then by the
+ * parent from GPA to host memory. It has no tables until
+ * IOASID_SET_NESTED_PAGE_TABLES. The parent cannot be destroyed while the
+ * nested IOASID exists.
+ *
+ * Errors: -ENOENT when @parent_ioasid is no IOASID, -EINVAL when it is not
+ * a normal IOASID created with IOASID_CREATE_NEST_PARENT or when @format
+ * is a delegated format, -EOPNOTSUPP for a @format the kernel does not
+ * know or, once a device is bound, the IOMMU cannot use.
+ */
+struct ioasid_create_nested {
+	__u32 size;
+	__u32 flags;
+	__u32 parent_ioasid;
+	__u32 format;
+	__u32 out_ioasid;
+	__u32 __reserved;
+};
+
+#define IOASID_CREATE_NESTED _IO(IOASID_TYPE, IOASID_CMD_CREATE_NESTED)
+
+/**
+ * struct ioasid_set_nested_page_tables - ioctl(IOASID_SET_NESTED_PAGE_TABLES)
+ * @size: sizeof(struct ioasid_set_nested_page_tables)
+ * @flags: Must be 0
+ * @ioasid: Nested IOASID
+ * @format: Its &enum ioasid_format, repeated
+ * @data_len: Size of the format's data at @data_uptr
+ * @__reserved: Must be 0
+ * @data_uptr: The format's data: where the stage-1 table is (a GPA in the
+ *             parent) and its settings
+ *
+ * Tell the kernel where the guest's stage-1 tables are. The kernel keeps a
+ * copy of the data; the tables themselves stay in guest memory and the
+ * IOMMU reads them through the parent, never through a user pointer. A
+ * device attaches to the nested IOASID only after this. To move a device
+ * to other tables, set them on another nested IOASID and attach the device
+ * there, which replaces its translation in one step.
+ *
+ * The data is the format's struct as userspace was built: a shorter one,
+ * from before the struct grew, is zero-extended.
+ *
+ * Errors: -ENOENT when @ioasid is no IOASID, -EINVAL when it is not a
+ * nested one, when @format is not its format, for data that is too short
+ * or malformed, -E2BIG for data longer than the format's with non-zero
+ * bytes past it or longer than a page, -EBUSY while a device is attached
+ * (or an IOASID_INVALIDATE of the IOASID runs), -ERANGE when the table lies
+ * outside the parent's mappings, -EFAULT when @data_uptr cannot be read.
+ */
+struct ioasid_set_nested_page_tables {
+	__u32 size;
+	__u32 flags;
+	__u32 ioasid;
+	__u32 format;
+	__u32 data_len;
+	__u32 __reserved;
+	__aligned_u64 data_uptr;
+};
+
+#define IOASID_SET_NESTED_PAGE_TABLES \
+	_IO(IOASID_TYPE, IOASID_CMD_SET_NESTED_PAGE_TABLES)
+
+/**
+ * struct ioasid_create_delegated - ioctl(IOASID_CREATE_DELEGATED)
+ * @size: sizeof(struct ioasid_create_delegated)
+ * @flags: Must be 0
+ * @parent_ioasid: Normal IOASID created with IOASID_CREATE_NEST_PARENT
+ * @format: &enum ioasid_format of the guest's PASID table and stage-1
+ *          tables; a delegated format
+ * @data_len: Size of the format's data at @data_uptr
+ * @out_ioasid: Id of the new delegated IOASID
+ * @data_uptr: The format's data, the vIOMMU handle: where the guest's PASID
+ *             table is (a GPA in the parent) and how large it is
+ *
+ * Create a delegated IOASID: like a nested one, but the guest also routes
+ * PASIDs. A device's RID attached to it has every PASID it tags DMA with,
+ * and DMA without PASID as PASID 0, translated by the stage-1 table the
+ * guest's PASID table names for that PASID. A device PASID attached to it
+ * with ATTACH_IOASID_PASID is translated by the guest table's entry for
+ * that PASID. The guest changes the routing by editing its PASID table and
+ * invalidating with IOASID_INVALIDATE. The guest owns every PASID of a RID
+ * attached to a delegated IOASID: the RID attach fails with -EBUSY while
+ * PASIDs of the device's group are attached on their own, and a PASID
+ * attach fails with -EBUSY while the RID is there.
+ *
+ * Errors: those of IOASID_CREATE_NESTED, except that @format must be a
+ * delegated format (-EINVAL otherwise), and those of
+ * IOASID_SET_NESTED_PAGE_TABLES for the data.
+ */
+struct ioasid_create_delegated {
+	__u32 size;
+	__u32 flags;
+	__u32 parent_ioasid;
+	__u32 format;
+	__u32 data_len;
+	__u32 out_ioasid;
+	__aligned_u64 data_uptr;
+};
+
+#define IOASID_CREATE_DELEGATED _IO(IOASID_TYPE, IOASID_CMD_CREATE_DELEGATED)
+
+/**
+ * struct ioasid_invalidate - ioctl(IOASID_INVALIDATE)
+ * @size: sizeof(struct ioasid_invalidate)
+ * @flags: Must be 0
+ * @ioasid: Nested or delegated IOASID
+ * @format: Its &enum ioasid_format, repeated
+ * @entry_len: Size of one request, as the format defines it
+ * @entry_num: In: number of requests at @entries_uptr. Out: number of
+ *             requests carried out, in order, before the first that failed;
+ *             left as it was when the call fails before any request is
+ *             looked at (a bad @ioasid, @format, @entry_len or @flags)
+ * @entries_uptr: Array of @entry_num requests of @entry_len bytes
+ *
+ * Pass the guest's invalidations of its stage-1 tables (and, for a
+ * delegated IOASID, of its PASID table) to the IOMMU: until a change is
+ * invalidated, the IOMMU may go on translating with what it cached. The
+ * requests are carried out in order; the first that fails stops the call,
+ * which returns its error with @entry_num set to the requests done before
+ * it. Changes of the parent need no request: the kernel invalidates what
+ * they affect itself. With no device attached nothing is cached, and the
+ * requests are not looked at.
+ *
+ * Errors: -ENOENT when @ioasid is no IOASID, -EINVAL when it is a normal
+ * one, when @format is not its format or @entry_len is 0 or above a page,
+ * or the IOMMU driver's error for a bad request: -EINVAL (also for an
+ * @entry_len shorter or longer than its request struct), -EOPNOTSUPP for
+ * flags it does not know, -EFAULT for requests it cannot read.
+ */
+struct ioasid_invalidate {
+	__u32 size;
+	__u32 flags;
+	__u32 ioasid;
+	__u32 format;
+	__u32 entry_len;
+	__u32 entry_num;
+	__aligned_u64 entries_uptr;
+};
+
+#define IOASID_INVALIDATE _IO(IOASID_TYPE, IOASID_CMD_INVALIDATE)
+
+/**
+ * struct ioasid_hw_info - ioctl(IOASID_GET_HW_INFO)
+ * @size: sizeof(struct ioasid_hw_info)
+ * @flags: Must be 0
+ * @dev_id: Id of a device bound to the context, as its driver's bind
+ *          returned it (VFIO_DEVICE_BIND_IOASID_FD's out_dev_id)
+ * @data_len: In: bytes @data_uptr has room for. Out: size of the IOMMU's
+ *            data; what fits is copied and the rest of the room zeroed
+ * @data_uptr: User buffer for the data
+ * @out_data_type: enum iommu_hw_info_type of <linux/iommufd.h> saying what
+ *                 the data is: IOMMU_HW_INFO_TYPE_INTEL_VTD for struct
+ *                 iommu_hw_info_vtd (the unit's capability registers),
+ *                 IOMMU_HW_INFO_TYPE_NONE when the IOMMU reports nothing
+ * @__reserved: Must be 0
+ * @out_formats: Bit N set for every &enum ioasid_format N the device's
+ *               IOMMU nests with
+ *
+ * Report the hardware behind one device. A VMM that emulates a vIOMMU
+ * offers the guest only the stage-1 features the hardware can walk, and
+ * reads them here. Devices of a context may sit behind instances of one
+ * IOMMU driver whose features differ; IOASID_GET_INFO describes the first
+ * device bound, this call each device.
+ *
+ * Errors: -ENOENT when @dev_id is no device of the context, -EINVAL when
+ * it is an IOASID, -EFAULT when @data_uptr cannot be written, or the IOMMU
+ * driver's error.
+ */
+struct ioasid_hw_info {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	__u32 out_data_type;
+	__u32 __reserved;
+	__aligned_u64 out_formats;
+};
+
+#define IOASID_GET_HW_INFO _IO(IOASID_TYPE, IOASID_CMD_GET_HW_INFO)
 
 #endif /* _UAPI_LINUX_IOASID_H */

@@ -380,6 +380,57 @@ TEST_F(edu, pasid_refused)
 	ASSERT_EQ(0, memcmp(self->a, self->b, 64));
 }
 
+/*
+ * QEMU 7.2's VT-d cannot nest: the context and the device's hardware
+ * information say so, a nesting parent is refused at attach (and at
+ * creation once VT-d is bound), and the VT-d stage-1 format at creation.
+ * The RID's translation stays.
+ */
+TEST_F(edu, nesting_refused)
+{
+	struct iommu_hw_info_vtd vtd;
+	struct ioasid_hw_info hw = {
+		.size = sizeof(hw),
+		.data_len = sizeof(vtd),
+		.data_uptr = (uintptr_t)&vtd,
+	};
+	struct ioasid_info info;
+	uint32_t parent, nested;
+
+	/* Before a device is bound, any IOASID may be a nesting parent */
+	ASSERT_EQ(0, ioasid_create_parent(self->fd, &parent));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, parent, self->a, MAP_SIZE,
+				      IOVA_A));
+	edu_up();
+	ASSERT_EQ(0, ioasid_get_info(self->fd, &info));
+	ASSERT_FALSE(info.out_flags & IOASID_INFO_NESTING);
+	ASSERT_EQ(0, info.out_formats);
+
+	/* The unit's registers, as the VMM's vIOMMU would read them */
+	hw.dev_id = self->edu.dev_id;
+	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_GET_HW_INFO, &hw));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, hw.out_data_type);
+	ASSERT_EQ(sizeof(vtd), hw.data_len);
+	ASSERT_NE(0, vtd.cap_reg);
+	/* ECAP.NEST, bit 26: the reason for all of the below */
+	ASSERT_FALSE(vtd.ecap_reg & (1ULL << 26));
+	ASSERT_EQ(0, hw.out_formats);
+
+	ASSERT_EQ(EOPNOTSUPP, edu_attach(&self->edu, parent));
+	ASSERT_EQ(EOPNOTSUPP, ioasid_create_nested(self->fd, parent,
+						   IOASID_FORMAT_VTD_S1,
+						   &nested));
+	ASSERT_EQ(EOPNOTSUPP, ioasid_create_nested(self->fd, parent,
+						   IOASID_FORMAT_MOCK_S1,
+						   &nested));
+	ASSERT_EQ(EOPNOTSUPP, ioasid_create_parent(self->fd, &nested));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, parent));
+
+	ASSERT_EQ(0, edu_dma(self->edu.bar, IOVA_A, EDU_BUF, 64, false));
+	ASSERT_EQ(0, edu_dma(self->edu.bar, EDU_BUF, IOVA_B, 64, true));
+	ASSERT_EQ(0, memcmp(self->a, self->b, 64));
+}
+
 TEST_F(edu, rebind)
 {
 	struct edu_dev other = self->edu;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <linux/ioasid.h>
+#include <linux/iommufd.h>
 #include "../../../../drivers/ioasid/ioasid_test.h"
 
 #define PAGE_SZ 4096UL
@@ -44,6 +45,131 @@ static int ioasid_create(int fd, uint32_t *id)
 
 	if (!rc)
 		*id = cmd.out_ioasid;
+	return rc;
+}
+
+/* A normal IOASID that can be the parent of nested and delegated ones */
+static int ioasid_create_parent(int fd, uint32_t *id)
+{
+	struct ioasid_create cmd = {
+		.size = sizeof(cmd),
+		.flags = IOASID_CREATE_NEST_PARENT,
+	};
+	int rc = ioasid_call(fd, IOASID_CREATE, &cmd);
+
+	if (!rc)
+		*id = cmd.out_ioasid;
+	return rc;
+}
+
+static int ioasid_create_nested(int fd, uint32_t parent, uint32_t format,
+				uint32_t *id)
+{
+	struct ioasid_create_nested cmd = {
+		.size = sizeof(cmd),
+		.parent_ioasid = parent,
+		.format = format,
+	};
+	int rc = ioasid_call(fd, IOASID_CREATE_NESTED, &cmd);
+
+	if (!rc)
+		*id = cmd.out_ioasid;
+	return rc;
+}
+
+static int ioasid_set_tables(int fd, uint32_t id, uint32_t format,
+			     const void *data, uint32_t data_len)
+{
+	struct ioasid_set_nested_page_tables cmd = {
+		.size = sizeof(cmd),
+		.ioasid = id,
+		.format = format,
+		.data_len = data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+
+	return ioasid_call(fd, IOASID_SET_NESTED_PAGE_TABLES, &cmd);
+}
+
+/* Point nested IOASID @id at the mock stage-1 table at @root_gpa */
+static int ioasid_set_mock_s1(int fd, uint32_t id, uint64_t root_gpa)
+{
+	struct ioasid_mock_s1 s1 = { .root_gpa = root_gpa };
+
+	return ioasid_set_tables(fd, id, IOASID_FORMAT_MOCK_S1, &s1,
+				 sizeof(s1));
+}
+
+static int ioasid_create_delegated(int fd, uint32_t parent, uint32_t format,
+				   const void *data, uint32_t data_len,
+				   uint32_t *id)
+{
+	struct ioasid_create_delegated cmd = {
+		.size = sizeof(cmd),
+		.parent_ioasid = parent,
+		.format = format,
+		.data_len = data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+	int rc = ioasid_call(fd, IOASID_CREATE_DELEGATED, &cmd);
+
+	if (!rc)
+		*id = cmd.out_ioasid;
+	return rc;
+}
+
+/* A delegated IOASID over the mock PASID table at @table_gpa */
+static int ioasid_create_mock_delegated(int fd, uint32_t parent,
+					uint64_t table_gpa, uint32_t pasid_bits,
+					uint32_t *id)
+{
+	struct ioasid_mock_pasid_table pt = {
+		.table_gpa = table_gpa,
+		.pasid_bits = pasid_bits,
+	};
+
+	return ioasid_create_delegated(fd, parent,
+				       IOASID_FORMAT_MOCK_PASID_TABLE, &pt,
+				       sizeof(pt), id);
+}
+
+/* Pass @num requests of @len bytes; *done is set to the number carried out */
+static int ioasid_invalidate(int fd, uint32_t id, uint32_t format,
+			     const void *reqs, uint32_t len, uint32_t num,
+			     uint32_t *done)
+{
+	struct ioasid_invalidate cmd = {
+		.size = sizeof(cmd),
+		.ioasid = id,
+		.format = format,
+		.entry_len = len,
+		.entry_num = num,
+		.entries_uptr = (uintptr_t)reqs,
+	};
+	int rc = ioasid_call(fd, IOASID_INVALIDATE, &cmd);
+
+	if (done)
+		*done = cmd.entry_num;
+	return rc;
+}
+
+/* The IOMMU's data for device @dev_id into @buf of *len bytes; sets *len */
+static int ioasid_get_hw_info(int fd, uint32_t dev_id, void *buf,
+			      uint32_t *len, uint32_t *type, uint64_t *formats)
+{
+	struct ioasid_hw_info cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.data_len = *len,
+		.data_uptr = (uintptr_t)buf,
+	};
+	int rc = ioasid_call(fd, IOASID_GET_HW_INFO, &cmd);
+
+	if (!rc) {
+		*len = cmd.data_len;
+		*type = cmd.out_data_type;
+		*formats = cmd.out_formats;
+	}
 	return rc;
 }
 
@@ -323,12 +449,23 @@ static int mock_fail_map(int fd, int after)
 	return ioasid_test(fd, IOASID_TEST_FAIL_MAP, 0, &cmd);
 }
 
+/* Let @after more mock invalidation requests work, fail the next; -1 cancels */
+static int mock_fail_invalidate(int fd, int after)
+{
+	struct ioasid_test_cmd cmd = { .fail_map = { .after = after } };
+
+	return ioasid_test(fd, IOASID_TEST_FAIL_INVALIDATE, 0, &cmd);
+}
+
 /* What a mock DMA did */
 struct dma_result {
 	uint64_t done;
 	uint64_t fault_iova;
 	uint32_t fault;
+	uint32_t stage;
+	uint64_t fault_gpa;
 	uint64_t pgsize;
+	bool iotlb_hit;
 };
 
 /* DMA tagged with @pasid, 0 for none */
@@ -352,6 +489,9 @@ static int mock_dma_pasid(int fd, uint32_t mock_id, uint32_t pasid,
 		res->fault_iova = cmd.dma.out_fault_iova;
 		res->fault = cmd.dma.out_fault_reason;
 		res->pgsize = cmd.dma.out_first_pgsize;
+		res->stage = cmd.dma.out_fault_stage;
+		res->fault_gpa = cmd.dma.out_fault_gpa;
+		res->iotlb_hit = cmd.dma.out_iotlb_hit;
 	}
 	return rc;
 }

@@ -30,15 +30,9 @@ static struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id)
 {
 	struct ioasid_object *obj;
 
-	obj = ioasid_object_get(ctx, id, IOASID_OBJ_ANY);
+	obj = ioasid_ioasid_get(ctx, id, IOASID_OBJ_IOAS);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
-	if (obj->type != IOASID_OBJ_IOAS) {
-		int rc = obj->type == IOASID_OBJ_NESTED ? -EINVAL : -ENOENT;
-
-		ioasid_object_put(obj);
-		return ERR_PTR(rc);
-	}
 	return container_of(obj, struct ioasid_ioas, obj);
 }
 
@@ -1412,7 +1406,8 @@ struct ioasid_domain *ioasid_attach_pasid(struct ioasid_object *target,
 	struct ioasid_nested *nested = to_nested(target);
 	struct ioasid_domain *idomain;
 
-	if (nested && !ioasid_nested_pasid_capable(nested))
+	/* Saves making a parent domain to learn the driver cannot */
+	if (nested && nested->fmt->no_pasid)
 		return ERR_PTR(-EOPNOTSUPP);
 	mutex_lock(&ioas->mutex);
 	idomain = ioasid_target_get_domain(target, dev,

@@ -108,6 +108,8 @@ void ioasid_object_publish(struct ioasid_ctx *ctx, struct ioasid_object *obj);
 void ioasid_object_abort(struct ioasid_ctx *ctx, struct ioasid_object *obj);
 struct ioasid_object *ioasid_object_get(struct ioasid_ctx *ctx, u32 id,
 					enum ioasid_obj_type type);
+struct ioasid_object *ioasid_ioasid_get(struct ioasid_ctx *ctx, u32 id,
+					enum ioasid_obj_type type);
 void ioasid_object_put(struct ioasid_object *obj);
 struct ioasid_object *ioasid_object_remove(struct ioasid_ctx *ctx, u32 id,
 					   enum ioasid_obj_type type);
@@ -337,7 +339,6 @@ void ioasid_detach_pasid(struct ioasid_object *target, struct device *dev,
 /* Nested and delegated IOASIDs (nested.c) */
 int ioasid_nest_one_page(u64 gpa, u64 *start, u64 *last);
 u64 ioasid_nesting_formats(struct device *dev);
-bool ioasid_nested_pasid_capable(struct ioasid_nested *nested);
 int ioasid_nested_create(struct ioasid_ucmd *ucmd);
 int ioasid_delegated_create(struct ioasid_ucmd *ucmd);
 int ioasid_nested_set_tables(struct ioasid_ucmd *ucmd);

@@ -70,6 +70,31 @@ struct ioasid_object *ioasid_object_get(struct ioasid_ctx *ctx, u32 id,
 	return obj;
 }
 
+/**
+ * ioasid_ioasid_get() - look up an IOASID of one kind for an ioctl
+ * @ctx: Context
+ * @id: Id userspace gave
+ * @type: IOASID_OBJ_IOAS or IOASID_OBJ_NESTED
+ *
+ * Return: the object, held as ioasid_object_get() holds it, or an ERR_PTR:
+ * -EINVAL for an IOASID of the other kind, a bad request; -ENOENT for an
+ * id that names no IOASID (a device's included).
+ */
+struct ioasid_object *ioasid_ioasid_get(struct ioasid_ctx *ctx, u32 id,
+					enum ioasid_obj_type type)
+{
+	struct ioasid_object *obj;
+	int rc;
+
+	obj = ioasid_object_get(ctx, id, IOASID_OBJ_ANY);
+	if (IS_ERR(obj) || obj->type == type)
+		return obj;
+	rc = obj->type == IOASID_OBJ_IOAS || obj->type == IOASID_OBJ_NESTED ?
+	     -EINVAL : -ENOENT;
+	ioasid_object_put(obj);
+	return ERR_PTR(rc);
+}
+
 void ioasid_object_put(struct ioasid_object *obj)
 {
 	/* The table's reference keeps this from reaching zero */

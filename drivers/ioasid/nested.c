@@ -140,50 +140,60 @@ u64 ioasid_nesting_formats(struct device *dev)
 	return formats;
 }
 
-/*
- * Check a parent and a format for a new nested (@delegated false) or
- * delegated IOASID. Takes a long-term user of the parent on success.
- */
-static int ioasid_nested_prepare(struct ioasid_ctx *ctx, u32 parent_id,
-				 u32 format, bool delegated,
-				 struct ioasid_nested *nested)
+static void ioasid_nested_free(struct ioasid_nested *nested)
 {
+	if (nested->parent)
+		ioasid_object_del_user(nested->ctx, &nested->parent->obj);
+	kfree(nested->data);
+	kfree(nested);
+}
+
+/*
+ * A new nested (@delegated false) or delegated IOASID over @parent_id, not
+ * yet in the table; it holds a long-term user of the parent.
+ */
+static struct ioasid_nested *ioasid_nested_alloc(struct ioasid_ctx *ctx,
+						 u32 parent_id, u32 format,
+						 bool delegated)
+{
+	const struct ioasid_nest_format *fmt;
+	struct ioasid_nested *nested;
 	struct ioasid_object *obj;
 	int rc = 0;
 
-	nested->fmt = ioasid_format_find(format);
-	if (!nested->fmt)
-		return -EOPNOTSUPP;
-	if (nested->fmt->delegated != delegated)
-		return -EINVAL;
+	fmt = ioasid_format_find(format);
+	if (!fmt)
+		return ERR_PTR(-EOPNOTSUPP);
+	if (fmt->delegated != delegated)
+		return ERR_PTR(-EINVAL);
 	mutex_lock(&ctx->lock);
 	if (ctx->iommu_ops && !(ctx->caps.formats & BIT_ULL(format)))
 		rc = -EOPNOTSUPP;
 	mutex_unlock(&ctx->lock);
 	if (rc)
-		return rc;
+		return ERR_PTR(rc);
 
-	obj = ioasid_object_get(ctx, parent_id, IOASID_OBJ_ANY);
+	obj = ioasid_ioasid_get(ctx, parent_id, IOASID_OBJ_IOAS);
 	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	/* An IOASID of the wrong kind is a bad request; a device, no IOASID */
-	if (obj->type == IOASID_OBJ_NESTED)
+		return ERR_CAST(obj);
+	if (!container_of(obj, struct ioasid_ioas, obj)->nest_parent) {
 		rc = -EINVAL;
-	else if (obj->type != IOASID_OBJ_IOAS)
-		rc = -ENOENT;
-	else if (!container_of(obj, struct ioasid_ioas, obj)->nest_parent)
-		rc = -EINVAL;
-	if (rc) {
-		ioasid_object_put(obj);
-		return rc;
+		goto out_put;
+	}
+	nested = kzalloc(sizeof(*nested), GFP_KERNEL_ACCOUNT);
+	if (!nested) {
+		rc = -ENOMEM;
+		goto out_put;
 	}
 	nested->ctx = ctx;
+	nested->fmt = fmt;
 	nested->parent = container_of(obj, struct ioasid_ioas, obj);
 	INIT_LIST_HEAD(&nested->domains);
 	/* The parent cannot be destroyed under its children */
 	ioasid_object_add_user(ctx, obj);
+out_put:
 	ioasid_object_put(obj);
-	return 0;
+	return rc ? ERR_PTR(rc) : nested;
 }
 
 /*
@@ -234,14 +244,6 @@ static int ioasid_nested_table_mapped(struct ioasid_nested *nested,
 	return ioasid_ioas_covers(nested->parent, start, last) ? 0 : -ERANGE;
 }
 
-static void ioasid_nested_free(struct ioasid_nested *nested)
-{
-	if (nested->parent)
-		ioasid_object_del_user(nested->ctx, &nested->parent->obj);
-	kfree(nested->data);
-	kfree(nested);
-}
-
 /* Publish a new nested or delegated IOASID and return its id */
 static int ioasid_nested_publish(struct ioasid_ucmd *ucmd,
 				 struct ioasid_nested *nested, u32 *out_id,
@@ -273,21 +275,14 @@ int ioasid_nested_create(struct ioasid_ucmd *ucmd)
 	if (cmd->__reserved)
 		return -EINVAL;
 
-	nested = kzalloc(sizeof(*nested), GFP_KERNEL_ACCOUNT);
-	if (!nested)
-		return -ENOMEM;
-	rc = ioasid_nested_prepare(ucmd->ctx, cmd->parent_ioasid, cmd->format,
-				   false, nested);
-	if (rc)
-		goto err_free;
+	nested = ioasid_nested_alloc(ucmd->ctx, cmd->parent_ioasid, cmd->format,
+				     false);
+	if (IS_ERR(nested))
+		return PTR_ERR(nested);
 	rc = ioasid_nested_publish(ucmd, nested, &cmd->out_ioasid,
 				   sizeof(*cmd));
 	if (rc)
-		goto err_free;
-	return 0;
-
-err_free:
-	ioasid_nested_free(nested);
+		ioasid_nested_free(nested);
 	return rc;
 }
 
@@ -301,13 +296,10 @@ int ioasid_delegated_create(struct ioasid_ucmd *ucmd)
 	if (cmd->flags)
 		return -EOPNOTSUPP;
 
-	nested = kzalloc(sizeof(*nested), GFP_KERNEL_ACCOUNT);
-	if (!nested)
-		return -ENOMEM;
-	rc = ioasid_nested_prepare(ucmd->ctx, cmd->parent_ioasid, cmd->format,
-				   true, nested);
-	if (rc)
-		goto err_free;
+	nested = ioasid_nested_alloc(ucmd->ctx, cmd->parent_ioasid, cmd->format,
+				     true);
+	if (IS_ERR(nested))
+		return PTR_ERR(nested);
 	data = ioasid_nested_data(nested->fmt, cmd->data_len, cmd->data_uptr);
 	if (IS_ERR(data)) {
 		rc = PTR_ERR(data);
@@ -336,30 +328,17 @@ static struct ioasid_nested *ioasid_nested_get(struct ioasid_ctx *ctx, u32 id,
 {
 	struct ioasid_nested *nested;
 	struct ioasid_object *obj;
-	int rc;
 
-	obj = ioasid_object_get(ctx, id, IOASID_OBJ_ANY);
+	obj = ioasid_ioasid_get(ctx, id, IOASID_OBJ_NESTED);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
-	/* A normal IOASID, or the wrong format, is a bad request */
-	if (obj->type == IOASID_OBJ_IOAS) {
-		rc = -EINVAL;
-		goto err_put;
-	}
-	if (obj->type != IOASID_OBJ_NESTED) {
-		rc = -ENOENT;
-		goto err_put;
-	}
 	nested = container_of(obj, struct ioasid_nested, obj);
+	/* The wrong format is a bad request */
 	if (nested->fmt->format != format) {
-		rc = -EINVAL;
-		goto err_put;
+		ioasid_object_put(obj);
+		return ERR_PTR(-EINVAL);
 	}
 	return nested;
-
-err_put:
-	ioasid_object_put(obj);
-	return ERR_PTR(rc);
 }
 
 int ioasid_nested_set_tables(struct ioasid_ucmd *ucmd)
@@ -599,18 +578,6 @@ ioasid_nested_get_domain(struct ioasid_nested *nested, struct device *dev,
 	if (IS_ERR(parent))
 		return parent;
 	return na.nd;
-}
-
-/**
- * ioasid_nested_pasid_capable() - can PASIDs attach to a nested IOASID?
- * @nested: The nested or delegated IOASID
- *
- * Return: false for a format whose nested domains the IOMMU driver cannot
- * attach to a PASID, which saves making a parent domain to learn it.
- */
-bool ioasid_nested_pasid_capable(struct ioasid_nested *nested)
-{
-	return !nested->fmt->no_pasid;
 }
 
 /**

@@ -34,8 +34,7 @@ static int ioasid_probe_caps(struct device *dev, struct ioasid_caps *caps)
 	caps->max_pasid_bits = dev->iommu->max_pasids ?
 			       order_base_2(dev->iommu->max_pasids) : 0;
 	caps->coherent = device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY);
-	caps->formats = ioasid_nesting_formats(dev);
-	return 0;
+	return ioasid_nesting_formats(dev, &caps->formats);
 }
 
 static struct ioasid_group *ioasid_group_find(struct ioasid_ctx *ctx,
@@ -154,8 +153,10 @@ struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 	}
 
 	if (!ctx->iommu_ops) {
+		spin_lock(&ctx->caps_lock);
 		ctx->iommu_ops = dev_iommu_ops(dev);
 		ctx->caps = caps;
+		spin_unlock(&ctx->caps_lock);
 	}
 	if (new_igroup) {
 		list_add_tail(&new_igroup->node, &ctx->groups);
@@ -221,21 +222,6 @@ static bool ioasid_group_has_pasids(struct ioasid_group *igroup)
 	return false;
 }
 
-/* Look up an IOASID of any kind that devices can attach to */
-static struct ioasid_object *ioasid_target_get(struct ioasid_ctx *ctx, u32 id)
-{
-	struct ioasid_object *obj;
-
-	obj = ioasid_object_get(ctx, id, IOASID_OBJ_ANY);
-	if (IS_ERR(obj))
-		return obj;
-	if (obj->type != IOASID_OBJ_IOAS && obj->type != IOASID_OBJ_NESTED) {
-		ioasid_object_put(obj);
-		return ERR_PTR(-ENOENT);
-	}
-	return obj;
-}
-
 /**
  * ioasid_device_attach() - attach a device's RID to an IOASID
  * @idev: Binding from ioasid_bind_device()
@@ -267,7 +253,7 @@ int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid)
 	struct ioasid_domain *idomain;
 	int rc = 0;
 
-	target = ioasid_target_get(ctx, ioasid);
+	target = ioasid_object_get(ctx, ioasid, IOASID_OBJ_IOASID);
 	if (IS_ERR(target))
 		return PTR_ERR(target);
 
@@ -360,7 +346,7 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 	if (pasid == IOMMU_NO_PASID || pasid >= idev->dev->iommu->max_pasids)
 		return -EINVAL;
 
-	target = ioasid_target_get(ctx, ioasid);
+	target = ioasid_object_get(ctx, ioasid, IOASID_OBJ_IOASID);
 	if (IS_ERR(target))
 		return PTR_ERR(target);
 
@@ -514,13 +500,16 @@ int ioasid_device_hw_info(struct ioasid_ucmd *ucmd)
 			goto out_unlock;
 		}
 	}
-	cmd->out_formats = ioasid_nesting_formats(idev->dev);
+	rc = ioasid_nesting_formats(idev->dev, &cmd->out_formats);
 	mutex_unlock(&ctx->lock);
+	if (rc)
+		goto out_free;
 
 	copy = min_t(size_t, len, cmd->data_len);
 	if (copy_to_user(uptr, data, copy) ||
 	    clear_user(uptr + copy, cmd->data_len - copy))
 		rc = -EFAULT;
+out_free:
 	kfree(data);
 	if (rc)
 		return rc;
@@ -554,8 +543,11 @@ void ioasid_device_destroy(struct ioasid_device *idev)
 		kfree(igroup);
 	}
 	/* With no device left, the next one bound selects the IOMMU anew */
-	if (list_empty(&ctx->groups))
+	if (list_empty(&ctx->groups)) {
+		spin_lock(&ctx->caps_lock);
 		ctx->iommu_ops = NULL;
+		spin_unlock(&ctx->caps_lock);
+	}
 	mutex_unlock(&ctx->lock);
 	kfree(idev);
 }

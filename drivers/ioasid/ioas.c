@@ -7,10 +7,12 @@
  * when it is created, and MAP, UNMAP and COPY change the tree and every
  * domain together or, on failure, none of them.
  *
- * One invariant keeps UNMAP exact: a large IOMMU page never spans two
- * areas. Areas are mapped one by one, so a fresh mapping cannot span two;
- * when UNMAP cuts an area and the IOMMU had to drop a large page across the
- * cut, the rest of the page is mapped again with smaller pages.
+ * Two rules keep UNMAP exact, so that it never changes the translation of
+ * an IOVA outside its range: a large IOMMU page never spans two areas
+ * (areas are mapped one by one, and a cut never splits a page), and UNMAP
+ * refuses to cut inside a page an IOMMU may use. An IOASID created with a
+ * max_pgsize has its mappings cut into pages no larger, so that every cut
+ * at a multiple of it succeeds.
  */
 #include <linux/file.h>
 #include <linux/iommu.h>
@@ -30,7 +32,7 @@ static struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id)
 {
 	struct ioasid_object *obj;
 
-	obj = ioasid_ioasid_get(ctx, id, IOASID_OBJ_IOAS);
+	obj = ioasid_object_get(ctx, id, IOASID_OBJ_IOAS);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
 	return container_of(obj, struct ioasid_ioas, obj);
@@ -40,27 +42,31 @@ int ioasid_ioas_create(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_create *cmd = ucmd->cmd;
 	struct ioasid_ioas *ioas;
+	struct ioasid_caps caps;
 	int rc;
 
 	if (cmd->flags & ~IOASID_CREATE_NEST_PARENT)
 		return -EOPNOTSUPP;
+	if (cmd->__reserved)
+		return -EINVAL;
+	if (cmd->max_pgsize &&
+	    (cmd->max_pgsize != (unsigned long)cmd->max_pgsize ||
+	     !is_power_of_2(cmd->max_pgsize) || cmd->max_pgsize < PAGE_SIZE))
+		return -EINVAL;
 	/* Once an IOMMU is selected, it must be one that nests */
-	if (cmd->flags & IOASID_CREATE_NEST_PARENT) {
-		mutex_lock(&ucmd->ctx->lock);
-		rc = ucmd->ctx->iommu_ops && !ucmd->ctx->caps.formats ?
-		     -EOPNOTSUPP : 0;
-		mutex_unlock(&ucmd->ctx->lock);
-		if (rc)
-			return rc;
-	}
+	if ((cmd->flags & IOASID_CREATE_NEST_PARENT) &&
+	    ioasid_ctx_caps(ucmd->ctx, &caps) && !caps.formats)
+		return -EOPNOTSUPP;
 
 	ioas = kzalloc(sizeof(*ioas), GFP_KERNEL_ACCOUNT);
 	if (!ioas)
 		return -ENOMEM;
 	ioas->nest_parent = cmd->flags & IOASID_CREATE_NEST_PARENT;
+	ioas->max_pgsize = cmd->max_pgsize;
 	mutex_init(&ioas->mutex);
 	ioas->areas = RB_ROOT_CACHED;
 	ioas->reserved = RB_ROOT_CACHED;
+	ioas->stuck = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&ioas->domains);
 
 	rc = ioasid_object_reserve(ucmd->ctx, &ioas->obj, IOASID_OBJ_IOAS);
@@ -133,50 +139,89 @@ static void ioasid_area_free(struct ioasid_area *area)
 }
 
 /*
- * Map [start, last] of an area into a domain, one physically contiguous run
- * of pages at a time so the IOMMU driver can use its large page sizes. On
- * failure nothing of the range is left mapped.
+ * Unmap [start, last] of @area from a domain, the IOTLB flush left to
+ * @gather. An IOMMU driver that unmaps less than asked leaves DMA able to
+ * reach the rest: the area is marked stuck, and its memory stays pinned
+ * until no domain can hold it.
  */
-static int ioasid_area_map_range(struct iommu_domain *domain,
-				 struct ioasid_area *area,
-				 unsigned long start, unsigned long last)
+static void ioasid_area_unmap(struct iommu_domain *domain,
+			      struct ioasid_area *area, unsigned long start,
+			      unsigned long last,
+			      struct iommu_iotlb_gather *gather)
 {
-	unsigned long first = area->use.start +
-			      ((start - area->node.start) >> PAGE_SHIFT);
-	struct page **pages = area->pages->pages + first;
-	unsigned long npages = (last - start + 1) >> PAGE_SHIFT;
-	unsigned long i = 0;
+	size_t len = last - start + 1;
+
+	if (WARN_ONCE(iommu_unmap_fast(domain, start, len, gather) != len,
+		      "ioasid: IOMMU driver left part of [%#lx, %#lx] mapped\n",
+		      start, last))
+		area->stuck = true;
+}
+
+/*
+ * Map an area into a domain, one physically contiguous run of pages at a
+ * time so the IOMMU driver can use its large page sizes, but never a page
+ * larger than the IOASID's max_pgsize: the runs are cut at multiples of it.
+ * On failure nothing of the area is left mapped.
+ */
+static int ioasid_area_map(struct ioasid_ioas *ioas,
+			   struct iommu_domain *domain,
+			   struct ioasid_area *area)
+{
+	struct page **pages = area->pages->pages + area->use.start;
+	unsigned long npages = area->use.last - area->use.start + 1;
+	unsigned long i = 0, iova = area->node.start;
 	int rc;
 
 	while (i < npages) {
 		unsigned long pfn = page_to_pfn(pages[i]);
-		unsigned long run = 1;
+		unsigned long run = 1, chunk;
 
 		while (i + run < npages &&
 		       page_to_pfn(pages[i + run]) == pfn + run)
 			run++;
-		rc = iommu_map(domain, start + (i << PAGE_SHIFT),
-			       PFN_PHYS(pfn), run << PAGE_SHIFT, area->prot,
-			       GFP_KERNEL_ACCOUNT);
-		if (rc)
-			goto err_unmap;
-		i += run;
-		if (need_resched())
-			cond_resched();
+		for (; run; run -= chunk, i += chunk, pfn += chunk) {
+			chunk = run;
+			if (ioas->max_pgsize)
+				chunk = min(chunk, (ioas->max_pgsize -
+					   (iova & (ioas->max_pgsize - 1))) >>
+					   PAGE_SHIFT);
+			rc = iommu_map(domain, iova, PFN_PHYS(pfn),
+				       chunk << PAGE_SHIFT, area->prot,
+				       GFP_KERNEL_ACCOUNT);
+			if (rc)
+				goto err_unmap;
+			iova += chunk << PAGE_SHIFT;
+		}
+		cond_resched();
 	}
 	return 0;
 
 err_unmap:
-	if (i)
-		iommu_unmap(domain, start, i << PAGE_SHIFT);
+	if (i) {
+		struct iommu_iotlb_gather gather;
+
+		iommu_iotlb_gather_init(&gather);
+		ioasid_area_unmap(domain, area, area->node.start,
+				  area->node.start + (i << PAGE_SHIFT) - 1,
+				  &gather);
+		iommu_iotlb_sync(domain, &gather);
+	}
 	return rc;
 }
 
-static int ioasid_area_map(struct iommu_domain *domain,
-			   struct ioasid_area *area)
+/* Unmap areas that are in no tree from a domain, with one IOTLB flush */
+static void ioasid_domain_unmap_areas(struct iommu_domain *domain,
+				      struct ioasid_area **areas,
+				      unsigned long n)
 {
-	return ioasid_area_map_range(domain, area, area->node.start,
-				     area->node.last);
+	struct iommu_iotlb_gather gather;
+	unsigned long i;
+
+	iommu_iotlb_gather_init(&gather);
+	for (i = 0; i < n; i++)
+		ioasid_area_unmap(domain, areas[i], areas[i]->node.start,
+				  areas[i]->node.last, &gather);
+	iommu_iotlb_sync(domain, &gather);
 }
 
 /* Map new areas into every domain, or into none */
@@ -192,7 +237,8 @@ static int ioasid_domains_map_areas(struct ioasid_ioas *ioas,
 
 	list_for_each_entry(idomain, &ioas->domains, node) {
 		for (i = 0; i < n; i++) {
-			rc = ioasid_area_map(idomain->domain, areas[i]);
+			rc = ioasid_area_map(ioas, idomain->domain,
+					     areas[i]);
 			if (rc)
 				goto err_unmap;
 		}
@@ -201,16 +247,11 @@ static int ioasid_domains_map_areas(struct ioasid_ioas *ioas,
 
 err_unmap:
 	/* The failed area cleaned up after itself */
-	while (i--)
-		iommu_unmap(idomain->domain, areas[i]->node.start,
-			    areas[i]->node.last - areas[i]->node.start + 1);
+	ioasid_domain_unmap_areas(idomain->domain, areas, i);
 	list_for_each_entry(done, &ioas->domains, node) {
 		if (done == idomain)
 			break;
-		for (i = 0; i < n; i++)
-			iommu_unmap(done->domain, areas[i]->node.start,
-				    areas[i]->node.last -
-				    areas[i]->node.start + 1);
+		ioasid_domain_unmap_areas(done->domain, areas, n);
 	}
 	return rc;
 }
@@ -220,32 +261,9 @@ static void ioasid_domains_unmap_areas(struct ioasid_ioas *ioas,
 				       unsigned long n)
 {
 	struct ioasid_domain *idomain;
-	unsigned long i;
 
 	list_for_each_entry(idomain, &ioas->domains, node)
-		for (i = 0; i < n; i++)
-			iommu_unmap(idomain->domain, areas[i]->node.start,
-				    areas[i]->node.last -
-				    areas[i]->node.start + 1);
-}
-
-/*
- * What MAP must respect: the bound IOMMU's page sizes and aperture, or the
- * CPU's page size and everything while no device is bound. Read under the
- * context's lock, outside the IOASID's; a device bound later is checked
- * again when it attaches.
- */
-static void ioasid_ioas_limits(struct ioasid_ctx *ctx, struct ioasid_caps *caps)
-{
-	mutex_lock(&ctx->lock);
-	if (ctx->iommu_ops) {
-		*caps = ctx->caps;
-	} else {
-		caps->pgsize_bitmap = PAGE_SIZE;
-		caps->aperture_start = 0;
-		caps->aperture_last = U64_MAX;
-	}
-	mutex_unlock(&ctx->lock);
+		ioasid_domain_unmap_areas(idomain->domain, areas, n);
 }
 
 static unsigned long ioasid_min_pgsize(struct ioasid_caps *caps)
@@ -380,17 +398,23 @@ struct ioasid_placement {
 /*
  * Place @n areas, whose IOVA ranges are offsets in [0, length), in the
  * IOASID, map them into every domain and insert them. On failure nothing
- * changed and the caller still owns the areas.
+ * changed and the caller still owns the areas, but for any an IOMMU driver
+ * failed to unmap again: those are kept pinned until the IOASID goes, and
+ * their slot in @areas is cleared.
  */
 static int ioasid_ioas_add_areas(struct ioasid_ioas *ioas,
 				 struct ioasid_caps *caps,
 				 struct ioasid_area **areas, unsigned long n,
 				 struct ioasid_placement *place)
 {
+	bool faulted, kept = false;
+	unsigned int tries = 0;
 	u64 start, last, iova;
 	unsigned long i;
 	int rc;
 
+again:
+	faulted = false;
 	mutex_lock(&ioas->mutex);
 	ioasid_ioas_aperture(ioas, caps, &start, &last);
 	if (place->fixed) {
@@ -412,9 +436,15 @@ static int ioasid_ioas_add_areas(struct ioasid_ioas *ioas,
 	if (rc)
 		goto err_unplace;
 
+	/*
+	 * Answer before the areas become visible, so that a failure to answer
+	 * undoes them exactly; but never fault under the IOASID's lock, which
+	 * a userfaultfd could then hold forever.
+	 */
 	*place->iova = iova;
-	rc = ioasid_ucmd_respond(place->ucmd, place->cmd_len);
+	rc = ioasid_ucmd_respond_nofault(place->ucmd, place->cmd_len);
 	if (rc) {
+		faulted = true;
 		ioasid_domains_unmap_areas(ioas, areas, n);
 		goto err_unplace;
 	}
@@ -425,11 +455,21 @@ static int ioasid_ioas_add_areas(struct ioasid_ioas *ioas,
 
 err_unplace:
 	for (i = 0; i < n; i++) {
+		if (areas[i]->stuck) {
+			interval_tree_insert(&areas[i]->node, &ioas->stuck);
+			areas[i] = NULL;
+			kept = true;
+			continue;
+		}
 		areas[i]->node.start -= iova;
 		areas[i]->node.last -= iova;
 	}
 out_unlock:
 	mutex_unlock(&ioas->mutex);
+	/* The answer faulted: fault it in here and start over, a few times */
+	if (faulted && !kept && ++tries < 4 &&
+	    !ioasid_ucmd_respond(place->ucmd, place->cmd_len))
+		goto again;
 	return rc;
 }
 
@@ -449,7 +489,7 @@ static int ioasid_prepare_placement(struct ioasid_ctx *ctx, u32 flags,
 
 	if (!(flags & (IOASID_MAP_READ | IOASID_MAP_WRITE)) || !length)
 		return -EINVAL;
-	ioasid_ioas_limits(ctx, caps);
+	ioasid_ctx_caps(ctx, caps);
 	min = ioasid_min_pgsize(caps);
 	if (flags & IOASID_MAP_FIXED_IOVA) {
 		if (align)
@@ -540,7 +580,7 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 	}
 
 	rc = ioasid_ioas_add_areas(ioas, &caps, &area, 1, &place);
-	if (rc)
+	if (rc && area)
 		ioasid_area_free(area);
 out_fput:
 	if (file)
@@ -667,8 +707,8 @@ int ioasid_ioas_copy(struct ioasid_ucmd *ucmd)
 	if (rc)
 		goto out_put_dst;
 	rc = ioasid_ioas_add_areas(dst, &caps, areas, n, &place);
-	if (rc)
-		for (i = 0; i < n; i++)
+	for (i = 0; rc && i < n; i++)
+		if (areas[i])
 			ioasid_area_free(areas[i]);
 	kvfree(areas);
 out_put_dst:
@@ -678,12 +718,45 @@ out_put_src:
 	return rc;
 }
 
+/* Page sizes the domains of the IOASID may have used for its mappings */
+static unsigned long ioasid_ioas_pgsizes(struct ioasid_ioas *ioas)
+{
+	struct ioasid_domain *idomain;
+	unsigned long pgsizes = 0;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	list_for_each_entry(idomain, &ioas->domains, node)
+		pgsizes |= idomain->domain->pgsize_bitmap;
+	if (ioas->max_pgsize)
+		pgsizes &= GENMASK(__fls(ioas->max_pgsize), 0);
+	return pgsizes;
+}
+
+/*
+ * What UNMAP must be aligned to: the smallest page of the context's IOMMU
+ * and of every domain, as the IOMMU core refuses to unmap less than that.
+ */
+static unsigned long ioasid_ioas_unmap_align(struct ioasid_ioas *ioas,
+					     struct ioasid_caps *caps)
+{
+	unsigned long align = ioasid_min_pgsize(caps);
+	struct ioasid_domain *idomain;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	list_for_each_entry(idomain, &ioas->domains, node)
+		align = max(align, BIT(__ffs(idomain->domain->pgsize_bitmap)));
+	return align;
+}
+
 /*
  * The largest page an IOMMU with page sizes @pgsizes can have used to map
  * @iova of @area: a page of size S is possible only if the S-aligned block
  * around @iova lies in the area and its memory is physically contiguous
- * and S-aligned, since ioasid_area_map_range() maps contiguous runs and
- * iommu_map() picks page sizes by alignment. PAGE_SIZE if nothing larger.
+ * and S-aligned, since ioasid_area_map() maps contiguous runs, cut at
+ * multiples of the IOASID's max_pgsize, and iommu_map() picks page sizes by
+ * alignment. PAGE_SIZE if nothing larger.
  */
 static unsigned long ioasid_area_max_leaf(struct ioasid_area *area,
 					  unsigned long pgsizes,
@@ -715,35 +788,39 @@ static unsigned long ioasid_area_max_leaf(struct ioasid_area *area,
 	return PAGE_SIZE;
 }
 
-/* Spare areas for the splits of one UNMAP, allocated before it starts */
-struct ioasid_cut_pool {
-	struct ioasid_area *area[4];
-};
-
-static struct ioasid_area *ioasid_cut_pool_take(struct ioasid_cut_pool *pool)
+/* Does a cut of @area between @iova - 1 and @iova go through a page? */
+static bool ioasid_area_cut_splits_page(struct ioasid_area *area,
+					unsigned long pgsizes,
+					unsigned long iova)
 {
-	unsigned int i;
+	return !IS_ALIGNED(iova, ioasid_area_max_leaf(area, pgsizes, iova));
+}
 
-	for (i = 0; i < ARRAY_SIZE(pool->area); i++) {
-		struct ioasid_area *area = pool->area[i];
-
-		if (area) {
-			pool->area[i] = NULL;
-			return area;
-		}
-	}
-	/* The pool is sized for every split a cut can make */
-	WARN_ON(1);
-	return NULL;
+/* A split area: [start, last] of @area, its pages pinned once more */
+static struct interval_tree_node *ioasid_area_split(struct ioasid_area *area,
+						    struct ioasid_area *piece,
+						    unsigned long start,
+						    unsigned long last)
+{
+	piece->prot = area->prot;
+	piece->pages = area->pages;
+	piece->node.start = start;
+	piece->node.last = last;
+	piece->use.start = area->use.start +
+			   ((start - area->node.start) >> PAGE_SHIFT);
+	piece->use.last = piece->use.start + ((last - start) >> PAGE_SHIFT);
+	ioasid_pages_get(piece->pages);
+	return &piece->use;
 }
 
 /*
  * Cut [start, last] out of the tree of areas, splitting the areas that
- * stick out of it with spares from @pool: their pages outside the range
- * stay pinned, the others are released. The domains are the caller's.
+ * stick out of it with @spare: their pages outside the range stay pinned,
+ * the others are released. The domains have been unmapped; areas that some
+ * domain failed to unmap stay whole.
  */
 static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
-			    unsigned long last, struct ioasid_cut_pool *pool,
+			    unsigned long last, struct ioasid_area **spare,
 			    u64 *unmapped)
 {
 	struct ioasid_area *area, *next, *left = NULL, *right = NULL;
@@ -754,30 +831,20 @@ static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
 		struct interval_tree_node *keep_l = NULL, *keep_r = NULL;
 
 		next = ioasid_area_next(area, start, last);
+		if (area->stuck)
+			continue;
 		interval_tree_remove(&area->node, &ioas->areas);
 		if (area->node.start < start) {
-			left = ioasid_cut_pool_take(pool);
-			left->prot = area->prot;
-			left->pages = area->pages;
-			left->node.start = area->node.start;
-			left->node.last = start - 1;
-			left->use.start = area->use.start;
-			left->use.last = area->use.start +
-				((start - area->node.start) >> PAGE_SHIFT) - 1;
-			ioasid_pages_get(left->pages);
-			keep_l = &left->use;
+			left = spare[0];
+			spare[0] = NULL;
+			keep_l = ioasid_area_split(area, left, area->node.start,
+						   start - 1);
 		}
 		if (area->node.last > last) {
-			right = ioasid_cut_pool_take(pool);
-			right->prot = area->prot;
-			right->pages = area->pages;
-			right->node.start = last + 1;
-			right->node.last = area->node.last;
-			right->use.start = area->use.start +
-				((last + 1 - area->node.start) >> PAGE_SHIFT);
-			right->use.last = area->use.last;
-			ioasid_pages_get(right->pages);
-			keep_r = &right->use;
+			right = spare[1];
+			spare[1] = NULL;
+			keep_r = ioasid_area_split(area, right, last + 1,
+						   area->node.last);
 		}
 		ioasid_pages_replace_use(area->pages, &area->use, keep_l,
 					 keep_r);
@@ -794,23 +861,17 @@ static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
 
 /*
  * Unmap [start, last] from every domain and cut it out of the areas. Adds
- * the bytes removed to *@unmapped. Fails only before changing anything.
- *
- * An IOMMU may have mapped the memory at a cut edge with a large page
- * that spans it. Drivers cannot unmap part of one, and the core's unmap
- * loop must never start or end inside one, so such a page is unmapped
- * whole, from its start to its end, and the part that stays is mapped
- * again with smaller pages: DMA to that part faults meanwhile.
+ * the bytes removed to *@unmapped. Fails only before changing anything:
+ * with -EXDEV when an edge of the range lies inside a page an IOMMU may
+ * use, as unmapping that page would take the translation of memory
+ * outside the range away.
  */
 static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 			   unsigned long last, u64 *unmapped)
 {
-	struct ioasid_area *head, *tail, *area;
-	struct ioasid_cut_pool pool = {};
+	struct ioasid_area *head, *tail, *area, *spare[2] = {};
+	unsigned long pgsizes = ioasid_ioas_pgsizes(ioas);
 	struct ioasid_domain *idomain;
-	unsigned long lo = start, hi = last, pgsizes = 0;
-	bool split_l, split_r, fail_l = false, fail_r = false;
-	unsigned int i, need = 0;
 	int rc = 0;
 
 	lockdep_assert_held(&ioas->mutex);
@@ -819,73 +880,44 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 	if (!head)
 		return -ENOENT;
 	tail = ioasid_area_first(ioas, last, last);
-	split_l = head->node.start < start;
-	split_r = tail && tail->node.last > last;
-
-	list_for_each_entry(idomain, &ioas->domains, node)
-		pgsizes |= idomain->domain->pgsize_bitmap;
-	if (split_l)
-		lo = ALIGN_DOWN(start, ioasid_area_max_leaf(head, pgsizes,
-							    start));
-	if (split_r)
-		hi = ALIGN(last + 1, ioasid_area_max_leaf(tail, pgsizes,
-							  last)) - 1;
-
-	/*
-	 * The splits at the edges and, should memory run out to map the
-	 * rest of a large page again, one at the outer edge of each rest.
-	 */
-	need = split_l + split_r;
-	need += (lo < start) + (hi > last);
-	for (i = 0; i < need; i++) {
-		pool.area[i] = kzalloc(sizeof(*pool.area[i]),
-				       GFP_KERNEL_ACCOUNT);
-		if (!pool.area[i]) {
+	if (head->node.start < start) {
+		if (ioasid_area_cut_splits_page(head, pgsizes, start))
+			return -EXDEV;
+		spare[0] = kzalloc(sizeof(*spare[0]), GFP_KERNEL_ACCOUNT);
+		if (!spare[0])
+			return -ENOMEM;
+	}
+	if (tail && tail->node.last > last) {
+		if (ioasid_area_cut_splits_page(tail, pgsizes, last + 1)) {
+			rc = -EXDEV;
+			goto out_free;
+		}
+		spare[1] = kzalloc(sizeof(*spare[1]), GFP_KERNEL_ACCOUNT);
+		if (!spare[1]) {
 			rc = -ENOMEM;
-			goto out_free_pool;
+			goto out_free;
 		}
 	}
 
-	/* [lo, hi] starts and ends at page boundaries in every domain */
+	/* One IOTLB flush per domain, before any page is unpinned */
 	list_for_each_entry(idomain, &ioas->domains, node) {
-		for (area = ioasid_area_first(ioas, lo, hi); area;
-		     area = ioasid_area_next(area, lo, hi)) {
-			unsigned long s = max(area->node.start, lo);
-			unsigned long e = min(area->node.last, hi);
+		struct iommu_iotlb_gather gather;
 
-			iommu_unmap(idomain->domain, s, e - s + 1);
+		iommu_iotlb_gather_init(&gather);
+		for (area = head; area;
+		     area = ioasid_area_next(area, start, last)) {
+			ioasid_area_unmap(idomain->domain, area,
+					  max(area->node.start, start),
+					  min(area->node.last, last), &gather);
+			cond_resched();
 		}
-		if (lo < start &&
-		    ioasid_area_map_range(idomain->domain, head, lo, start - 1))
-			fail_l = true;
-		if (hi > last &&
-		    ioasid_area_map_range(idomain->domain, tail, last + 1, hi))
-			fail_r = true;
+		iommu_iotlb_sync(idomain->domain, &gather);
 	}
+	ioasid_cut_tree(ioas, start, last, spare, unmapped);
 
-	ioasid_cut_tree(ioas, start, last, &pool, unmapped);
-
-	/*
-	 * Memory ran out to map the rest of a large page again in some
-	 * domain: unmap that rest everywhere too, so that all domains agree.
-	 * A domain that failed cleaned up after itself.
-	 */
-	if (fail_l || fail_r) {
-		list_for_each_entry(idomain, &ioas->domains, node) {
-			if (fail_l)
-				iommu_unmap(idomain->domain, lo, start - lo);
-			if (fail_r)
-				iommu_unmap(idomain->domain, last + 1, hi - last);
-		}
-		if (fail_l)
-			ioasid_cut_tree(ioas, lo, start - 1, &pool, unmapped);
-		if (fail_r)
-			ioasid_cut_tree(ioas, last + 1, hi, &pool, unmapped);
-	}
-
-out_free_pool:
-	for (i = 0; i < ARRAY_SIZE(pool.area); i++)
-		kfree(pool.area[i]);
+out_free:
+	kfree(spare[0]);
+	kfree(spare[1]);
 	return rc;
 }
 
@@ -912,20 +944,24 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 			return -EINVAL;
 		if (check_add_overflow(cmd->iova, cmd->length - 1, &last))
 			return -EOVERFLOW;
-		ioasid_ioas_limits(ucmd->ctx, &caps);
-		if (!IS_ALIGNED(cmd->iova | cmd->length,
-				ioasid_min_pgsize(&caps)))
-			return -EINVAL;
 		start = cmd->iova;
 	}
 
+	ioasid_ctx_caps(ucmd->ctx, &caps);
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
 	mutex_lock(&ioas->mutex);
-	rc = ioasid_ioas_cut(ioas, start, last, &unmapped);
+	if (!IS_ALIGNED(start | (last + 1),
+			ioasid_ioas_unmap_align(ioas, &caps)))
+		rc = -EINVAL;
+	else
+		rc = ioasid_ioas_cut(ioas, start, last, &unmapped);
 	mutex_unlock(&ioas->mutex);
+	/* VMMs empty an IOASID without knowing whether anything is left */
+	if (rc == -ENOENT && (cmd->flags & IOASID_UNMAP_ALL))
+		rc = 0;
 	if (!rc) {
 		cmd->out_length = unmapped;
 		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
@@ -941,7 +977,7 @@ int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd)
 	struct interval_tree_node *node;
 	struct ioasid_ioas *ioas;
 	struct ioasid_caps caps;
-	u64 start, last, cur;
+	u64 start, last, cur, align;
 	u32 n = 0, max;
 	int rc = 0;
 
@@ -950,7 +986,7 @@ int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd)
 	if (cmd->num_ranges && !cmd->ranges)
 		return -EFAULT;
 
-	ioasid_ioas_limits(ucmd->ctx, &caps);
+	ioasid_ctx_caps(ucmd->ctx, &caps);
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
@@ -969,6 +1005,7 @@ int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd)
 	}
 
 	ioasid_ioas_aperture(ioas, &caps, &start, &last);
+	align = ioasid_ioas_unmap_align(ioas, &caps);
 	cur = start;
 	/* Reserved ranges come in order of their start, maybe overlapping */
 	for (node = interval_tree_iter_first(&ioas->reserved, start, last);
@@ -996,7 +1033,7 @@ out_done:
 	}
 	rc = n > cmd->num_ranges ? -EMSGSIZE : 0;
 	cmd->num_ranges = n;
-	cmd->out_iova_alignment = ioasid_min_pgsize(&caps);
+	cmd->out_iova_alignment = align;
 	if (ioasid_ucmd_respond(ucmd, sizeof(*cmd)))
 		rc = -EFAULT;
 out_free:
@@ -1027,11 +1064,14 @@ static void ioasid_resv_remove(struct ioasid_ioas *ioas, void *owner)
 
 /*
  * Turn the reserved regions of a group into reserved ranges of the IOASID,
- * not yet inserted: refuse if one covers a mapping.
+ * not yet inserted: refuse if one covers a mapping. Relaxable direct
+ * mappings (RMRRs of USB and graphics devices) are not reserved: such
+ * devices work without them once assigned, as with vfio and iommufd. A
+ * software MSI window is, and its start is set in *@sw_msi.
  */
 static int ioasid_resv_collect(struct ioasid_ioas *ioas,
 			       struct ioasid_group *igroup,
-			       struct list_head *resvs)
+			       struct list_head *resvs, phys_addr_t *sw_msi)
 {
 	struct iommu_resv_region *region, *tmp;
 	LIST_HEAD(regions);
@@ -1046,10 +1086,13 @@ static int ioasid_resv_collect(struct ioasid_ioas *ioas,
 		struct ioasid_resv *resv;
 		u64 last;
 
-		if (!region->length ||
+		if (region->type == IOMMU_RESV_DIRECT_RELAXABLE ||
+		    !region->length ||
 		    check_add_overflow((u64)region->start,
 				       (u64)region->length - 1, &last))
 			continue;
+		if (region->type == IOMMU_RESV_SW_MSI)
+			*sw_msi = region->start;
 		if (interval_tree_iter_first(&ioas->areas, region->start,
 					     last)) {
 			pr_info_ratelimited("ioasid: reserved region [%pa + %zx] of a device covers a mapping\n",
@@ -1158,7 +1201,7 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 			rc = -ERANGE;
 			goto err_free_domain;
 		}
-		rc = ioasid_area_map(idomain->domain, area);
+		rc = ioasid_area_map(ioas, idomain->domain, area);
 		if (rc)
 			goto err_free_domain;
 		cond_resched();
@@ -1286,12 +1329,43 @@ static void ioasid_target_put_domain(struct ioasid_object *target,
 		ioasid_ioas_put_domain(ioasid_target_ioas(target), idomain);
 }
 
+/* A group to attach, for ioasid_target_get_domain() */
+struct ioasid_group_target {
+	struct ioasid_group *igroup;
+	phys_addr_t sw_msi;
+};
+
 static int ioasid_group_attach_domain(struct ioasid_domain *idomain,
 				      void *arg)
 {
-	struct ioasid_group *igroup = arg;
+	struct ioasid_group_target *gt = arg;
+	struct ioasid_group *igroup = gt->igroup;
+	struct ioasid_domain *paging = idomain->parent ?: idomain;
+	int rc;
 
-	return iommu_group_replace_domain(igroup->group, idomain->domain);
+	rc = iommu_group_replace_domain(igroup->group, idomain->domain);
+	if (rc || gt->sw_msi == PHYS_ADDR_MAX || paging->msi_cookie)
+		return rc;
+
+	/*
+	 * Behind an IOMMU with a software MSI window, MSIs are translated
+	 * too: the paging domain (a nested one's stage 2) needs the cookie
+	 * with which dma-iommu maps the MSI doorbells into the window, before
+	 * userspace can enable an MSI. Only a domain the group could attach
+	 * to gets one; if it cannot, the group goes back where it was.
+	 */
+	rc = iommu_get_msi_cookie(paging->domain, gt->sw_msi);
+	if (!rc || rc == -EEXIST) {
+		paging->msi_cookie = true;
+		return 0;
+	}
+	if (igroup->domain)
+		WARN_ON(iommu_group_replace_domain(igroup->group,
+						   igroup->domain->domain));
+	else
+		iommu_detach_group(idomain->domain, igroup->group);
+	/* -EINVAL would read as "try another domain" to the caller */
+	return rc == -EINVAL ? -EOPNOTSUPP : rc;
 }
 
 /**
@@ -1316,24 +1390,30 @@ struct ioasid_domain *ioasid_attach_group(struct ioasid_object *target,
 					  struct ioasid_group *igroup,
 					  struct device *dev)
 {
+	struct ioasid_group_target gt = {
+		.igroup = igroup,
+		.sw_msi = PHYS_ADDR_MAX,
+	};
 	struct ioasid_ioas *ioas = ioasid_target_ioas(target);
 	struct ioasid_domain *idomain;
 	LIST_HEAD(resvs);
-	int rc = 0;
+	int rc;
 
 	mutex_lock(&ioas->mutex);
 	/*
 	 * A group moving between IOASIDs over the same normal one (a parent
-	 * and its children) has its reserved ranges there already.
+	 * and its children) has its reserved ranges there already; they are
+	 * collected again only to learn of its MSI window.
 	 */
-	if (!igroup->target || ioasid_target_ioas(igroup->target) != ioas)
-		rc = ioasid_resv_collect(ioas, igroup, &resvs);
+	rc = ioasid_resv_collect(ioas, igroup, &resvs, &gt.sw_msi);
+	if (igroup->target && ioasid_target_ioas(igroup->target) == ioas)
+		ioasid_resv_commit(ioas, &resvs, false);
 	if (rc) {
 		idomain = ERR_PTR(rc);
 		goto out_commit;
 	}
 	idomain = ioasid_target_get_domain(target, dev,
-					   ioasid_group_attach_domain, igroup);
+					   ioasid_group_attach_domain, &gt);
 out_commit:
 	/* The reserved ranges go in with the attachment, or not at all */
 	ioasid_resv_commit(ioas, &resvs, !IS_ERR(idomain));
@@ -1466,10 +1546,17 @@ void ioasid_ioas_destroy(struct ioasid_ioas *ioas)
 	mutex_lock(&ioas->mutex);
 	WARN_ON(!list_empty(&ioas->domains));
 	WARN_ON(!RB_EMPTY_ROOT(&ioas->reserved.rb_root));
+	/* No domain is left: stuck areas can go too */
 	while ((area = ioasid_area_first(ioas, 0, ULONG_MAX))) {
 		interval_tree_remove(&area->node, &ioas->areas);
 		ioasid_area_free(area);
 		cond_resched();
+	}
+	while (ioas->stuck.rb_root.rb_node) {
+		area = to_area(interval_tree_iter_first(&ioas->stuck, 0,
+							ULONG_MAX));
+		interval_tree_remove(&area->node, &ioas->stuck);
+		ioasid_area_free(area);
 	}
 	mutex_unlock(&ioas->mutex);
 	mutex_destroy(&ioas->mutex);

@@ -13,7 +13,7 @@
  *   iommu_group mutex      (iommu core)
  *   the IOMMU driver's own locks
  * ioasid_ctx.objects' xa_lock nests inside all of them and protects the
- * reference counts of &struct ioasid_object.
+ * reference counts of &struct ioasid_object; so does ioasid_ctx.caps_lock.
  */
 #ifndef __IOASID_PRIVATE_H
 #define __IOASID_PRIVATE_H
@@ -30,13 +30,14 @@ struct ioasid_ucmd;
 
 enum ioasid_obj_type {
 	IOASID_OBJ_NONE,
-	IOASID_OBJ_ANY = IOASID_OBJ_NONE,
 	IOASID_OBJ_IOAS,
 	IOASID_OBJ_NESTED,
 	IOASID_OBJ_DEVICE,
 #ifdef CONFIG_IOASID_TEST
 	IOASID_OBJ_MOCK_DEVICE,
 #endif
+	/* For lookups only: an IOASID of any kind, normal or nested */
+	IOASID_OBJ_IOASID,
 };
 
 /**
@@ -48,6 +49,19 @@ enum ioasid_obj_type {
  *         -EBUSY while it is non-zero. Under the table's xa_lock.
  * @type: What the object is
  * @id: Its id in the table
+ *
+ * The rule that keeps removal safe against a second thread:
+ *
+ * - A lookup names the kind it wants and checks it under the table's lock
+ *   before taking a short-term reference (ioasid_object_get()), so no ioctl
+ *   ever holds an object of another kind, even for a moment.
+ * - Objects userspace destroys (IOASIDs, mock devices) are removed only when
+ *   nothing holds them: ioasid_object_remove() fails with -EBUSY otherwise,
+ *   in the same atomic step that would take them out of the table.
+ * - Objects a driver removes (bound devices) cannot wait for ioctls and
+ *   are never looked up with a reference: an ioctl that names a device finds
+ *   it under the context's lock, which its destruction takes too. Their
+ *   removal therefore never meets a short-term user and cannot fail.
  */
 struct ioasid_object {
 	refcount_t shortterm;
@@ -79,9 +93,11 @@ struct ioasid_caps {
  * struct ioasid_ctx - one open file of /dev/ioasid
  * @file: The file, whose reference count is the context's
  * @objects: Object table, id -> &struct ioasid_object
- * @lock: Protects @groups, @iommu_ops, @caps and all binding and attachment
- *        state of the devices bound to the context
+ * @lock: Protects @groups and all binding and attachment state of the
+ *        devices bound to the context
  * @groups: The &struct ioasid_group of every iommu_group with a bound device
+ * @caps_lock: Protects @iommu_ops and @caps, which change under @lock too,
+ *             so that readers need not wait for @lock; see ioasid_ctx_caps()
  * @iommu_ops: IOMMU selected by the first bound device, NULL before
  * @caps: Capabilities of that IOMMU, valid once @iommu_ops is set
  * @pins_lock: Protects @pins
@@ -94,6 +110,7 @@ struct ioasid_ctx {
 	struct xarray objects;
 	struct mutex lock; /* binding and attachment state */
 	struct list_head groups;
+	spinlock_t caps_lock; /* iommu_ops, caps */
 	const struct iommu_ops *iommu_ops;
 	struct ioasid_caps caps;
 	struct mutex pins_lock; /* the registry of pinned memory */
@@ -101,14 +118,14 @@ struct ioasid_ctx {
 	u32 account;
 };
 
+bool ioasid_ctx_caps(struct ioasid_ctx *ctx, struct ioasid_caps *caps);
+
 /* Object table (main.c) */
 int ioasid_object_reserve(struct ioasid_ctx *ctx, struct ioasid_object *obj,
 			  enum ioasid_obj_type type);
 void ioasid_object_publish(struct ioasid_ctx *ctx, struct ioasid_object *obj);
 void ioasid_object_abort(struct ioasid_ctx *ctx, struct ioasid_object *obj);
 struct ioasid_object *ioasid_object_get(struct ioasid_ctx *ctx, u32 id,
-					enum ioasid_obj_type type);
-struct ioasid_object *ioasid_ioasid_get(struct ioasid_ctx *ctx, u32 id,
 					enum ioasid_obj_type type);
 void ioasid_object_put(struct ioasid_object *obj);
 struct ioasid_object *ioasid_object_remove(struct ioasid_ctx *ctx, u32 id,
@@ -131,6 +148,7 @@ struct ioasid_ucmd {
 };
 
 int ioasid_ucmd_respond(struct ioasid_ucmd *ucmd, size_t cmd_len);
+int ioasid_ucmd_respond_nofault(struct ioasid_ucmd *ucmd, size_t cmd_len);
 
 /**
  * struct ioasid_pages - memory pinned once, shared by the areas using it
@@ -188,12 +206,15 @@ void ioasid_pages_replace_use(struct ioasid_pages *pages,
  *       @pages as in use
  * @pages: Pinned memory behind the range
  * @prot: IOMMU_READ and/or IOMMU_WRITE
+ * @stuck: An IOMMU driver failed to unmap all of it: its memory stays
+ *         pinned until the IOASID is destroyed, when no domain is left
  */
 struct ioasid_area {
 	struct interval_tree_node node;
 	struct interval_tree_node use;
 	struct ioasid_pages *pages;
 	int prot;
+	bool stuck;
 };
 
 /**
@@ -207,6 +228,8 @@ struct ioasid_area {
  *         domain also those attached to a nested domain over it; plus, for
  *         a while, IOASID_INVALIDATE calls that hold a nested one
  * @enforce_cc: DMA through @domain snoops CPU caches, whatever devices ask
+ * @msi_cookie: @domain, a paging domain, has the MSI cookie of dma-iommu
+ *              that devices behind a software MSI window need
  */
 struct ioasid_domain {
 	struct list_head node;
@@ -214,6 +237,7 @@ struct ioasid_domain {
 	struct ioasid_domain *parent;
 	unsigned int users;
 	bool enforce_cc;
+	bool msi_cookie;
 };
 
 /**
@@ -239,15 +263,21 @@ struct ioasid_resv {
  * @domains: The &struct ioasid_domain devices are attached to. Devices
  *           share a domain when their IOMMU instance can; one that cannot
  *           gets a domain of its own, filled from @areas.
+ * @stuck: Areas out of @areas that an IOMMU driver failed to unmap from
+ *         some domain when a MAP was undone; never used, kept pinned
+ * @max_pgsize: Largest IOMMU page its mappings may use, 0 for no limit:
+ *              UNMAP can cut them at any multiple of it
  * @nest_parent: Created with IOASID_CREATE_NEST_PARENT: its domains are
  *               allocated to be stage 2 under nested domains
  */
 struct ioasid_ioas {
 	struct ioasid_object obj;
-	struct mutex mutex; /* areas, reserved, domains */
+	struct mutex mutex; /* areas, reserved, domains, stuck */
 	struct rb_root_cached areas;
 	struct rb_root_cached reserved;
 	struct list_head domains;
+	struct rb_root_cached stuck;
+	unsigned long max_pgsize;
 	bool nest_parent;
 };
 
@@ -338,7 +368,7 @@ void ioasid_detach_pasid(struct ioasid_object *target, struct device *dev,
 
 /* Nested and delegated IOASIDs (nested.c) */
 int ioasid_nest_one_page(u64 gpa, u64 *start, u64 *last);
-u64 ioasid_nesting_formats(struct device *dev);
+int ioasid_nesting_formats(struct device *dev, u64 *formats);
 int ioasid_nested_create(struct ioasid_ucmd *ucmd);
 int ioasid_delegated_create(struct ioasid_ucmd *ucmd);
 int ioasid_nested_set_tables(struct ioasid_ucmd *ucmd);

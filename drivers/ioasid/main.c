@@ -52,47 +52,53 @@ void ioasid_object_abort(struct ioasid_ctx *ctx, struct ioasid_object *obj)
 	xa_erase(&ctx->objects, obj->id);
 }
 
-/*
- * Look up an object and hold it for the duration of an ioctl. A reserved but
- * unpublished id reads as XA_ZERO_ENTRY, which xa_load() returns as NULL.
+static bool ioasid_object_is(struct ioasid_object *obj,
+			     enum ioasid_obj_type type)
+{
+	if (type == IOASID_OBJ_IOASID)
+		return obj->type == IOASID_OBJ_IOAS ||
+		       obj->type == IOASID_OBJ_NESTED;
+	return obj->type == type;
+}
+
+/**
+ * ioasid_object_get() - look up an object of one kind for an ioctl
+ * @ctx: Context
+ * @id: Id userspace gave
+ * @type: Kind wanted: IOASID_OBJ_IOAS, IOASID_OBJ_NESTED, IOASID_OBJ_IOASID
+ *        for either, or IOASID_OBJ_MOCK_DEVICE. Never IOASID_OBJ_DEVICE:
+ *        see the rule at &struct ioasid_object.
+ *
+ * The kind is checked under the table's lock before the reference is taken,
+ * so an object of another kind is never held, not even for a moment. A
+ * reserved but unpublished id reads as XA_ZERO_ENTRY, which xa_load()
+ * returns as NULL.
+ *
+ * Return: the object, held until ioasid_object_put(), or an ERR_PTR:
+ * -EINVAL for a normal IOASID where a nested one was asked for or the
+ * reverse, a bad request; -ENOENT when @id names nothing of the kind (a
+ * device's id included).
  */
 struct ioasid_object *ioasid_object_get(struct ioasid_ctx *ctx, u32 id,
 					enum ioasid_obj_type type)
 {
 	struct ioasid_object *obj;
+	int rc = 0;
+
+	if (WARN_ON_ONCE(type == IOASID_OBJ_DEVICE))
+		return ERR_PTR(-ENOENT);
 
 	xa_lock(&ctx->objects);
 	obj = xa_load(&ctx->objects, id);
-	if (!obj || (type != IOASID_OBJ_ANY && obj->type != type) ||
-	    !refcount_inc_not_zero(&obj->shortterm))
-		obj = ERR_PTR(-ENOENT);
+	if (!obj)
+		rc = -ENOENT;
+	else if (!ioasid_object_is(obj, type))
+		rc = (type == IOASID_OBJ_IOAS || type == IOASID_OBJ_NESTED) &&
+		     ioasid_object_is(obj, IOASID_OBJ_IOASID) ? -EINVAL : -ENOENT;
+	else if (!refcount_inc_not_zero(&obj->shortterm))
+		rc = -ENOENT;
 	xa_unlock(&ctx->objects);
-	return obj;
-}
-
-/**
- * ioasid_ioasid_get() - look up an IOASID of one kind for an ioctl
- * @ctx: Context
- * @id: Id userspace gave
- * @type: IOASID_OBJ_IOAS or IOASID_OBJ_NESTED
- *
- * Return: the object, held as ioasid_object_get() holds it, or an ERR_PTR:
- * -EINVAL for an IOASID of the other kind, a bad request; -ENOENT for an
- * id that names no IOASID (a device's included).
- */
-struct ioasid_object *ioasid_ioasid_get(struct ioasid_ctx *ctx, u32 id,
-					enum ioasid_obj_type type)
-{
-	struct ioasid_object *obj;
-	int rc;
-
-	obj = ioasid_object_get(ctx, id, IOASID_OBJ_ANY);
-	if (IS_ERR(obj) || obj->type == type)
-		return obj;
-	rc = obj->type == IOASID_OBJ_IOAS || obj->type == IOASID_OBJ_NESTED ?
-	     -EINVAL : -ENOENT;
-	ioasid_object_put(obj);
-	return ERR_PTR(rc);
+	return rc ? ERR_PTR(rc) : obj;
 }
 
 void ioasid_object_put(struct ioasid_object *obj)
@@ -120,7 +126,7 @@ void ioasid_object_del_user(struct ioasid_ctx *ctx, struct ioasid_object *obj)
  * ioasid_object_remove() - take an object out of its table
  * @ctx: Context owning the object
  * @id: Id of the object
- * @type: Type it must have, or IOASID_OBJ_ANY
+ * @type: Kind it must have, as for ioasid_object_get()
  *
  * The caller must not hold a short-term reference. Fails with -ENOENT when
  * there is no such object, with -EBUSY when it has long-term users or is
@@ -136,7 +142,7 @@ struct ioasid_object *ioasid_object_remove(struct ioasid_ctx *ctx, u32 id,
 
 	xa_lock(&ctx->objects);
 	obj = xa_load(&ctx->objects, id);
-	if (!obj || (type != IOASID_OBJ_ANY && obj->type != type))
+	if (!obj || !ioasid_object_is(obj, type))
 		obj = ERR_PTR(-ENOENT);
 	else if (obj->users || !refcount_dec_if_one(&obj->shortterm))
 		obj = ERR_PTR(-EBUSY);
@@ -179,48 +185,66 @@ static int ioasid_destroy(struct ioasid_ucmd *ucmd)
 		return -EOPNOTSUPP;
 
 	/* Bound devices go away with their driver's unbind, not from here */
-	obj = ioasid_object_remove(ucmd->ctx, cmd->id, IOASID_OBJ_IOAS);
-	if (PTR_ERR_OR_ZERO(obj) == -ENOENT)
-		obj = ioasid_object_remove(ucmd->ctx, cmd->id,
-					   IOASID_OBJ_NESTED);
+	obj = ioasid_object_remove(ucmd->ctx, cmd->id, IOASID_OBJ_IOASID);
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	ioasid_object_destroy(obj);
 	return 0;
 }
 
+/**
+ * ioasid_ctx_caps() - what the context's IOMMU can do
+ * @ctx: The context
+ * @caps: Set to the capabilities of its IOMMU or, with no device bound, to
+ *        what the CPU alone sets: its page size, every address, no PASIDs
+ *        and no nesting
+ *
+ * Takes only the small lock of the capabilities, so that MAP and UNMAP
+ * never wait for a device being attached, nor a domain being filled.
+ *
+ * Return: true when a device is bound and @caps are its IOMMU's.
+ */
+bool ioasid_ctx_caps(struct ioasid_ctx *ctx, struct ioasid_caps *caps)
+{
+	bool bound;
+
+	spin_lock(&ctx->caps_lock);
+	bound = ctx->iommu_ops;
+	if (bound)
+		*caps = ctx->caps;
+	spin_unlock(&ctx->caps_lock);
+	if (!bound)
+		*caps = (struct ioasid_caps){
+			.pgsize_bitmap = PAGE_SIZE,
+			.aperture_last = U64_MAX,
+		};
+	return bound;
+}
+
 static int ioasid_get_info(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_ctx *ctx = ucmd->ctx;
 	struct ioasid_info *cmd = ucmd->cmd;
+	struct ioasid_caps caps;
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
 	if (cmd->__reserved)
 		return -EINVAL;
 
-	mutex_lock(&ctx->lock);
-	if (ctx->iommu_ops) {
-		cmd->out_flags = IOASID_INFO_IOMMU_BOUND;
-		if (ctx->caps.coherent)
-			cmd->out_flags |= IOASID_INFO_CACHE_COHERENT;
-		cmd->out_max_pasid_bits = ctx->caps.max_pasid_bits;
-		cmd->out_pgsize_bitmap = ctx->caps.pgsize_bitmap;
-		cmd->out_aperture_start = ctx->caps.aperture_start;
-		cmd->out_aperture_last = ctx->caps.aperture_last;
-		cmd->out_formats = ctx->caps.formats;
-		if (ctx->caps.formats)
-			cmd->out_flags |= IOASID_INFO_NESTING;
-	} else {
-		cmd->out_flags = 0;
-		cmd->out_max_pasid_bits = 0;
-		cmd->out_pgsize_bitmap = PAGE_SIZE;
-		cmd->out_aperture_start = 0;
-		cmd->out_aperture_last = U64_MAX;
-		cmd->out_formats = 0;
-	}
+	cmd->out_flags = 0;
+	if (ioasid_ctx_caps(ctx, &caps))
+		cmd->out_flags |= IOASID_INFO_IOMMU_BOUND;
+	if (caps.coherent)
+		cmd->out_flags |= IOASID_INFO_CACHE_COHERENT;
+	if (caps.formats)
+		cmd->out_flags |= IOASID_INFO_NESTING;
+	cmd->out_max_pasid_bits = caps.max_pasid_bits;
+	cmd->out_pgsize_bitmap = caps.pgsize_bitmap;
+	cmd->out_aperture_start = caps.aperture_start;
+	cmd->out_aperture_last = caps.aperture_last;
+	cmd->out_formats = caps.formats;
 	cmd->out_account = READ_ONCE(ctx->account);
-	mutex_unlock(&ctx->lock);
 	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
@@ -265,6 +289,24 @@ int ioasid_ucmd_respond(struct ioasid_ucmd *ucmd, size_t cmd_len)
 {
 	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
 			 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * ioasid_ucmd_respond_nofault() - ioasid_ucmd_respond() that never faults
+ * @ucmd: The call
+ * @cmd_len: Size of the kernel's struct
+ *
+ * For answers given under a lock that a fault must not hold for long (a
+ * userfaultfd can stall a fault forever). Fails with -EFAULT when the
+ * user's struct is not present and writable; the caller then drops the
+ * lock, and faults it in with ioasid_ucmd_respond() or gives up.
+ */
+int ioasid_ucmd_respond_nofault(struct ioasid_ucmd *ucmd, size_t cmd_len)
+{
+	if (copy_to_user_nofault(ucmd->ubuffer, ucmd->cmd,
+				 min_t(size_t, ucmd->user_size, cmd_len)))
 		return -EFAULT;
 	return 0;
 }
@@ -380,6 +422,7 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 
 	xa_init_flags(&ctx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	mutex_init(&ctx->lock);
+	spin_lock_init(&ctx->caps_lock);
 	INIT_LIST_HEAD(&ctx->groups);
 	mutex_init(&ctx->pins_lock);
 	ctx->pins = RB_ROOT_CACHED;

@@ -105,39 +105,43 @@ static const struct ioasid_nest_format *ioasid_format_find(u32 format)
 /**
  * ioasid_nesting_formats() - the formats the IOMMU of a device nests with
  * @dev: The device
+ * @formats: Set to a bitmask of &enum ioasid_format, 0 when the IOMMU
+ *           cannot nest
  *
  * An IOMMU nests when it can allocate a nesting parent; the formats are
- * those the kernel knows for its kind (its hw_info type).
+ * those the kernel knows for its kind (its hw_info type). Running out of
+ * memory while finding out is an error, not an IOMMU that cannot nest: a
+ * context must not lose nesting for good to a failed allocation.
  *
- * Return: a bitmask of &enum ioasid_format, 0 when the IOMMU cannot nest.
+ * Return: 0, or -ENOMEM.
  */
-u64 ioasid_nesting_formats(struct device *dev)
+int ioasid_nesting_formats(struct device *dev, u64 *formats)
 {
 	const struct iommu_ops *ops = dev_iommu_ops(dev);
 	const struct ioasid_nest_format *fmt;
 	struct iommu_domain *domain;
-	u64 formats = 0;
 	unsigned int i;
 	u32 len, type;
 	void *info;
 
+	*formats = 0;
 	if (!ops->domain_alloc_user || !ops->hw_info)
 		return 0;
 	domain = ops->domain_alloc_user(dev, IOMMU_HWPT_ALLOC_NEST_PARENT,
 					NULL, NULL);
 	if (IS_ERR(domain))
-		return 0;
+		return PTR_ERR(domain) == -ENOMEM ? -ENOMEM : 0;
 	iommu_domain_free(domain);
 
 	info = ops->hw_info(dev, &len, &type);
 	if (IS_ERR(info))
-		return 0;
+		return PTR_ERR(info) == -ENOMEM ? -ENOMEM : 0;
 	kfree(info);
 
 	for (i = 0; (fmt = ioasid_format_at(i)); i++)
 		if (fmt->hw_info_type == type)
-			formats |= BIT_ULL(fmt->format);
-	return formats;
+			*formats |= BIT_ULL(fmt->format);
+	return 0;
 }
 
 static void ioasid_nested_free(struct ioasid_nested *nested)
@@ -159,6 +163,7 @@ static struct ioasid_nested *ioasid_nested_alloc(struct ioasid_ctx *ctx,
 	const struct ioasid_nest_format *fmt;
 	struct ioasid_nested *nested;
 	struct ioasid_object *obj;
+	struct ioasid_caps caps;
 	int rc = 0;
 
 	fmt = ioasid_format_find(format);
@@ -166,14 +171,11 @@ static struct ioasid_nested *ioasid_nested_alloc(struct ioasid_ctx *ctx,
 		return ERR_PTR(-EOPNOTSUPP);
 	if (fmt->delegated != delegated)
 		return ERR_PTR(-EINVAL);
-	mutex_lock(&ctx->lock);
-	if (ctx->iommu_ops && !(ctx->caps.formats & BIT_ULL(format)))
-		rc = -EOPNOTSUPP;
-	mutex_unlock(&ctx->lock);
-	if (rc)
-		return ERR_PTR(rc);
+	/* Once an IOMMU is selected, it must nest with the format */
+	if (ioasid_ctx_caps(ctx, &caps) && !(caps.formats & BIT_ULL(format)))
+		return ERR_PTR(-EOPNOTSUPP);
 
-	obj = ioasid_ioasid_get(ctx, parent_id, IOASID_OBJ_IOAS);
+	obj = ioasid_object_get(ctx, parent_id, IOASID_OBJ_IOAS);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
 	if (!container_of(obj, struct ioasid_ioas, obj)->nest_parent) {
@@ -329,7 +331,7 @@ static struct ioasid_nested *ioasid_nested_get(struct ioasid_ctx *ctx, u32 id,
 	struct ioasid_nested *nested;
 	struct ioasid_object *obj;
 
-	obj = ioasid_ioasid_get(ctx, id, IOASID_OBJ_NESTED);
+	obj = ioasid_object_get(ctx, id, IOASID_OBJ_NESTED);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
 	nested = container_of(obj, struct ioasid_nested, obj);

@@ -82,9 +82,17 @@ static void ioasid_uncharge(struct ioasid_pages *pages, unsigned long npages)
 static void ioasid_unpin(struct ioasid_pages *pages, unsigned long first,
 			 unsigned long n)
 {
-	/* Devices may have written any page they could */
-	unpin_user_pages_dirty_lock(pages->pages + first, n, pages->writable);
-	memset(pages->pages + first, 0, n * sizeof(*pages->pages));
+	unsigned long batch;
+
+	/* A batch at a time: a run can be all of a VM's memory */
+	for (; n; n -= batch, first += batch) {
+		batch = min(n, 4096UL);
+		/* Devices may have written any page they could */
+		unpin_user_pages_dirty_lock(pages->pages + first, batch,
+					    pages->writable);
+		memset(pages->pages + first, 0, batch * sizeof(*pages->pages));
+		cond_resched();
+	}
 }
 
 /* Pin user memory of the current process into @pages->pages */
@@ -224,8 +232,11 @@ static struct ioasid_pages *ioasid_pages_alloc(struct ioasid_ctx *ctx,
 
 static void ioasid_pages_free(struct ioasid_pages *pages)
 {
-	if (pages->file)
+	if (pages->file) {
+		if (pages->writable)
+			mapping_unmap_writable(pages->file->f_mapping);
 		fput(pages->file);
+	}
 	if (pages->user)
 		free_uid(pages->user);
 	if (pages->mm)
@@ -377,6 +388,16 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 		charged = true;
 	}
 	if (file) {
+		/*
+		 * Devices that may write hold the file as a writable shared
+		 * mapping does: from now on F_SEAL_WRITE fails with -EBUSY
+		 * until the pages go, and once it is there this fails. The
+		 * seal check above alone would race with the seal.
+		 */
+		if (writable && mapping_map_writable(file->f_mapping)) {
+			rc = -EPERM;
+			goto err_uncharge;
+		}
 		pages->file = get_file(file);
 		rc = ioasid_pin_file(pages, file, start);
 	} else {

@@ -131,14 +131,28 @@ enum ioasid_create_flags {
  * @size: sizeof(struct ioasid_create)
  * @flags: Bitmask of &enum ioasid_create_flags
  * @out_ioasid: Id of the new, empty, normal IOASID
+ * @__reserved: Must be 0
+ * @max_pgsize: 0, or a power of two of at least the CPU's page size: the
+ *              largest IOMMU page the IOASID's mappings may use
  *
  * Create a normal IOASID: an I/O virtual address space that userspace fills
  * with IOASID_MAP. Devices attached to it translate DMA through it.
+ *
+ * IOMMUs map physically contiguous memory with large pages where they can,
+ * and no IOMMU can unmap part of a page without dropping all of it. So
+ * IOASID_UNMAP refuses to cut a mapping inside a large page (-EXDEV), as
+ * that would take away translations of memory the user keeps. Users that cut
+ * mappings at a known granularity (virtio-mem blocks, hot-unplugged RAM
+ * slots) declare it as @max_pgsize: no mapping of the IOASID then uses IOMMU
+ * pages larger than that, and every cut at a multiple of it succeeds. 0
+ * lets the IOMMU use its largest pages.
  */
 struct ioasid_create {
 	__u32 size;
 	__u32 flags;
 	__u32 out_ioasid;
+	__u32 __reserved;
+	__aligned_u64 max_pgsize;
 };
 
 #define IOASID_CREATE _IO(IOASID_TYPE, IOASID_CMD_CREATE)
@@ -234,15 +248,15 @@ enum ioasid_unmap_flags {
  *
  * Unmap everything mapped inside [@iova, @iova + @length) and unpin the
  * memory no other mapping uses. The range may cut through mappings: the
- * parts outside it stay mapped and pinned. A range with no mapping at all
- * fails with -ENOENT.
+ * parts outside it stay mapped and pinned, and their translation never
+ * changes, not even for a moment. UNMAP fails having changed nothing, or
+ * succeeds.
  *
- * @out_length can exceed the bytes mapped in the range in one case only: an
- * IOMMU that mapped a large page across the range's edge has to drop all of
- * it, and memory ran out to map the rest of the page again. Then that rest
- * is unmapped too, in every domain alike, and counted: it lies within the
- * mapping that was cut, up to the IOMMU's largest page size beyond the
- * edge. Until the rest is mapped again, DMA to it faults briefly.
+ * @iova and @length must be aligned to the smallest IOMMU page of every
+ * device attached (-EINVAL). A cut inside a page an IOMMU uses for a mapping
+ * fails with -EXDEV: see @max_pgsize of &struct ioasid_create. A range
+ * with no mapping at all fails with -ENOENT; IOASID_UNMAP_ALL of an empty
+ * IOASID succeeds with @out_length 0.
  */
 struct ioasid_unmap {
 	__u32 size;

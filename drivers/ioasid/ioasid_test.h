@@ -44,6 +44,12 @@
  *                               requests, in any mock nested domain, be
  *                               carried out and the one after fail with
  *                               -EIO; -1 cancels. @id is ignored.
+ * @IOASID_TEST_IOTLB_SYNCS: Read and reset the count of IOTLB flushes of
+ *                           mock paging domains. @id is ignored.
+ * @IOASID_TEST_FAIL_UNMAP: Let the next fail_map.after unmap calls into any
+ *                          mock IOMMU domain work and the one after unmap
+ *                          nothing, as a broken driver would; -1 cancels.
+ *                          @id is ignored.
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -57,6 +63,8 @@ enum ioasid_test_op {
 	IOASID_TEST_MOCK_ATTACH_PASID,
 	IOASID_TEST_MOCK_DETACH_PASID,
 	IOASID_TEST_FAIL_INVALIDATE,
+	IOASID_TEST_IOTLB_SYNCS,
+	IOASID_TEST_FAIL_UNMAP,
 };
 
 /**
@@ -199,16 +207,21 @@ enum {
 	/* Largest transfer IOASID_TEST_DMA does in one call */
 	IOASID_TEST_DMA_MAX = 1 << 20,
 	/*
-	 * Mock IOMMU instances: 0 and 1 are compatible but cannot share a
-	 * domain, 2 is an IOMMU of another kind.
+	 * Mock IOMMU instances: 0, 1 and 3 are compatible but cannot share a
+	 * domain, 2 is an IOMMU of another kind. 3 has no page smaller than
+	 * 2 MiB, and a software MSI window and a relaxable direct-mapped
+	 * region besides its reserved region.
 	 */
-	IOASID_TEST_NUM_INSTANCES = 3,
+	IOASID_TEST_NUM_INSTANCES = 4,
 };
 
 /* Reserved IOVA region of the devices of each mock IOMMU instance */
 #define IOASID_TEST_RESV_START_0	0xfee00000ULL
 #define IOASID_TEST_RESV_START_1	0x40000000ULL
 #define IOASID_TEST_RESV_SIZE		0x100000ULL
+/* The other reserved regions of instance 3, of the same size */
+#define IOASID_TEST_SW_MSI_START	0x8000000ULL
+#define IOASID_TEST_RELAXABLE_START	0x9000000ULL
 
 /*
  * IOASID_GET_HW_INFO out_data_type of mock IOMMU instances 0 and 1, whose
@@ -254,8 +267,15 @@ enum {
  *                     faulted
  * @dma.out_iotlb_hit: Set when the first byte was translated from the
  *                     IOTLB rather than by walking the tables
- * @fail_map: IOASID_TEST_FAIL_MAP and IOASID_TEST_FAIL_INVALIDATE
+ * @dma.out_msi_cookie: Set when the paging domain that translates (a nested
+ *                      one's parent) has the MSI cookie that MSIs through
+ *                      a software MSI window need
+ * @fail_map: IOASID_TEST_FAIL_MAP, IOASID_TEST_FAIL_UNMAP and
+ *            IOASID_TEST_FAIL_INVALIDATE
  * @fail_map.after: Map calls that still succeed, or -1
+ * @iotlb_syncs: IOASID_TEST_IOTLB_SYNCS
+ * @iotlb_syncs.out_count: IOTLB flushes of every mock paging domain since
+ *                         the previous IOASID_TEST_IOTLB_SYNCS
  * @__pad: Size of the union
  */
 struct ioasid_test_cmd {
@@ -290,11 +310,14 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_first_pgsize;
 			__aligned_u64 out_fault_gpa;
 			__u32 out_iotlb_hit;
-			__u32 __reserved;
+			__u32 out_msi_cookie;
 		} dma;
 		struct {
 			__s32 after;
 		} fail_map;
+		struct {
+			__aligned_u64 out_count;
+		} iotlb_syncs;
 		__aligned_u64 __pad[10];
 	};
 };

@@ -67,10 +67,13 @@
  * @pgsizes: Page sizes of its paging domains
  * @resv_start: Start of the reserved IOVA region of its devices
  * @pasid_bits: Width of the PASIDs it supports, 0 for none
+ * @all_resv: Its devices have a software MSI window and a relaxable direct
+ *            mapping too, like an ARM SMMU and a device with an RMRR
  * @registered: Registered with the core
  *
- * Instances 0 and 1 are compatible (same driver) but cannot share domains;
- * instance 2 is another kind of IOMMU altogether.
+ * Instances 0, 1 and 3 are compatible (same driver) but cannot share
+ * domains; instance 2 is another kind of IOMMU altogether. Instance 3 has
+ * no page smaller than 2 MiB, and reserved regions of every type.
  */
 struct mock_iommu {
 	struct iommu_device iommu;
@@ -80,6 +83,7 @@ struct mock_iommu {
 	unsigned long pgsizes;
 	u64 resv_start;
 	unsigned int pasid_bits;
+	bool all_resv;
 	bool registered;
 };
 
@@ -182,6 +186,9 @@ static struct mock_iommu mock_iommus[IOASID_TEST_NUM_INSTANCES] = {
 	/* Another kind of IOMMU, and one without PASID support */
 	{ .ops = &mock_other_ops, .pgsizes = SZ_4K,
 	  .resv_start = IOASID_TEST_RESV_START_0 },
+	{ .ops = &mock_ops, .pgsizes = SZ_2M | SZ_1G,
+	  .resv_start = IOASID_TEST_RESV_START_1,
+	  .pasid_bits = IOASID_TEST_PASID_BITS, .all_resv = true },
 };
 
 static DEFINE_IDA(mock_dev_ida);
@@ -196,6 +203,21 @@ static atomic_t mock_map_budget = ATOMIC_INIT(-1);
 void ioasid_mock_fail_map(int after)
 {
 	atomic_set(&mock_map_budget, after);
+}
+
+/* Unmap calls left before one unmaps nothing, or -1 for none */
+static atomic_t mock_unmap_budget = ATOMIC_INIT(-1);
+
+/**
+ * ioasid_mock_fail_unmap() - make a later unmap_pages call unmap nothing
+ * @after: Number of calls that still work, or -1 to cancel
+ *
+ * A broken IOMMU driver, for the selftests: what /dev/ioasid does when an
+ * unmap leaves memory mapped.
+ */
+void ioasid_mock_fail_unmap(int after)
+{
+	atomic_set(&mock_unmap_budget, after);
 }
 
 /* Invalidation requests left before one fails with -EIO, or -1 for none */
@@ -457,6 +479,9 @@ static size_t mock_unmap_pages(struct iommu_domain *domain, unsigned long iova,
 	size_t want = pgsize * pgcount, unmapped = 0;
 	int level;
 	u64 *pte;
+
+	if (mock_should_fail(&mock_unmap_budget))
+		return 0;
 
 	mutex_lock(&mock->lock);
 	while (unmapped < want) {
@@ -822,15 +847,32 @@ static bool mock_capable(struct device *dev, enum iommu_cap cap)
 }
 
 /* Every mock device has an MSI-like window where DMA never reaches memory */
-static void mock_get_resv_regions(struct device *dev, struct list_head *head)
+static void mock_add_resv_region(struct list_head *head, u64 start,
+				 enum iommu_resv_type type)
 {
 	struct iommu_resv_region *region;
 
-	region = iommu_alloc_resv_region(to_mock_dev(dev)->iommu->resv_start,
-					 IOASID_TEST_RESV_SIZE, 0,
-					 IOMMU_RESV_RESERVED, GFP_KERNEL);
-	if (region)
-		list_add_tail(&region->list, head);
+	/*
+	 * get_resv_regions cannot fail: a region lost to a failed allocation
+	 * would let userspace map over it
+	 */
+	region = iommu_alloc_resv_region(start, IOASID_TEST_RESV_SIZE,
+					 IOMMU_READ | IOMMU_WRITE, type,
+					 GFP_KERNEL | __GFP_NOFAIL);
+	list_add_tail(&region->list, head);
+}
+
+static void mock_get_resv_regions(struct device *dev, struct list_head *head)
+{
+	struct mock_iommu *mi = to_mock_dev(dev)->iommu;
+
+	mock_add_resv_region(head, mi->resv_start, IOMMU_RESV_RESERVED);
+	if (!mi->all_resv)
+		return;
+	mock_add_resv_region(head, IOASID_TEST_SW_MSI_START,
+			     IOMMU_RESV_SW_MSI);
+	mock_add_resv_region(head, IOASID_TEST_RELAXABLE_START,
+			     IOMMU_RESV_DIRECT_RELAXABLE);
 }
 
 static struct iommu_device *mock_probe_device(struct device *dev)
@@ -840,11 +882,31 @@ static struct iommu_device *mock_probe_device(struct device *dev)
 	return &to_mock_dev(dev)->iommu->iommu;
 }
 
+/* IOTLB flushes after unmaps, which tests count: each traps under a vIOMMU */
+static atomic_long_t mock_iotlb_syncs = ATOMIC_LONG_INIT(0);
+
+static void mock_iotlb_sync(struct iommu_domain *domain,
+			    struct iommu_iotlb_gather *gather)
+{
+	atomic_long_inc(&mock_iotlb_syncs);
+}
+
+/**
+ * ioasid_mock_iotlb_syncs() - IOTLB flushes of paging domains since last time
+ *
+ * Return: the number of iotlb_sync calls since the previous call.
+ */
+u64 ioasid_mock_iotlb_syncs(void)
+{
+	return atomic_long_xchg(&mock_iotlb_syncs, 0);
+}
+
 static const struct iommu_domain_ops mock_domain_ops = {
 	.attach_dev = mock_attach_dev,
 	.set_dev_pasid = mock_set_dev_pasid,
 	.map_pages = mock_map_pages,
 	.unmap_pages = mock_unmap_pages,
+	.iotlb_sync = mock_iotlb_sync,
 	.iova_to_phys = mock_iova_to_phys,
 	.free = mock_domain_free,
 };
@@ -1098,6 +1160,8 @@ size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
 	}
 	nest = to_mock_nested(domain);
 	s2 = nest ? nest->parent : to_mock_domain(domain);
+	/* What MSIs through a software MSI window need: see dma-iommu */
+	res->msi_cookie = !!s2->domain.iova_cookie;
 
 	mutex_lock(&s2->lock);
 	while (done < length) {

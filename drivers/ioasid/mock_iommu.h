@@ -24,6 +24,8 @@ void ioasid_mock_dev_destroy(struct device *dev);
 #define IOASID_MOCK_HW_INFO_TYPE	IOASID_TEST_HW_INFO_TYPE
 
 void ioasid_mock_fail_map(int after);
+void ioasid_mock_fail_unmap(int after);
+u64 ioasid_mock_iotlb_syncs(void);
 void ioasid_mock_fail_invalidate(int after);
 /**
  * struct ioasid_mock_dma_res - how a mock DMA went
@@ -33,6 +35,7 @@ void ioasid_mock_fail_invalidate(int after);
  * @fault_gpa: GPA that faulted at stage 2 under a stage 1
  * @first_pgsize: Size of the IOMMU page that translated the first byte
  * @iotlb_hit: The first byte was translated from the IOTLB
+ * @msi_cookie: The paging domain that translated has an MSI cookie
  */
 struct ioasid_mock_dma_res {
 	u64 fault_iova;
@@ -41,6 +44,7 @@ struct ioasid_mock_dma_res {
 	u64 fault_gpa;
 	u64 first_pgsize;
 	bool iotlb_hit;
+	bool msi_cookie;
 };
 
 size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,

@@ -108,7 +108,8 @@ void ioasid_test_mock_destroy(struct ioasid_object *obj)
 	 */
 	if (mock->vfio) {
 		INIT_WORK(&mock->destroy_work, ioasid_test_mock_destroy_work);
-		schedule_work(&mock->destroy_work);
+		/* It can wait long: not on a worker others flush */
+		queue_work(system_long_wq, &mock->destroy_work);
 		return;
 	}
 	ioasid_test_mock_free(mock);
@@ -151,8 +152,6 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 
 	if (cmd->dma.flags & ~IOASID_TEST_DMA_WRITE)
 		return -EOPNOTSUPP;
-	if (cmd->dma.__reserved)
-		return -EINVAL;
 	if (!cmd->dma.length || cmd->dma.length > IOASID_TEST_DMA_MAX)
 		return -EINVAL;
 	if (check_add_overflow(cmd->dma.iova, cmd->dma.length - 1, &last))
@@ -178,6 +177,7 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 	cmd->dma.out_fault_stage = res.fault_stage;
 	cmd->dma.out_fault_gpa = res.fault_gpa;
 	cmd->dma.out_iotlb_hit = res.iotlb_hit;
+	cmd->dma.out_msi_cookie = res.msi_cookie;
 	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 out_free:
 	kvfree(buf);
@@ -214,6 +214,14 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 			return -EINVAL;
 		ioasid_mock_fail_invalidate(cmd->fail_map.after);
 		return 0;
+	case IOASID_TEST_FAIL_UNMAP:
+		if (cmd->fail_map.after < -1)
+			return -EINVAL;
+		ioasid_mock_fail_unmap(cmd->fail_map.after);
+		return 0;
+	case IOASID_TEST_IOTLB_SYNCS:
+		cmd->iotlb_syncs.out_count = ioasid_mock_iotlb_syncs();
+		return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:
 	case IOASID_TEST_MOCK_ATTACH:

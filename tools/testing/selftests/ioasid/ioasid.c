@@ -145,7 +145,7 @@ TEST_F(ioasid_ctx, unmap_ranges)
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, &unmapped));
 	ASSERT_EQ(PAGE_SZ, unmapped);
 	ASSERT_EQ(before, locked_pages());
-	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_IOASID_EMPTY(self->fd, self->ioasid);
 }
 
 TEST_F(ioasid_ctx, memlock_limit)
@@ -206,7 +206,7 @@ TEST_F(ioasid_ctx, map_bad_memory)
 					   (void *)0xffff888000000000UL,
 					   PAGE_SZ, 0));
 	ASSERT_EQ(before, locked_pages());
-	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_IOASID_EMPTY(self->fd, self->ioasid);
 	munmap(hole, 2 * PAGE_SZ);
 }
 
@@ -241,7 +241,7 @@ TEST_F(ioasid_ctx, bad_sizes)
 	big.map.length = PAGE_SZ;
 	big.tail = 1;
 	ASSERT_EQ(E2BIG, ioasid_call(self->fd, IOASID_MAP, &big));
-	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_IOASID_EMPTY(self->fd, self->ioasid);
 	big.tail = 0;
 	ASSERT_EQ(0, ioasid_call(self->fd, IOASID_MAP, &big));
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
@@ -255,7 +255,7 @@ TEST_F(ioasid_ctx, bad_sizes)
 	/* Short of the last mandatory field */
 	big.map.size = offsetof(struct ioasid_map, iova) + sizeof(__u64) - 1;
 	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_MAP, &big));
-	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_IOASID_EMPTY(self->fd, self->ioasid);
 
 	/* Unknown ioctl numbers in and beyond the range */
 	ASSERT_EQ(ENOTTY, ioasid_call(self->fd, _IO(IOASID_TYPE, 0x20),
@@ -337,7 +337,7 @@ TEST_F(ioasid_ctx, bad_flags_reserved_ids)
 	ASSERT_EQ(EINVAL, ioasid_call(self->fd, IOASID_UNMAP, &unmap));
 
 	/* Nothing got mapped by any of it */
-	ASSERT_EQ(ENOENT, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_IOASID_EMPTY(self->fd, self->ioasid);
 	ASSERT_EQ(0, ioasid_destroy(self->fd, self->ioasid));
 }
 
@@ -420,10 +420,6 @@ TEST_F(ioasid_ctx, mock_bad_input)
 	cmd.dma.uptr = (uintptr_t)&byte;
 	ASSERT_EQ(EOPNOTSUPP, ioasid_test(self->fd, IOASID_TEST_DMA, mock_id,
 					  &cmd));
-	cmd.dma.flags = 0;
-	cmd.dma.__reserved = 1;
-	ASSERT_EQ(EINVAL, ioasid_test(self->fd, IOASID_TEST_DMA, mock_id,
-				      &cmd));
 
 	ASSERT_EQ(0, mock_destroy(self->fd, mock_id));
 	ASSERT_EQ(ENOENT, mock_destroy(self->fd, mock_id));

@@ -48,6 +48,17 @@ static int ioasid_create(int fd, uint32_t *id)
 	return rc;
 }
 
+/* A normal IOASID whose mappings use no IOMMU page larger than @max */
+static int ioasid_create_max_pgsize(int fd, uint64_t max, uint32_t *id)
+{
+	struct ioasid_create cmd = { .size = sizeof(cmd), .max_pgsize = max };
+	int rc = ioasid_call(fd, IOASID_CREATE, &cmd);
+
+	if (!rc)
+		*id = cmd.out_ioasid;
+	return rc;
+}
+
 /* A normal IOASID that can be the parent of nested and delegated ones */
 static int ioasid_create_parent(int fd, uint32_t *id)
 {
@@ -346,6 +357,15 @@ static int ioasid_unmap_all(int fd, uint32_t id, uint64_t *unmapped)
 	return rc;
 }
 
+/* UNMAP_ALL of an IOASID that must be empty: succeeds, unmaps nothing */
+#define ASSERT_IOASID_EMPTY(fd, id)					\
+	do {								\
+		uint64_t __unmapped = ~0ULL;				\
+									\
+		ASSERT_EQ(0, ioasid_unmap_all(fd, id, &__unmapped));	\
+		ASSERT_EQ(0, __unmapped);				\
+	} while (0)
+
 static int ioasid_test(int fd, uint32_t op, uint32_t id,
 		       struct ioasid_test_cmd *cmd)
 {
@@ -449,6 +469,13 @@ static int mock_fail_map(int fd, int after)
 	return ioasid_test(fd, IOASID_TEST_FAIL_MAP, 0, &cmd);
 }
 
+static int mock_fail_unmap(int fd, int after)
+{
+	struct ioasid_test_cmd cmd = { .fail_map = { .after = after } };
+
+	return ioasid_test(fd, IOASID_TEST_FAIL_UNMAP, 0, &cmd);
+}
+
 /* Let @after more mock invalidation requests work, fail the next; -1 cancels */
 static int mock_fail_invalidate(int fd, int after)
 {
@@ -466,6 +493,7 @@ struct dma_result {
 	uint64_t fault_gpa;
 	uint64_t pgsize;
 	bool iotlb_hit;
+	bool msi_cookie;
 };
 
 /* DMA tagged with @pasid, 0 for none */
@@ -492,6 +520,7 @@ static int mock_dma_pasid(int fd, uint32_t mock_id, uint32_t pasid,
 		res->stage = cmd.dma.out_fault_stage;
 		res->fault_gpa = cmd.dma.out_fault_gpa;
 		res->iotlb_hit = cmd.dma.out_iotlb_hit;
+		res->msi_cookie = cmd.dma.out_msi_cookie;
 	}
 	return rc;
 }
@@ -591,7 +620,15 @@ static void *alloc_buf(size_t length)
 	void *buf = mmap(NULL, length, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	return buf == MAP_FAILED ? NULL : buf;
+	if (buf == MAP_FAILED)
+		return NULL;
+	/*
+	 * 4 KiB pages, so that UNMAP can cut anywhere: a cut inside a THP
+	 * page, which the IOMMU maps as one large page, is refused. Tests
+	 * that want large pages ask for them.
+	 */
+	madvise(buf, length, MADV_NOHUGEPAGE);
+	return buf;
 }
 
 /*

@@ -311,10 +311,44 @@ host_checks() {
 		{ echo "$out"; result fail "W=1 + sparse on drivers/ioasid"; }
 }
 
+# Drop from a kernel log the warnings (cut here ... end trace) that a test
+# announced with "# rig: expect-warning: <text of the warning>", one each
+drop_expected_warnings() {
+	local log=$1
+	sed -n 's/\r$//; s/^# rig: expect-warning: //p' "$OUT/tap.log" |
+	awk -v logf="$log" '
+		{ want[n++] = $0 }
+		END {
+			while ((getline line < logf) > 0) {
+				if (line ~ /-+\[ cut here \]-+/) {
+					block = line "\n"; inblock = 1; continue
+				}
+				if (!inblock) { print line; continue }
+				block = block line "\n"
+				if (line !~ /---\[ end trace/)
+					continue
+				inblock = 0; hit = -1
+				for (i = 0; i < n; i++)
+					if (want[i] != "" && index(block, want[i]))
+						{ hit = i; break }
+				if (hit >= 0) { want[hit] = ""; dropped++ }
+				else printf "%s", block
+			}
+			if (inblock) printf "%s", block
+			print "rig-expected-warnings-dropped " dropped + 0
+		}'
+}
+
 # Scan the guest's kernel log for anything that must never happen
 scan_dmesg() {
-	local log=$1 bad expected seen
-	bad=$(grep -aE 'WARNING:|BUG:|BUG |Oops|general protection|Kernel panic|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|kmemleak: [0-9]+ new suspected|unreferenced object|INFO: task .* blocked|rcu_.*stall|Call Trace:' "$log" || true)
+	local log=$1 bad expected seen clean
+	clean=$(drop_expected_warnings "$log")
+	seen=$(echo "$clean" | sed -n 's/^rig-expected-warnings-dropped //p')
+	expected=$(grep -c '^# rig: expect-warning: ' "$OUT/tap.log" || true)
+	[ "$seen" -eq "$expected" ] &&
+		result ok "guest warnings tests asked for: $seen seen, $expected expected" ||
+		result fail "guest warnings tests asked for" "$seen seen, $expected expected"
+	bad=$(echo "$clean" | grep -aE 'WARNING:|BUG:|BUG |Oops|general protection|Kernel panic|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|kmemleak: [0-9]+ new suspected|unreferenced object|INFO: task .* blocked|rcu_.*stall|Call Trace:' || true)
 	[ -z "$bad" ] && result ok "guest dmesg: no warning, BUG, lockdep splat or leak" ||
 		{ echo "$bad" | head -40; result fail "guest dmesg clean"; }
 

@@ -4,7 +4,7 @@
  * for a while, as a hostile multi-threaded VMM would (DESIGN.md §11), and
  * every call's return and every byte a mock device reads is checked.
  *
- * Each test runs for IOASID_STRESS_SECONDS seconds (default 6) and draws its
+ * Each test runs for IOASID_STRESS_SECONDS seconds (default 5) and draws its
  * random choices from IOASID_STRESS_SEED (default: the clock); both are
  * printed first. Each test prints at its end what it survived:
  *
@@ -28,7 +28,7 @@
 
 #include "ioasid_vfio_utils.h"
 
-#define STRESS_DEFAULT_SECONDS	6
+#define STRESS_DEFAULT_SECONDS	5
 #define STRESS_MAX_SECONDS	3600
 #define STRESS_MAX_THREADS	6
 #define STRESS_MAX_OPS		32

@@ -30,7 +30,7 @@
  * and DMA.
  *
  * Environment:
- *   IOASID_FUZZ_SECONDS  run time of the variants together (default 20)
+ *   IOASID_FUZZ_SECONDS  run time of the variants together (default 15)
  *   IOASID_FUZZ_SEED     seed (default: from the clock), always printed;
  *                        IOASID_FUZZ_SEED=<seed> ioasid_fuzz -v serial
  *                        replays the call sequence of the serial variant
@@ -2613,7 +2613,7 @@ static unsigned long fz_env(const char *name, unsigned long def)
 
 static unsigned int fz_seconds(void)
 {
-	unsigned long s = fz_env("IOASID_FUZZ_SECONDS", 20);
+	unsigned long s = fz_env("IOASID_FUZZ_SECONDS", 15);
 
 	return s ? (s < 86400 ? s : 86400) : 1;
 }

@@ -161,11 +161,12 @@ static void ioasid_area_unmap(struct iommu_domain *domain,
  * Map an area into a domain, one physically contiguous run of pages at a
  * time so the IOMMU driver can use its large page sizes, but never a page
  * larger than the IOASID's max_pgsize: the runs are cut at multiples of it.
- * On failure nothing of the area is left mapped.
+ * On failure nothing of the area is left mapped, unless @undo is false: the
+ * caller then frees the domain, which drops every mapping.
  */
 static int ioasid_area_map(struct ioasid_ioas *ioas,
 			   struct iommu_domain *domain,
-			   struct ioasid_area *area)
+			   struct ioasid_area *area, bool undo)
 {
 	struct page **pages = area->pages->pages + area->use.start;
 	unsigned long npages = area->use.last - area->use.start + 1;
@@ -191,13 +192,14 @@ static int ioasid_area_map(struct ioasid_ioas *ioas,
 			if (rc)
 				goto err_unmap;
 			iova += chunk << PAGE_SHIFT;
+			/* A small max_pgsize cuts a run into many */
+			cond_resched();
 		}
-		cond_resched();
 	}
 	return 0;
 
 err_unmap:
-	if (i) {
+	if (i && undo) {
 		struct iommu_iotlb_gather gather;
 
 		iommu_iotlb_gather_init(&gather);
@@ -238,7 +240,7 @@ static int ioasid_domains_map_areas(struct ioasid_ioas *ioas,
 	list_for_each_entry(idomain, &ioas->domains, node) {
 		for (i = 0; i < n; i++) {
 			rc = ioasid_area_map(ioas, idomain->domain,
-					     areas[i]);
+					     areas[i], true);
 			if (rc)
 				goto err_unmap;
 		}
@@ -299,7 +301,8 @@ static unsigned long ioasid_ioas_busy_until(struct ioasid_ioas *ioas,
 					    unsigned long start,
 					    unsigned long last, bool *busy)
 {
-	struct rb_root_cached *trees[] = { &ioas->areas, &ioas->reserved };
+	struct rb_root_cached *trees[] = { &ioas->areas, &ioas->reserved,
+					   &ioas->stuck };
 	struct interval_tree_node *node;
 	unsigned long end = 0;
 	unsigned int i;
@@ -356,7 +359,9 @@ static int ioasid_ioas_check_fixed(struct ioasid_ioas *ioas, u64 start,
 		return -ERANGE;
 	if (interval_tree_iter_first(&ioas->reserved, iova, end))
 		return -EADDRINUSE;
-	if (interval_tree_iter_first(&ioas->areas, iova, end))
+	/* Stuck areas may still be mapped in some domain */
+	if (interval_tree_iter_first(&ioas->areas, iova, end) ||
+	    interval_tree_iter_first(&ioas->stuck, iova, end))
 		return -EEXIST;
 	return 0;
 }
@@ -1201,7 +1206,7 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 			rc = -ERANGE;
 			goto err_free_domain;
 		}
-		rc = ioasid_area_map(ioas, idomain->domain, area);
+		rc = ioasid_area_map(ioas, idomain->domain, area, false);
 		if (rc)
 			goto err_free_domain;
 		cond_resched();
@@ -1350,9 +1355,12 @@ static int ioasid_group_attach_domain(struct ioasid_domain *idomain,
 	/*
 	 * Behind an IOMMU with a software MSI window, MSIs are translated
 	 * too: the paging domain (a nested one's stage 2) needs the cookie
-	 * with which dma-iommu maps the MSI doorbells into the window, before
-	 * userspace can enable an MSI. Only a domain the group could attach
-	 * to gets one; if it cannot, the group goes back where it was.
+	 * with which dma-iommu maps the MSI doorbells into the window. Only a
+	 * domain the group could attach to gets one (on another, dma-iommu
+	 * would map doorbells into IOVAs its devices never reserved); if it
+	 * cannot, the group goes back where it was. A device of the group
+	 * that enables an MSI between the replace and the cookie gets a
+	 * doorbell address the IOMMU faults, until it enables it again.
 	 */
 	rc = iommu_get_msi_cookie(paging->domain, gt->sw_msi);
 	if (!rc || rc == -EEXIST) {

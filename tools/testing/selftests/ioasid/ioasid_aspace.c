@@ -3296,6 +3296,21 @@ TEST(unmap_left_mapped_keeps_pages)
 	ASSERT_EQ(base + NPAGES(len), locked_pages());
 	ASSERT_EQ(EEXIST, ioasid_map_fixed(fd, ioasid, buf, PAGE_SZ, iova));
 
+	/*
+	 * A MAP that fails in the second domain and cannot be undone in the
+	 * first (the warning is spent: it warns once): its page stays pinned
+	 * and its IOVA taken, or a later MAP would land on a live mapping
+	 */
+	ASSERT_EQ(0, mock_fail_map(fd, 1));
+	ASSERT_EQ(0, mock_fail_unmap(fd, 0));
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(fd, ioasid, buf, PAGE_SZ, 2 * iova));
+	mock_fail_map(fd, -1);
+	mock_fail_unmap(fd, -1);
+	check_data(_metadata, fd, &m0, 1, 2 * iova, buf, PAGE_SZ);
+	check_unmapped(_metadata, fd, &m1, 1, 2 * iova, PAGE_SZ);
+	ASSERT_EQ(EEXIST, ioasid_map_fixed(fd, ioasid, buf, PAGE_SZ, 2 * iova));
+	ASSERT_EQ(base + NPAGES(len), locked_pages());
+
 	/* Gone with the IOASID, once no device is attached */
 	ASSERT_EQ(0, mock_destroy(fd, m0));
 	ASSERT_EQ(0, mock_destroy(fd, m1));

@@ -158,56 +158,94 @@ static void ioasid_area_unmap(struct iommu_domain *domain,
 }
 
 /*
+ * Map one physically contiguous run at *@iova, cut at multiples of the
+ * IOASID's max_pgsize so that no IOMMU page is larger. *@iova moves past
+ * what was mapped. Leaves the IOTLB sync to the caller.
+ */
+static int ioasid_map_run(struct ioasid_ioas *ioas, struct iommu_domain *domain,
+			  unsigned long *iova, unsigned long pfn,
+			  unsigned long npages, int prot)
+{
+	unsigned long chunk;
+	int rc;
+
+	for (; npages; npages -= chunk, pfn += chunk) {
+		chunk = npages;
+		if (ioas->max_pgsize)
+			chunk = min(chunk, (ioas->max_pgsize -
+				    (*iova & (ioas->max_pgsize - 1))) >>
+				    PAGE_SHIFT);
+		rc = iommu_map_nosync(domain, *iova, PFN_PHYS(pfn),
+				      chunk << PAGE_SHIFT, prot,
+				      GFP_KERNEL_ACCOUNT);
+		if (rc)
+			return rc;
+		*iova += chunk << PAGE_SHIFT;
+		/* A small max_pgsize cuts a run into many */
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Runs fetched from the pages at a time: one page of them */
+#define IOASID_MAP_BATCH	(PAGE_SIZE / sizeof(struct ioasid_run))
+
+/*
  * Map an area into a domain, one physically contiguous run of pages at a
- * time so the IOMMU driver can use its large page sizes, but never a page
- * larger than the IOASID's max_pgsize: the runs are cut at multiples of it.
- * On failure nothing of the area is left mapped, unless @undo is false: the
- * caller then frees the domain, which drops every mapping.
+ * time so the IOMMU driver can use its large page sizes, then sync the
+ * IOTLB once for the whole area: under a virtual IOMMU in caching mode
+ * every sync is a trap to the hypervisor, and 4 KiB-backed memory has as
+ * many runs as pages. On failure nothing of the area is left mapped,
+ * unless @undo is false: the caller then frees the domain, which drops
+ * every mapping.
  */
 static int ioasid_area_map(struct ioasid_ioas *ioas,
 			   struct iommu_domain *domain,
 			   struct ioasid_area *area, bool undo)
 {
-	struct page **pages = area->pages->pages + area->use.start;
 	unsigned long npages = area->use.last - area->use.start + 1;
-	unsigned long i = 0, iova = area->node.start;
-	int rc;
+	unsigned long iova = area->node.start, done = 0;
+	struct ioasid_run *runs;
+	unsigned int n, i;
+	int rc = 0;
 
-	while (i < npages) {
-		unsigned long pfn = page_to_pfn(pages[i]);
-		unsigned long run = 1, chunk;
+	runs = kmalloc_array(IOASID_MAP_BATCH, sizeof(*runs), GFP_KERNEL);
+	if (!runs)
+		return -ENOMEM;
+	while (done < npages) {
+		unsigned long got;
 
-		while (i + run < npages &&
-		       page_to_pfn(pages[i + run]) == pfn + run)
-			run++;
-		for (; run; run -= chunk, i += chunk, pfn += chunk) {
-			chunk = run;
-			if (ioas->max_pgsize)
-				chunk = min(chunk, (ioas->max_pgsize -
-					   (iova & (ioas->max_pgsize - 1))) >>
-					   PAGE_SHIFT);
-			rc = iommu_map(domain, iova, PFN_PHYS(pfn),
-				       chunk << PAGE_SHIFT, area->prot,
-				       GFP_KERNEL_ACCOUNT);
+		n = IOASID_MAP_BATCH;
+		got = ioasid_pages_runs(area->pages, area->use.start + done,
+					npages - done, runs, &n);
+		if (!got) {
+			rc = -EFAULT;
+			goto err_unmap;
+		}
+		for (i = 0; i < n; i++) {
+			rc = ioasid_map_run(ioas, domain, &iova, runs[i].pfn,
+					    runs[i].npages, area->prot);
 			if (rc)
 				goto err_unmap;
-			iova += chunk << PAGE_SHIFT;
-			/* A small max_pgsize cuts a run into many */
-			cond_resched();
 		}
+		done += got;
 	}
+	rc = iommu_sync_map(domain, area->node.start, npages << PAGE_SHIFT);
+	if (rc)
+		goto err_unmap;
+	kfree(runs);
 	return 0;
 
 err_unmap:
-	if (i && undo) {
+	if (iova > area->node.start && undo) {
 		struct iommu_iotlb_gather gather;
 
 		iommu_iotlb_gather_init(&gather);
-		ioasid_area_unmap(domain, area, area->node.start,
-				  area->node.start + (i << PAGE_SHIFT) - 1,
+		ioasid_area_unmap(domain, area, area->node.start, iova - 1,
 				  &gather);
 		iommu_iotlb_sync(domain, &gather);
 	}
+	kfree(runs);
 	return rc;
 }
 
@@ -772,22 +810,14 @@ static unsigned long ioasid_area_max_leaf(struct ioasid_area *area,
 	while (sizes) {
 		unsigned long size = BIT(__fls(sizes));
 		unsigned long block = ALIGN_DOWN(iova, size);
-		struct page **pages;
-		unsigned long pfn, i;
 
 		sizes &= ~size;
 		if (block < area->node.start ||
 		    block + size - 1 > area->node.last)
 			continue;
-		pages = area->pages->pages + area->use.start +
-			((block - area->node.start) >> PAGE_SHIFT);
-		pfn = page_to_pfn(pages[0]);
-		if (!IS_ALIGNED(PFN_PHYS(pfn), size))
-			continue;
-		for (i = 1; i < size >> PAGE_SHIFT; i++)
-			if (page_to_pfn(pages[i]) != pfn + i)
-				break;
-		if (i == size >> PAGE_SHIFT)
+		if (ioasid_pages_is_block(area->pages, area->use.start +
+					  ((block - area->node.start) >>
+					   PAGE_SHIFT), size >> PAGE_SHIFT))
 			return size;
 	}
 	return PAGE_SIZE;

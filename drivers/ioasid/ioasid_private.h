@@ -157,11 +157,13 @@ int ioasid_ucmd_respond_nofault(struct ioasid_ucmd *ucmd, size_t cmd_len);
  * @node: Key in the registry: where the memory comes from, in bytes (user
  *        address or file offset), [start, last]
  * @origin: The mm or the file's inode the memory comes from
- * @mutex: Protects @users and the entries of @pages
+ * @mutex: Protects @users and @runs
  * @users: Ranges of page indexes in use by areas; a page no range covers
- *         is unpinned and its entry NULL
- * @pages: The pinned pages, one pin each
- * @npages: Size of @pages
+ *         is unpinned and recorded as a hole
+ * @runs: The pinned pages as physically contiguous runs, one array of runs
+ *        per chunk of IOASID_PAGES_CHUNK pages (see pages.c); a chunk with
+ *        nothing pinned has no entry
+ * @npages: Pages in the range, pinned or not
  * @npinned: Pages still pinned and charged
  * @account: &enum ioasid_account_mode the pages are charged in
  * @mm: The mm that pinned them, charged in the per-mm modes
@@ -174,9 +176,9 @@ struct ioasid_pages {
 	struct ioasid_ctx *ctx;
 	struct interval_tree_node node;
 	void *origin;
-	struct mutex mutex; /* users and pages */
+	struct mutex mutex; /* users and runs */
 	struct rb_root_cached users;
-	struct page **pages;
+	struct xarray runs;
 	unsigned long npages;
 	unsigned long npinned;
 	u32 account;
@@ -184,6 +186,16 @@ struct ioasid_pages {
 	struct user_struct *user;
 	struct file *file;
 	bool writable;
+};
+
+/**
+ * struct ioasid_run - physically contiguous pinned pages
+ * @pfn: Frame of the first page
+ * @npages: Number of pages
+ */
+struct ioasid_run {
+	unsigned long pfn;
+	unsigned long npages;
 };
 
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
@@ -198,6 +210,11 @@ void ioasid_pages_replace_use(struct ioasid_pages *pages,
 			      struct interval_tree_node *old,
 			      struct interval_tree_node *left,
 			      struct interval_tree_node *right);
+unsigned long ioasid_pages_runs(struct ioasid_pages *pages,
+				unsigned long index, unsigned long npages,
+				struct ioasid_run *runs, unsigned int *nruns);
+bool ioasid_pages_is_block(struct ioasid_pages *pages, unsigned long index,
+			   unsigned long npages);
 
 /**
  * struct ioasid_area - one mapping of a normal IOASID

@@ -14,10 +14,22 @@
  * CMA memory is migrated away first): a folio is pinned once per page used,
  * and any page can be unpinned on its own.
  *
+ * What is pinned is recorded by physically contiguous run, not by page, so
+ * that the bookkeeping follows the number of runs (folios, at best): 2 MiB
+ * of huge page costs 8 bytes, 4 KiB pages scattered in memory 8 bytes each.
+ * The range of a pages object is cut into chunks of IOASID_PAGES_CHUNK
+ * pages. The entry of a chunk in &ioasid_pages.runs is an array of runs
+ * covering the chunk's pages in order, each a frame number and a length,
+ * or a hole where pages were unpinned; a chunk with nothing pinned has no
+ * entry, so the bookkeeping shrinks as mappings are cut. Nothing is sized
+ * by the whole range at once: a MAP is bounded by RLIMIT_MEMLOCK alone,
+ * which is charged before anything is pinned or allocated for the pages.
+ *
  * The pages objects of a context sit in the context's registry, keyed by
  * where the memory comes from, so that a MAP of memory the context already
  * holds pinned shares it instead of pinning and charging it again.
  */
+#include <linux/bitfield.h>
 #include <linux/capability.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
@@ -79,95 +91,467 @@ static void ioasid_uncharge(struct ioasid_pages *pages, unsigned long npages)
 	}
 }
 
-static void ioasid_unpin(struct ioasid_pages *pages, unsigned long first,
-			 unsigned long n)
-{
-	unsigned long batch;
+#define IOASID_PAGES_CHUNK	512UL
+/*
+ * A run: its length - 1 and the frame of its first page (55 bits, far more
+ * than any physical address needs), or a hole.
+ */
+#define IOASID_RUN_LEN		GENMASK_ULL(63, 55)
+#define IOASID_RUN_PFN		GENMASK_ULL(54, 0)
+#define IOASID_RUN_HOLE		IOASID_RUN_PFN
 
-	/* A batch at a time: a run can be all of a VM's memory */
-	for (; n; n -= batch, first += batch) {
-		batch = min(n, 4096UL);
-		/* Devices may have written any page they could */
-		unpin_user_pages_dirty_lock(pages->pages + first, batch,
-					    pages->writable);
-		memset(pages->pages + first, 0, batch * sizeof(*pages->pages));
-		cond_resched();
+static_assert((IOASID_RUN_LEN >> 55) + 1 >= IOASID_PAGES_CHUNK);
+
+static u64 ioasid_run_make(unsigned long pfn, unsigned long npages)
+{
+	return FIELD_PREP(IOASID_RUN_LEN, npages - 1) |
+	       FIELD_PREP(IOASID_RUN_PFN, pfn);
+}
+
+static unsigned long ioasid_run_len(u64 run)
+{
+	return FIELD_GET(IOASID_RUN_LEN, run) + 1;
+}
+
+static unsigned long ioasid_run_pfn(u64 run)
+{
+	return FIELD_GET(IOASID_RUN_PFN, run);
+}
+
+/* Pages in chunk @chunk: a whole chunk but for the last one */
+static unsigned long ioasid_chunk_span(struct ioasid_pages *pages,
+				       unsigned long chunk)
+{
+	return min(IOASID_PAGES_CHUNK,
+		   pages->npages - chunk * IOASID_PAGES_CHUNK);
+}
+
+/* The run of @runs holding chunk-relative page @off, and where it starts */
+static unsigned int ioasid_chunk_find(const u64 *runs, unsigned long off,
+				      unsigned long *start)
+{
+	unsigned long pos = 0;
+	unsigned int i = 0;
+
+	while (pos + ioasid_run_len(runs[i]) <= off)
+		pos += ioasid_run_len(runs[i++]);
+	*start = pos;
+	return i;
+}
+
+/*
+ * Walks the runs of a range of page indexes, clipped to the range and to
+ * chunk boundaries, holes included. Valid while pages->mutex is held, or
+ * while the pages are not yet visible to anyone else.
+ */
+struct ioasid_run_iter {
+	struct ioasid_pages *pages;
+	unsigned long index;	/* next page */
+	unsigned long end;	/* one past the last page */
+	const u64 *runs;	/* runs of index's chunk, or NULL to look up */
+	unsigned int i;		/* run of @runs holding index */
+	unsigned long pos;	/* chunk-relative page where run i starts */
+};
+
+static void ioasid_run_iter_init(struct ioasid_run_iter *it,
+				 struct ioasid_pages *pages,
+				 unsigned long index, unsigned long npages)
+{
+	it->pages = pages;
+	it->index = index;
+	it->end = index + npages;
+	it->runs = NULL;
+}
+
+/* The next run: @pfn is IOASID_RUN_HOLE where nothing is pinned */
+static bool ioasid_run_iter_next(struct ioasid_run_iter *it,
+				 unsigned long *pfn, unsigned long *len)
+{
+	unsigned long chunk = it->index / IOASID_PAGES_CHUNK;
+	unsigned long off = it->index % IOASID_PAGES_CHUNK;
+	unsigned long skip;
+	u64 run;
+
+	if (it->index >= it->end)
+		return false;
+	if (!it->runs) {
+		it->runs = xa_load(&it->pages->runs, chunk);
+		if (!it->runs) {
+			*pfn = IOASID_RUN_HOLE;
+			*len = min(it->end, (chunk + 1) * IOASID_PAGES_CHUNK) -
+			       it->index;
+			it->index += *len;
+			return true;
+		}
+		it->i = ioasid_chunk_find(it->runs, off, &it->pos);
+	}
+	run = it->runs[it->i];
+	skip = off - it->pos;
+	*len = min(ioasid_run_len(run) - skip, it->end - it->index);
+	*pfn = ioasid_run_pfn(run);
+	if (*pfn != IOASID_RUN_HOLE)
+		*pfn += skip;
+	it->index += *len;
+	it->pos += ioasid_run_len(run);
+	it->i++;
+	if (it->pos == ioasid_chunk_span(it->pages, chunk))
+		it->runs = NULL;
+	return true;
+}
+
+/*
+ * Fill @runs with the runs from page @index on, merging physically
+ * contiguous ones, until @npages pages, *@nruns runs or a hole.
+ */
+static unsigned long __ioasid_pages_runs(struct ioasid_pages *pages,
+					 unsigned long index,
+					 unsigned long npages,
+					 struct ioasid_run *runs,
+					 unsigned int *nruns)
+{
+	struct ioasid_run_iter it;
+	unsigned long pfn, len, done = 0;
+	unsigned int n = 0;
+
+	ioasid_run_iter_init(&it, pages, index, npages);
+	while (ioasid_run_iter_next(&it, &pfn, &len)) {
+		if (pfn == IOASID_RUN_HOLE)
+			break;
+		if (n && runs[n - 1].pfn + runs[n - 1].npages == pfn) {
+			runs[n - 1].npages += len;
+		} else {
+			if (n == *nruns)
+				break;
+			runs[n].pfn = pfn;
+			runs[n++].npages = len;
+		}
+		done += len;
+	}
+	*nruns = n;
+	return done;
+}
+
+/**
+ * ioasid_pages_runs() - physically contiguous runs of pages in use
+ * @pages: The pages
+ * @index: First page index, in a range the caller's use keeps pinned
+ * @npages: Pages wanted from @index on, all in that range
+ * @runs: Filled with the runs, physically contiguous ones merged
+ * @nruns: In: capacity of @runs, at least one. Out: runs filled
+ *
+ * Stops when @runs is full; call again from where it stopped. The frames
+ * stay valid for as long as the caller's use of them lasts.
+ *
+ * Return: the number of pages the runs cover; 0 only if the range is not
+ * pinned, which is a bug of the caller.
+ */
+unsigned long ioasid_pages_runs(struct ioasid_pages *pages,
+				unsigned long index, unsigned long npages,
+				struct ioasid_run *runs, unsigned int *nruns)
+{
+	unsigned int max = *nruns;
+	unsigned long done;
+
+	mutex_lock(&pages->mutex);
+	done = __ioasid_pages_runs(pages, index, npages, runs, nruns);
+	mutex_unlock(&pages->mutex);
+	/* Short of a full batch: ran into pages nobody uses */
+	WARN_ON_ONCE(done < npages && *nruns < max);
+	return done;
+}
+
+/**
+ * ioasid_pages_is_block() - are pages one naturally aligned physical block?
+ * @pages: The pages
+ * @index: First page index, in a range the caller's use keeps pinned
+ * @npages: A power of two
+ *
+ * Return: true if the @npages pages from @index on are physically
+ * contiguous and their first frame is a multiple of @npages, as for an
+ * IOMMU page of that size.
+ */
+bool ioasid_pages_is_block(struct ioasid_pages *pages, unsigned long index,
+			   unsigned long npages)
+{
+	struct ioasid_run run;
+	unsigned int n = 1;
+	unsigned long done;
+
+	mutex_lock(&pages->mutex);
+	done = __ioasid_pages_runs(pages, index, npages, &run, &n);
+	mutex_unlock(&pages->mutex);
+	return done == npages && IS_ALIGNED(run.pfn, npages);
+}
+
+/* Devices may have written any page they could */
+static void ioasid_unpin_run(struct ioasid_pages *pages, unsigned long pfn,
+			     unsigned long npages)
+{
+	unpin_user_page_range_dirty_lock(pfn_to_page(pfn), npages,
+					 pages->writable);
+}
+
+struct ioasid_runs_out {
+	u64 *runs;		/* NULL: only count */
+	unsigned int n;
+	bool hole;		/* the last run is a hole */
+};
+
+static void ioasid_runs_emit(struct ioasid_runs_out *out, unsigned long pfn,
+			     unsigned long npages)
+{
+	bool hole = pfn == IOASID_RUN_HOLE;
+
+	if (hole && out->n && out->hole) {
+		if (out->runs)
+			out->runs[out->n - 1] += FIELD_PREP(IOASID_RUN_LEN,
+							    npages);
+		return;
+	}
+	if (out->runs)
+		out->runs[out->n] = ioasid_run_make(pfn, npages);
+	out->n++;
+	out->hole = hole;
+}
+
+/*
+ * Punch a hole over chunk-relative pages [s, e] into the runs of a chunk,
+ * into @out: the pinned runs inside it become a hole, neighbouring holes
+ * merge.
+ */
+static void ioasid_chunk_punch(const u64 *runs, unsigned long span,
+			       unsigned long s, unsigned long e,
+			       struct ioasid_runs_out *out)
+{
+	unsigned long pos, len, pfn;
+	unsigned int i;
+
+	for (i = 0, pos = 0; pos < span; pos += len, i++) {
+		unsigned long last, a, b;
+
+		len = ioasid_run_len(runs[i]);
+		pfn = ioasid_run_pfn(runs[i]);
+		last = pos + len - 1;
+		a = max(pos, s);
+		b = min(last, e);
+		if (a > b) {
+			ioasid_runs_emit(out, pfn, len);
+			continue;
+		}
+		if (a > pos)
+			ioasid_runs_emit(out, pfn, a - pos);
+		ioasid_runs_emit(out, IOASID_RUN_HOLE, b - a + 1);
+		if (b < last)
+			ioasid_runs_emit(out, pfn == IOASID_RUN_HOLE ? pfn :
+					 pfn + b + 1 - pos, last - b);
 	}
 }
 
-/* Pin user memory of the current process into @pages->pages */
-static int ioasid_pin_user(struct ioasid_pages *pages, unsigned long uaddr)
+/*
+ * Unpin chunk-relative pages [s, e] of chunk @chunk, holes and all, and
+ * record them as a hole. Returns the number of pages unpinned.
+ */
+static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
+					  unsigned long chunk,
+					  unsigned long s, unsigned long e)
+{
+	unsigned long span = ioasid_chunk_span(pages, chunk);
+	struct ioasid_runs_out out = {};
+	unsigned long pfn, len, freed = 0;
+	struct ioasid_run_iter it;
+	u64 *runs, *new;
+
+	runs = xa_load(&pages->runs, chunk);
+	if (!runs)
+		return 0;
+	ioasid_run_iter_init(&it, pages, chunk * IOASID_PAGES_CHUNK + s,
+			     e - s + 1);
+	while (ioasid_run_iter_next(&it, &pfn, &len)) {
+		if (pfn == IOASID_RUN_HOLE)
+			continue;
+		ioasid_unpin_run(pages, pfn, len);
+		freed += len;
+	}
+
+	ioasid_chunk_punch(runs, span, s, e, &out);
+	if (out.n == 1 && out.hole) {
+		xa_erase(&pages->runs, chunk);
+		kfree(runs);
+		return freed;
+	}
+	/*
+	 * At most IOASID_PAGES_CHUNK runs, one page: what was pinned has
+	 * been unpinned already and must be recorded so, whatever memory
+	 * pressure there is.
+	 */
+	new = kmalloc_array(out.n, sizeof(*new),
+			    GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	out = (struct ioasid_runs_out){ .runs = new };
+	ioasid_chunk_punch(runs, span, s, e, &out);
+	/* Replaces an entry: needs no memory */
+	xa_store(&pages->runs, chunk, new, GFP_KERNEL);
+	kfree(runs);
+	return freed;
+}
+
+/* Unpin pages [first, first + npages) and return how many were pinned */
+static unsigned long ioasid_pages_unpin(struct ioasid_pages *pages,
+					unsigned long first,
+					unsigned long npages)
+{
+	unsigned long last = first + npages - 1, freed = 0, chunk;
+
+	for (chunk = first / IOASID_PAGES_CHUNK;
+	     chunk <= last / IOASID_PAGES_CHUNK; chunk++) {
+		unsigned long base = chunk * IOASID_PAGES_CHUNK;
+
+		freed += ioasid_chunk_release(pages, chunk,
+					      max(first, base) - base,
+					      min(last, base +
+						  IOASID_PAGES_CHUNK - 1) -
+					      base);
+		cond_resched();
+	}
+	return freed;
+}
+
+/*
+ * Record the runs of @n pinned pages starting at page index @index, all in
+ * one chunk that has no entry yet.
+ */
+static int ioasid_chunk_store(struct ioasid_pages *pages, unsigned long index,
+			      struct page **list, unsigned long n, u64 *scratch)
+{
+	struct ioasid_runs_out out = { .runs = scratch };
+	unsigned long i = 0, pfn, len;
+	u64 *runs;
+	int rc;
+
+	while (i < n) {
+		pfn = page_to_pfn(list[i]);
+		for (len = 1; i + len < n; len++)
+			if (page_to_pfn(list[i + len]) != pfn + len)
+				break;
+		ioasid_runs_emit(&out, pfn, len);
+		i += len;
+	}
+	runs = kmemdup_array(scratch, out.n, sizeof(*runs),
+			     GFP_KERNEL_ACCOUNT);
+	if (!runs)
+		return -ENOMEM;
+	rc = xa_insert(&pages->runs, index / IOASID_PAGES_CHUNK, runs,
+		       GFP_KERNEL_ACCOUNT);
+	if (rc)
+		kfree(runs);
+	return rc;
+}
+
+/* Pin @n pages of user memory at @uaddr into @list, or none */
+static int ioasid_pin_user(struct ioasid_pages *pages, unsigned long uaddr,
+			   unsigned long n, struct page **list)
 {
 	unsigned int gup_flags = FOLL_LONGTERM |
 				 (pages->writable ? FOLL_WRITE : 0);
 	unsigned long done = 0;
-	long n;
+	long got;
 
-	while (done < pages->npages) {
-		n = pin_user_pages_fast(uaddr + done * PAGE_SIZE,
-					min_t(unsigned long,
-					      pages->npages - done, SZ_1M),
-					gup_flags, pages->pages + done);
-		if (n <= 0) {
-			if (done)
-				unpin_user_pages(pages->pages, done);
-			return n ? n : -EFAULT;
+	while (done < n) {
+		got = pin_user_pages_fast(uaddr + done * PAGE_SIZE, n - done,
+					  gup_flags, list + done);
+		if (got <= 0) {
+			unpin_user_pages(list, done);
+			return got ? got : -EFAULT;
 		}
-		done += n;
-		cond_resched();
+		done += got;
 	}
 	return 0;
 }
 
 /*
- * Pin pages of a shmem or hugetlbfs file, a batch of folios at a time.
- * memfd_pin_folios() pins each folio once; one more pin is added for every
- * further page used, so that pages can be unpinned one by one later.
+ * Pin @n pages of a shmem or hugetlbfs file from byte @offset into @list,
+ * or none. memfd_pin_folios() pins each folio once; one more pin is added
+ * for every further page used, so that pages can be unpinned one by one.
  */
-static int ioasid_pin_file(struct ioasid_pages *pages, struct file *file,
-			   u64 offset)
+static int ioasid_pin_file(struct ioasid_pages *pages, loff_t offset,
+			   unsigned long n, struct page **list,
+			   struct folio **folios, unsigned int max_folios)
 {
-	const unsigned int batch = 64;
+	loff_t end = offset + n * PAGE_SIZE - 1;
 	unsigned long done = 0;
-	struct folio **folios;
 	pgoff_t first_off;
 	long nfolios, i;
-	int rc = 0;
 
-	folios = kmalloc_array(batch, sizeof(*folios), GFP_KERNEL);
-	if (!folios)
-		return -ENOMEM;
-
-	while (done < pages->npages) {
-		loff_t start = offset + done * PAGE_SIZE;
-		loff_t end = offset + pages->npages * PAGE_SIZE - 1;
-
-		nfolios = memfd_pin_folios(file, start, end, folios, batch,
-					   &first_off);
+	while (done < n) {
+		nfolios = memfd_pin_folios(pages->file,
+					   offset + done * PAGE_SIZE, end,
+					   folios, max_folios, &first_off);
 		if (nfolios <= 0) {
-			rc = nfolios ? nfolios : -EFAULT;
-			break;
+			unpin_user_pages(list, done);
+			return nfolios ? nfolios : -EFAULT;
 		}
 		for (i = 0; i < nfolios; i++) {
 			struct folio *folio = folios[i];
 			unsigned long off = i ? 0 : first_off >> PAGE_SHIFT;
-			unsigned long n = min(folio_nr_pages(folio) - off,
-					      pages->npages - done);
+			unsigned long cnt = min(folio_nr_pages(folio) - off,
+						n - done);
 			unsigned long j;
 
-			for (j = 0; j < n; j++) {
+			for (j = 0; j < cnt; j++) {
 				if (j)
 					folio_add_pin(folio);
-				pages->pages[done + j] =
-					folio_page(folio, off + j);
+				list[done + j] = folio_page(folio, off + j);
 			}
-			done += n;
+			done += cnt;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Pin all of @pages, a chunk at a time, recording each chunk's runs as it
+ * goes; on failure nothing is left pinned.
+ */
+static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
+{
+	const unsigned int max_folios = 64;
+	struct folio **folios = NULL;
+	unsigned long index, n;
+	struct page **list;
+	u64 *scratch;
+	int rc = -ENOMEM;
+
+	list = kmalloc_array(IOASID_PAGES_CHUNK, sizeof(*list), GFP_KERNEL);
+	scratch = kmalloc_array(IOASID_PAGES_CHUNK, sizeof(*scratch),
+				GFP_KERNEL);
+	if (pages->file)
+		folios = kmalloc_array(max_folios, sizeof(*folios),
+				       GFP_KERNEL);
+	if (!list || !scratch || (pages->file && !folios))
+		goto out_free;
+
+	for (index = 0; index < pages->npages; index += n) {
+		n = ioasid_chunk_span(pages, index / IOASID_PAGES_CHUNK);
+		if (pages->file)
+			rc = ioasid_pin_file(pages, start + index * PAGE_SIZE,
+					     n, list, folios, max_folios);
+		else
+			rc = ioasid_pin_user(pages, start + index * PAGE_SIZE,
+					     n, list);
+		if (rc)
+			break;
+		rc = ioasid_chunk_store(pages, index, list, n, scratch);
+		if (rc) {
+			unpin_user_pages(list, n);
+			break;
 		}
 		cond_resched();
 	}
-	if (rc && done)
-		unpin_user_pages(pages->pages, done);
+	if (rc && index)
+		ioasid_pages_unpin(pages, 0, index);
+out_free:
 	kfree(folios);
+	kfree(scratch);
+	kfree(list);
 	return rc;
 }
 
@@ -213,16 +597,10 @@ static struct ioasid_pages *ioasid_pages_alloc(struct ioasid_ctx *ctx,
 	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return NULL;
-	/* Sized by the user: failing is an answer, not a kernel warning */
-	pages->pages = kvcalloc(npages, sizeof(*pages->pages),
-				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!pages->pages) {
-		kfree(pages);
-		return NULL;
-	}
 	kref_init(&pages->kref);
 	mutex_init(&pages->mutex);
 	pages->users = RB_ROOT_CACHED;
+	xa_init(&pages->runs);
 	pages->ctx = ctx;
 	pages->npages = npages;
 	pages->writable = writable;
@@ -242,7 +620,9 @@ static void ioasid_pages_free(struct ioasid_pages *pages)
 	if (pages->mm)
 		mmdrop(pages->mm);
 	mutex_destroy(&pages->mutex);
-	kvfree(pages->pages);
+	/* Every chunk went as its pages were unpinned */
+	WARN_ON(!xa_empty(&pages->runs));
+	xa_destroy(&pages->runs);
 	kfree(pages);
 }
 
@@ -257,6 +637,36 @@ static bool ioasid_pages_covers(struct ioasid_pages *pages,
 	       pages->node.start <= new->node.start &&
 	       pages->node.last >= new->node.last &&
 	       (pages->writable || !new->writable);
+}
+
+/*
+ * Does @pages hold pinned, from page index @index on, the very pages that
+ * @new, not yet visible to anyone, holds over its whole range?
+ */
+static bool ioasid_pages_same(struct ioasid_pages *pages, unsigned long index,
+			      struct ioasid_pages *new)
+{
+	unsigned long pfn = 0, len = 0, new_pfn = 0, new_len = 0, step;
+	struct ioasid_run_iter it, new_it;
+
+	lockdep_assert_held(&pages->mutex);
+
+	ioasid_run_iter_init(&it, pages, index, new->npages);
+	ioasid_run_iter_init(&new_it, new, 0, new->npages);
+	for (;;) {
+		if (!len && !ioasid_run_iter_next(&it, &pfn, &len))
+			return true;
+		if (!new_len && !ioasid_run_iter_next(&new_it, &new_pfn,
+						      &new_len))
+			return true;
+		if (pfn == IOASID_RUN_HOLE || pfn != new_pfn)
+			return false;
+		step = min(len, new_len);
+		pfn += step;
+		new_pfn += step;
+		len -= step;
+		new_len -= step;
+	}
 }
 
 /*
@@ -278,17 +688,13 @@ static struct ioasid_pages *ioasid_pages_share(struct ioasid_pages *new,
 	     node; node = interval_tree_iter_next(node, new->node.start, last)) {
 		struct ioasid_pages *pages =
 			container_of(node, struct ioasid_pages, node);
-		unsigned long i, off;
+		unsigned long off;
 
 		if (!ioasid_pages_covers(pages, new))
 			continue;
 		off = (new->node.start - node->start) >> PAGE_SHIFT;
 		mutex_lock(&pages->mutex);
-		/* Unpinned entries are NULL and never match */
-		for (i = 0; i < new->npages; i++)
-			if (pages->pages[off + i] != new->pages[i])
-				break;
-		if (i == new->npages) {
+		if (ioasid_pages_same(pages, off, new)) {
 			/* In the registry, so its kref cannot be zero */
 			kref_get(&pages->kref);
 			use->start = off;
@@ -399,10 +805,8 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 			goto err_uncharge;
 		}
 		pages->file = get_file(file);
-		rc = ioasid_pin_file(pages, file, start);
-	} else {
-		rc = ioasid_pin_user(pages, start);
 	}
+	rc = ioasid_pages_fill(pages, start);
 	if (rc)
 		goto err_uncharge;
 
@@ -410,7 +814,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 	same = ioasid_pages_share(pages, use);
 	if (same) {
 		mutex_unlock(&ctx->pins_lock);
-		unpin_user_pages(pages->pages, npages);
+		ioasid_pages_unpin(pages, 0, npages);
 		if (charged)
 			ioasid_uncharge(pages, npages);
 		ioasid_pages_free(pages);
@@ -420,7 +824,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 		rc = ioasid_charge(pages, npages);
 		if (rc) {
 			mutex_unlock(&ctx->pins_lock);
-			unpin_user_pages(pages->pages, npages);
+			ioasid_pages_unpin(pages, 0, npages);
 			goto err_free;
 		}
 		charged = true;
@@ -503,16 +907,14 @@ static void ioasid_pages_release_unused(struct ioasid_pages *pages,
 	/* Uses come in order of their start: unpin the gaps between them */
 	for (node = interval_tree_iter_first(&pages->users, first, last); node;
 	     node = interval_tree_iter_next(node, first, last)) {
-		if (node->start > cur) {
-			ioasid_unpin(pages, cur, node->start - cur);
-			freed += node->start - cur;
-		}
+		if (node->start > cur)
+			freed += ioasid_pages_unpin(pages, cur,
+						    node->start - cur);
 		if (node->last >= last)
 			goto out;
 		cur = max(cur, node->last + 1);
 	}
-	ioasid_unpin(pages, cur, last - cur + 1);
-	freed += last - cur + 1;
+	freed += ioasid_pages_unpin(pages, cur, last - cur + 1);
 out:
 	if (freed) {
 		ioasid_uncharge(pages, freed);

@@ -276,6 +276,8 @@ enum {
  * @iotlb_syncs: IOASID_TEST_IOTLB_SYNCS
  * @iotlb_syncs.out_count: IOTLB flushes of every mock paging domain since
  *                         the previous IOASID_TEST_IOTLB_SYNCS
+ * @iotlb_syncs.out_map_count: IOTLB syncs after new mappings
+ *                             (iotlb_sync_map) since then
  * @__pad: Size of the union
  */
 struct ioasid_test_cmd {
@@ -317,6 +319,7 @@ struct ioasid_test_cmd {
 		} fail_map;
 		struct {
 			__aligned_u64 out_count;
+			__aligned_u64 out_map_count;
 		} iotlb_syncs;
 		__aligned_u64 __pad[10];
 	};

@@ -882,8 +882,12 @@ static struct iommu_device *mock_probe_device(struct device *dev)
 	return &to_mock_dev(dev)->iommu->iommu;
 }
 
-/* IOTLB flushes after unmaps, which tests count: each traps under a vIOMMU */
+/*
+ * IOTLB syncs after unmaps and after maps, which tests count: under a
+ * virtual IOMMU in caching mode each is a trap to the hypervisor.
+ */
 static atomic_long_t mock_iotlb_syncs = ATOMIC_LONG_INIT(0);
+static atomic_long_t mock_iotlb_map_syncs = ATOMIC_LONG_INIT(0);
 
 static void mock_iotlb_sync(struct iommu_domain *domain,
 			    struct iommu_iotlb_gather *gather)
@@ -891,14 +895,24 @@ static void mock_iotlb_sync(struct iommu_domain *domain,
 	atomic_long_inc(&mock_iotlb_syncs);
 }
 
-/**
- * ioasid_mock_iotlb_syncs() - IOTLB flushes of paging domains since last time
- *
- * Return: the number of iotlb_sync calls since the previous call.
- */
-u64 ioasid_mock_iotlb_syncs(void)
+static int mock_iotlb_sync_map(struct iommu_domain *domain,
+			       unsigned long iova, size_t size)
 {
-	return atomic_long_xchg(&mock_iotlb_syncs, 0);
+	atomic_long_inc(&mock_iotlb_map_syncs);
+	return 0;
+}
+
+/**
+ * ioasid_mock_iotlb_syncs() - IOTLB syncs of paging domains since last time
+ * @syncs: Set to the number of iotlb_sync calls (after unmaps)
+ * @map_syncs: Set to the number of iotlb_sync_map calls (after maps)
+ *
+ * Both count from the previous call.
+ */
+void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs)
+{
+	*syncs = atomic_long_xchg(&mock_iotlb_syncs, 0);
+	*map_syncs = atomic_long_xchg(&mock_iotlb_map_syncs, 0);
 }
 
 static const struct iommu_domain_ops mock_domain_ops = {
@@ -907,6 +921,7 @@ static const struct iommu_domain_ops mock_domain_ops = {
 	.map_pages = mock_map_pages,
 	.unmap_pages = mock_unmap_pages,
 	.iotlb_sync = mock_iotlb_sync,
+	.iotlb_sync_map = mock_iotlb_sync_map,
 	.iova_to_phys = mock_iova_to_phys,
 	.free = mock_domain_free,
 };

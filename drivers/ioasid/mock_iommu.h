@@ -25,7 +25,7 @@ void ioasid_mock_dev_destroy(struct device *dev);
 
 void ioasid_mock_fail_map(int after);
 void ioasid_mock_fail_unmap(int after);
-u64 ioasid_mock_iotlb_syncs(void);
+void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs);
 void ioasid_mock_fail_invalidate(int after);
 /**
  * struct ioasid_mock_dma_res - how a mock DMA went

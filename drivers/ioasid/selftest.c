@@ -220,7 +220,8 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 		ioasid_mock_fail_unmap(cmd->fail_map.after);
 		return 0;
 	case IOASID_TEST_IOTLB_SYNCS:
-		cmd->iotlb_syncs.out_count = ioasid_mock_iotlb_syncs();
+		ioasid_mock_iotlb_syncs(&cmd->iotlb_syncs.out_count,
+					&cmd->iotlb_syncs.out_map_count);
 		return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:

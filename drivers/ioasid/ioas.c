@@ -205,17 +205,17 @@ static int ioasid_area_map(struct ioasid_ioas *ioas,
 {
 	unsigned long npages = area->use.last - area->use.start + 1;
 	unsigned long iova = area->node.start, done = 0;
+	unsigned int batch = min(npages, IOASID_MAP_BATCH), n, i;
 	struct ioasid_run *runs;
-	unsigned int n, i;
 	int rc = 0;
 
-	runs = kmalloc_array(IOASID_MAP_BATCH, sizeof(*runs), GFP_KERNEL);
+	runs = kmalloc_array(batch, sizeof(*runs), GFP_KERNEL);
 	if (!runs)
 		return -ENOMEM;
 	while (done < npages) {
 		unsigned long got;
 
-		n = IOASID_MAP_BATCH;
+		n = batch;
 		got = ioasid_pages_runs(area->pages, area->use.start + done,
 					npages - done, runs, &n);
 		if (!got) {
@@ -601,6 +601,22 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 			rc = -EBADF;
 			goto out_put;
 		}
+	}
+
+	/*
+	 * A MAP over existing mappings fails before anything is pinned; this
+	 * is checked again, under the lock, once the memory is pinned
+	 */
+	if (place.fixed) {
+		u64 start, last;
+
+		mutex_lock(&ioas->mutex);
+		ioasid_ioas_aperture(ioas, &caps, &start, &last);
+		rc = ioasid_ioas_check_fixed(ioas, start, last, cmd->iova,
+					     cmd->length);
+		mutex_unlock(&ioas->mutex);
+		if (rc)
+			goto out_fput;
 	}
 
 	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);

@@ -283,14 +283,6 @@ bool ioasid_pages_is_block(struct ioasid_pages *pages, unsigned long index,
 	return done == npages && IS_ALIGNED(run.pfn, npages);
 }
 
-/* Devices may have written any page they could */
-static void ioasid_unpin_run(struct ioasid_pages *pages, unsigned long pfn,
-			     unsigned long npages)
-{
-	unpin_user_page_range_dirty_lock(pfn_to_page(pfn), npages,
-					 pages->writable);
-}
-
 struct ioasid_runs_out {
 	u64 *runs;		/* NULL: only count */
 	unsigned int n;
@@ -349,11 +341,13 @@ static void ioasid_chunk_punch(const u64 *runs, unsigned long span,
 
 /*
  * Unpin chunk-relative pages [s, e] of chunk @chunk, holes and all, and
- * record them as a hole. Returns the number of pages unpinned.
+ * record them as a hole; mark them dirty if @dirty. Returns the number of
+ * pages unpinned.
  */
 static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 					  unsigned long chunk,
-					  unsigned long s, unsigned long e)
+					  unsigned long s, unsigned long e,
+					  bool dirty)
 {
 	unsigned long span = ioasid_chunk_span(pages, chunk);
 	struct ioasid_runs_out out = {};
@@ -369,7 +363,7 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	while (ioasid_run_iter_next(&it, &pfn, &len)) {
 		if (pfn == IOASID_RUN_HOLE)
 			continue;
-		ioasid_unpin_run(pages, pfn, len);
+		unpin_user_page_range_dirty_lock(pfn_to_page(pfn), len, dirty);
 		freed += len;
 	}
 
@@ -394,10 +388,14 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	return freed;
 }
 
-/* Unpin pages [first, first + npages) and return how many were pinned */
+/*
+ * Unpin pages [first, first + npages) and return how many were pinned.
+ * @dirty: devices may have written them (they could, if @pages->writable
+ * and the pages were ever mapped)
+ */
 static unsigned long ioasid_pages_unpin(struct ioasid_pages *pages,
 					unsigned long first,
-					unsigned long npages)
+					unsigned long npages, bool dirty)
 {
 	unsigned long last = first + npages - 1, freed = 0, chunk;
 
@@ -409,7 +407,7 @@ static unsigned long ioasid_pages_unpin(struct ioasid_pages *pages,
 					      max(first, base) - base,
 					      min(last, base +
 						  IOASID_PAGES_CHUNK - 1) -
-					      base);
+					      base, dirty);
 		cond_resched();
 	}
 	return freed;
@@ -514,15 +512,16 @@ static int ioasid_pin_file(struct ioasid_pages *pages, loff_t offset,
 static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 {
 	const unsigned int max_folios = 64;
+	unsigned long max = min(pages->npages, IOASID_PAGES_CHUNK);
 	struct folio **folios = NULL;
 	unsigned long index, n;
 	struct page **list;
 	u64 *scratch;
 	int rc = -ENOMEM;
 
-	list = kmalloc_array(IOASID_PAGES_CHUNK, sizeof(*list), GFP_KERNEL);
-	scratch = kmalloc_array(IOASID_PAGES_CHUNK, sizeof(*scratch),
-				GFP_KERNEL);
+	/* Sized by the first chunk, as large as any */
+	list = kmalloc_array(max, sizeof(*list), GFP_KERNEL);
+	scratch = kmalloc_array(max, sizeof(*scratch), GFP_KERNEL);
 	if (pages->file)
 		folios = kmalloc_array(max_folios, sizeof(*folios),
 				       GFP_KERNEL);
@@ -547,7 +546,7 @@ static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 		cond_resched();
 	}
 	if (rc && index)
-		ioasid_pages_unpin(pages, 0, index);
+		ioasid_pages_unpin(pages, 0, index, false);
 out_free:
 	kfree(folios);
 	kfree(scratch);
@@ -814,7 +813,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 	same = ioasid_pages_share(pages, use);
 	if (same) {
 		mutex_unlock(&ctx->pins_lock);
-		ioasid_pages_unpin(pages, 0, npages);
+		ioasid_pages_unpin(pages, 0, npages, false);
 		if (charged)
 			ioasid_uncharge(pages, npages);
 		ioasid_pages_free(pages);
@@ -824,7 +823,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 		rc = ioasid_charge(pages, npages);
 		if (rc) {
 			mutex_unlock(&ctx->pins_lock);
-			ioasid_pages_unpin(pages, 0, npages);
+			ioasid_pages_unpin(pages, 0, npages, false);
 			goto err_free;
 		}
 		charged = true;
@@ -909,12 +908,14 @@ static void ioasid_pages_release_unused(struct ioasid_pages *pages,
 	     node = interval_tree_iter_next(node, first, last)) {
 		if (node->start > cur)
 			freed += ioasid_pages_unpin(pages, cur,
-						    node->start - cur);
+						    node->start - cur,
+						    pages->writable);
 		if (node->last >= last)
 			goto out;
 		cur = max(cur, node->last + 1);
 	}
-	freed += ioasid_pages_unpin(pages, cur, last - cur + 1);
+	freed += ioasid_pages_unpin(pages, cur, last - cur + 1,
+				    pages->writable);
 out:
 	if (freed) {
 		ioasid_uncharge(pages, freed);

@@ -4,7 +4,8 @@
  * mappings (through large IOMMU pages too), IOVA alignment and reserved
  * regions, COPY, MAP of a memfd, memory pinned once however often it is
  * mapped, the accounting modes, IOASIDs with a domain per mock IOMMU
- * instance, and map failures injected into the mock IOMMU.
+ * instance, the IOTLB syncs MAP and UNMAP cost, and map failures injected
+ * into the mock IOMMU.
  *
  * Everything is judged by what devices see (the mock IOMMU walks its page
  * tables for every DMA) and by what the kernel charges (VmLck and VmPin of
@@ -13,6 +14,7 @@
 #include "../kselftest_harness.h"
 #include "ioasid_utils.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/wait.h>
@@ -211,6 +213,34 @@ static void dma_write(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(len, res.done);
 }
 
+/* IOTLB syncs of the mock paging domains since the previous call */
+static int mock_iotlb_syncs(int fd, uint64_t *syncs, uint64_t *map_syncs)
+{
+	struct ioasid_test_cmd cmd = {};
+	int rc = ioasid_test(fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd);
+
+	if (!rc) {
+		*syncs = cmd.iotlb_syncs.out_count;
+		*map_syncs = cmd.iotlb_syncs.out_map_count;
+	}
+	return rc;
+}
+
+/*
+ * Since the previous look, the mock IOMMU synced its IOTLBs @syncs times
+ * after unmaps (iotlb_sync) and @map_syncs times after maps
+ * (iotlb_sync_map)
+ */
+static void check_syncs(struct __test_metadata *_metadata, int fd,
+			uint64_t syncs, uint64_t map_syncs)
+{
+	uint64_t got, got_map;
+
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &got, &got_map));
+	ASSERT_EQ(syncs, got);
+	ASSERT_EQ(map_syncs, got_map);
+}
+
 /* IOASID_IOVA_RANGES of @ioasid reports exactly @want, @n of them */
 static void check_ranges(struct __test_metadata *_metadata, int fd,
 			 uint32_t ioasid,
@@ -313,9 +343,83 @@ static long thp_bytes(void *buf)
 	return -1;
 }
 
+/*
+ * Fault in the @len bytes at @buf, a multiple of 2 MiB, in a scattered
+ * order. Fresh pages tend to come from the page allocator in ascending
+ * physical order, so faulting front to back would make the buffer
+ * physically contiguous; touching page i * 40503 mod 512 of each 2 MiB
+ * i-th instead (every page once, as 40503 is odd) gives neighbouring
+ * pages far-apart frames: each page is a physical run of its own.
+ */
+static void fault_scattered(unsigned char *buf, size_t len)
+{
+	const size_t n = NPAGES(SZ_2M);
+	size_t off, i;
+
+	for (off = 0; off < len; off += SZ_2M)
+		for (i = 0; i != n; i++)
+			buf[off + (i * 40503 % n) * PAGE_SZ] = 1;
+}
+
+/*
+ * Physically contiguous runs of the pages of the @len bytes at @buf, all
+ * present, from /proc/self/pagemap; -1 if it hides the frame numbers, as
+ * it does without CAP_SYS_ADMIN.
+ */
+static long phys_runs(const void *buf, size_t len)
+{
+	const size_t n = len / PAGE_SZ;
+	uint64_t *ents, pfn, prev = 0;
+	long runs = 0;
+	size_t i;
+	int fd;
+
+	ents = calloc(n, sizeof(*ents));
+	if (!ents)
+		return -1;
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, ents, n * sizeof(*ents),
+			    (uintptr_t)buf / PAGE_SZ * sizeof(*ents)) !=
+		      (ssize_t)(n * sizeof(*ents)))
+		runs = -1;
+	for (i = 0; i != n && runs >= 0; i++) {
+		/* Bits 0-54: the frame number, 0 if hidden */
+		pfn = ents[i] & ((1ULL << 55) - 1);
+		if (!pfn)
+			runs = -1;
+		else if (!i || pfn != prev + 1)
+			runs++;
+		prev = pfn;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(ents);
+	return runs;
+}
+
+/*
+ * Nearly every page of the @len bytes at @buf is a physical run of its
+ * own, so that a MAP of them takes a map call per page; if pagemap hides
+ * frame numbers, that cannot be told.
+ */
+static void check_scattered(struct __test_metadata *_metadata,
+			    const void *buf, size_t len)
+{
+	long runs = phys_runs(buf, len);
+
+	if (runs < 0) {
+		TH_LOG("pagemap hides frame numbers: contiguity unknown");
+		return;
+	}
+	ASSERT_LE(NPAGES(len) * 3 / 4, runs)
+		TH_LOG("%ld pages in only %ld physical runs", NPAGES(len),
+		       runs);
+}
+
 /* What the memory of a test is made of */
 enum backing {
 	BACKING_SMALL,		/* 4 KiB pages, THP off */
+	BACKING_SCATTERED,	/* The same, faulted in scattered */
 	BACKING_THP,		/* Transparent 2 MiB pages */
 	BACKING_HUGETLB,	/* 2 MiB hugetlb pages */
 };
@@ -323,10 +427,14 @@ enum backing {
 /*
  * @len bytes, a multiple of 2 MiB, at a 2 MiB aligned address, backed as
  * asked and filled with a pattern; NULL if that backing is not to be had.
+ * The pattern repeats every 256 pages (1 MiB), so each page starts with
+ * its offset too: a page translated to one a multiple of 1 MiB away, as
+ * from the wrong 2 MiB chunk, reads other data.
  */
 static unsigned char *alloc_backed(enum backing backing, size_t len)
 {
 	unsigned char *buf;
+	uint64_t off;
 
 	if (backing == BACKING_HUGETLB) {
 		buf = alloc_hugetlb(len);
@@ -336,7 +444,7 @@ static unsigned char *alloc_backed(enum backing backing, size_t len)
 		buf = alloc_aligned(len);
 		if (!buf)
 			return NULL;
-		if (backing == BACKING_SMALL) {
+		if (backing != BACKING_THP) {
 			/* Fails harmlessly without THP in the kernel */
 			madvise(buf, len, MADV_NOHUGEPAGE);
 		} else if (madvise(buf, len, MADV_HUGEPAGE)) {
@@ -344,7 +452,11 @@ static unsigned char *alloc_backed(enum backing backing, size_t len)
 			return NULL;
 		}
 	}
+	if (backing == BACKING_SCATTERED)
+		fault_scattered(buf, len);
 	fill_pattern(buf, len, 1);
+	for (off = 0; off < len; off += PAGE_SZ)
+		memcpy(buf + off, &off, sizeof(off));
 	if (backing == BACKING_THP && thp_bytes(buf) < (long)len) {
 		munmap(buf, len);
 		return NULL;
@@ -2950,9 +3062,9 @@ TEST(cut_across_page_sizes)
 {
 	const uint64_t iova = 64 * SZ_2M, len = 4 * SZ_2M;
 	const uint64_t cut = 2 * SZ_2M, cut_len = 3 * SZ_1M;
-	unsigned char *buf, *p;
-	uint64_t unmapped, off, n;
+	uint64_t unmapped, off;
 	uint32_t ioasid, mock;
+	unsigned char *buf;
 	long base;
 	int fd;
 
@@ -2970,12 +3082,8 @@ TEST(cut_across_page_sizes)
 	memset(buf + SZ_2M, 1, SZ_2M);
 	if (thp_bytes(buf + SZ_2M) < (long)SZ_2M)
 		SKIP(return, "no THP page to be had");
-	n = len / PAGE_SZ;
-	for (off = 0; off < n; off++) {
-		p = buf + ((off * 40503) % n) * PAGE_SZ;
-		if (p < buf + SZ_2M || p >= buf + 2 * SZ_2M)
-			*p = 1;
-	}
+	/* The large page, present already, stays one */
+	fault_scattered(buf, len);
 	fill_pattern(buf, len, 7);
 	base = locked_pages();
 	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, len, iova));
@@ -3340,9 +3448,8 @@ FIXTURE_TEARDOWN(slow)
 TEST(unmap_one_flush_per_domain)
 {
 	const unsigned int n = 64;
-	struct ioasid_test_cmd cmd = {};
+	uint64_t unmapped, syncs, map_syncs;
 	uint32_t ioasid, m0, m1;
-	uint64_t unmapped;
 	unsigned char *buf;
 	unsigned int i;
 	int fd;
@@ -3357,21 +3464,402 @@ TEST(unmap_one_flush_per_domain)
 	for (i = 0; i != n; i++)
 		ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, PAGE_SZ,
 					      (uint64_t)i * 2 * PAGE_SZ));
-	ASSERT_EQ(0, ioasid_test(fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &syncs, &map_syncs));
 
 	/* A range of a few */
 	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, 0, 8 * PAGE_SZ, &unmapped));
 	ASSERT_EQ(4 * PAGE_SZ, unmapped);
-	ASSERT_EQ(0, ioasid_test(fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
-	ASSERT_EQ(2, cmd.iotlb_syncs.out_count);
+	check_syncs(_metadata, fd, 2, 0);
 	/* All the others */
 	ASSERT_EQ(0, ioasid_unmap_all(fd, ioasid, &unmapped));
 	ASSERT_EQ((uint64_t)(n - 4) * PAGE_SZ, unmapped);
-	ASSERT_EQ(0, ioasid_test(fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
-	ASSERT_EQ(2, cmd.iotlb_syncs.out_count);
+	check_syncs(_metadata, fd, 2, 0);
 	check_unmapped(_metadata, fd, &m1, 1, 0, 2 * n * PAGE_SZ);
 	close(fd);
 	munmap(buf, PAGE_SZ);
+}
+
+/*
+ * A MAP syncs the IOTLB of each domain once, after mapping every
+ * physically contiguous run of it (under a vIOMMU in caching mode each
+ * sync traps): 4 MiB of 4 KiB pages faulted in scattered, a physical run
+ * each, take two syncs in an IOASID with two domains, not one per page. A
+ * COPY into an IOASID with one domain takes one, and a domain filled from
+ * k mappings one per mapping. Every page reads its own memory throughout.
+ */
+TEST(map_syncs_once_per_domain)
+{
+	const uint64_t iova = 64 * SZ_1M, len = 2 * SZ_2M;
+	const unsigned int k = 8, npages = NPAGES(len), step = npages / k;
+	uint64_t syncs, map_syncs, unmapped, dst = iova;
+	uint32_t a, b, mocks[2], mb, late;
+	bool got[NPAGES(2 * SZ_2M)];
+	unsigned char *buf;
+	unsigned int i;
+	int fd;
+
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &a));
+	for (i = 0; i != 2; i++)
+		ASSERT_EQ(0, mock_new_attached(fd, i, a, &mocks[i]));
+	buf = alloc_backed(BACKING_SCATTERED, len);
+	ASSERT_NE(NULL, buf);
+	check_scattered(_metadata, buf, len);
+
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &syncs, &map_syncs));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, a, buf, len, iova));
+	check_syncs(_metadata, fd, 0, 2);
+	check_data(_metadata, fd, mocks, 2, iova, buf, len);
+
+	ASSERT_EQ(0, ioasid_create(fd, &b));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, b, &mb));
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &syncs, &map_syncs));
+	ASSERT_EQ(0, ioasid_copy(fd, b, a, iova, len, &dst, MAP_FIXED_RW));
+	check_syncs(_metadata, fd, 0, 1);
+	check_data(_metadata, fd, &mb, 1, iova, buf, len);
+
+	/* The copy cut into k mappings fills a domain of another instance */
+	for (i = 1; i != k; i++) {
+		ASSERT_EQ(0, ioasid_unmap(fd, b, iova + i * step * PAGE_SZ,
+					  PAGE_SZ, &unmapped));
+		ASSERT_EQ(PAGE_SZ, unmapped);
+	}
+	ASSERT_EQ(0, mock_new(fd, 1, &late));
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &syncs, &map_syncs));
+	ASSERT_EQ(0, mock_attach(fd, late, b));
+	check_syncs(_metadata, fd, 0, k);
+	scan_pages(_metadata, fd, late, iova, buf, npages, got);
+	for (i = 0; i != npages; i++)
+		ASSERT_EQ(!i || i % step, got[i])
+			TH_LOG("page %u", i);
+	close(fd);
+	munmap(buf, len);
+}
+
+/*
+ * Cuts into one mapping of 6 MiB, in an IOASID whose max_pgsize of 4 KiB
+ * lets them go anywhere. The kernel records what is pinned by chunk of
+ * 512 pages (2 MiB here), as runs of physically contiguous pages and
+ * holes: a cut punches a hole into the runs of a chunk, or drops a chunk
+ * left with nothing pinned. CUTS_SINGLE single pages, some next to other
+ * cuts, and a few ranges (across each boundary between chunks, from the
+ * first page of a chunk, up to the last page of one, at both ends of the
+ * mapping, one anywhere) are cut in a random order from a seed, then
+ * what is left of the middle chunk.
+ *
+ * After each cut, UNMAP reports its exact size, VmLck drops by as much,
+ * and both devices fault on the cut and read the pages around it. Every
+ * CUTS_FULL_EVERY cuts and after the last, the domain of the second
+ * device is filled anew, from what the kernel recorded, with a map sync
+ * per mapping left, and every page reads its own memory or faults, as the
+ * model says, through both domains.
+ */
+#define CUTS_IOVA	(64 * SZ_1M)
+#define CUTS_SIZE	(3 * SZ_2M)
+#define CUTS_PAGES	NPAGES(CUTS_SIZE)
+#define CUTS_SINGLE	40
+#define CUTS_MAX	(CUTS_SINGLE + 8)
+#define CUTS_FULL_EVERY	12
+/* IOASID_CUTS_SEED=<seed> in the environment replaces it */
+#define CUTS_SEED	20261202u
+
+static_assert(CUTS_PAGES <= SPLIT_PAGES, "the model must hold the pages");
+
+/* Pages [first, first + n) of the mapping */
+struct cut {
+	unsigned int first;
+	unsigned int n;
+};
+
+FIXTURE(cuts) {
+	struct split_ctx s;
+};
+
+FIXTURE_VARIANT(cuts) {
+	enum backing backing;
+};
+
+FIXTURE_VARIANT_ADD(cuts, scattered) {
+	.backing = BACKING_SCATTERED,
+};
+
+FIXTURE_VARIANT_ADD(cuts, thp) {
+	.backing = BACKING_THP,
+};
+
+FIXTURE_VARIANT_ADD(cuts, hugetlb) {
+	.backing = BACKING_HUGETLB,
+};
+
+FIXTURE_SETUP(cuts)
+{
+	struct split_ctx *s = &self->s;
+	unsigned int i;
+
+	s->fd = ioasid_open();
+	ASSERT_LE(0, s->fd);
+	ASSERT_EQ(0, ioasid_create_max_pgsize(s->fd, PAGE_SZ, &s->ioasid));
+	s->nmocks = 2;
+	for (i = 0; i != s->nmocks; i++)
+		ASSERT_EQ(0, mock_new_attached(s->fd, i, s->ioasid,
+					       &s->mocks[i]));
+	s->buf = alloc_backed(variant->backing, CUTS_SIZE);
+	if (!s->buf && variant->backing != BACKING_SCATTERED)
+		SKIP(return, "no %s memory to test with",
+		     variant->backing == BACKING_THP ? "THP" : "hugetlb");
+	ASSERT_NE(NULL, s->buf);
+	if (variant->backing == BACKING_SCATTERED)
+		check_scattered(_metadata, s->buf, CUTS_SIZE);
+	s->base = locked_pages();
+	ASSERT_LE(0, s->base);
+	ASSERT_EQ(0, ioasid_map_fixed(s->fd, s->ioasid, s->buf, CUTS_SIZE,
+				      CUTS_IOVA));
+	for (i = 0; i != CUTS_PAGES; i++)
+		s->mapped[i] = true;
+	ASSERT_EQ(s->base + CUTS_PAGES, locked_pages());
+}
+
+FIXTURE_TEARDOWN(cuts)
+{
+	close(self->s.fd);
+	if (self->s.buf)
+		munmap(self->s.buf, CUTS_SIZE);
+}
+
+/* Could page @p be cut next to another cut? */
+static bool cut_beside(const bool *taken, unsigned int p)
+{
+	return (p && taken[p - 1]) || (p + 1 < CUTS_PAGES && taken[p + 1]);
+}
+
+/* The cuts described above, in their order; returns their number */
+static unsigned int cuts_make(struct cut *cuts, unsigned int seed)
+{
+	const unsigned int nchunks = CUTS_PAGES / CHUNK_PAGES;
+	unsigned int n = 0, i, j, b, p, len;
+	bool taken[CUTS_PAGES] = {};
+	struct cut tmp;
+
+	for (b = 1; b != nchunks; b++) {
+		len = 1 + rand_r(&seed) % 8;
+		cuts[n++] = (struct cut){ b * CHUNK_PAGES - len,
+					  len + 1 + rand_r(&seed) % 8 };
+	}
+	b = rand_r(&seed) % nchunks;
+	cuts[n++] = (struct cut){ b * CHUNK_PAGES, 1 + rand_r(&seed) % 16 };
+	b = rand_r(&seed) % nchunks;
+	len = 1 + rand_r(&seed) % 16;
+	cuts[n++] = (struct cut){ (b + 1) * CHUNK_PAGES - len, len };
+	cuts[n++] = (struct cut){ 0, 2 };
+	cuts[n++] = (struct cut){ CUTS_PAGES - 3, 3 };
+	len = 2 + rand_r(&seed) % 15;
+	cuts[n++] = (struct cut){ rand_r(&seed) % (CUTS_PAGES - len + 1),
+				  len };
+	for (i = 0; i != n; i++)
+		for (p = cuts[i].first; p != cuts[i].first + cuts[i].n; p++)
+			taken[p] = true;
+	/* Pages of their own, every fourth beside one taken already */
+	for (i = 0; i != CUTS_SINGLE; i++) {
+		p = rand_r(&seed) % CUTS_PAGES;
+		while (taken[p] || (i % 4 == 3 && !cut_beside(taken, p)))
+			p = (p + 1) % CUTS_PAGES;
+		taken[p] = true;
+		cuts[n++] = (struct cut){ p, 1 };
+	}
+	for (i = n - 1; i; i--) {
+		j = rand_r(&seed) % (i + 1);
+		tmp = cuts[i];
+		cuts[i] = cuts[j];
+		cuts[j] = tmp;
+	}
+	return n;
+}
+
+/* Pages the model has mapped */
+static long cuts_left(struct split_ctx *s)
+{
+	long left = 0;
+	unsigned int p;
+
+	for (p = 0; p != CUTS_PAGES; p++)
+		left += s->mapped[p];
+	return left;
+}
+
+/* Each device translates pages [first, first + n) as the model says */
+static void cuts_check(struct __test_metadata *_metadata,
+		       struct split_ctx *s, unsigned int first, unsigned int n)
+{
+	bool got[CUTS_PAGES];
+	unsigned int i, p;
+
+	for (i = 0; i != s->nmocks; i++) {
+		scan_pages(_metadata, s->fd, s->mocks[i],
+			   CUTS_IOVA + first * PAGE_SZ, s->buf + first * PAGE_SZ,
+			   n, got);
+		for (p = 0; p != n; p++)
+			ASSERT_EQ(s->mapped[first + p], got[p])
+				TH_LOG("mock %u, page %u", s->mocks[i],
+				       first + p);
+	}
+}
+
+/*
+ * A new domain for the second device, filled from the mappings left with
+ * a map sync each, then every page through both domains
+ */
+static void cuts_check_all(struct __test_metadata *_metadata,
+			   struct split_ctx *s)
+{
+	uint64_t syncs, map_syncs, areas = 0;
+	unsigned int p;
+
+	for (p = 0; p != CUTS_PAGES; p++)
+		areas += s->mapped[p] && (!p || !s->mapped[p - 1]);
+	/* Its only device gone, the domain goes */
+	ASSERT_EQ(0, mock_detach(s->fd, s->mocks[1]));
+	ASSERT_EQ(0, mock_iotlb_syncs(s->fd, &syncs, &map_syncs));
+	ASSERT_EQ(0, mock_attach(s->fd, s->mocks[1], s->ioasid));
+	check_syncs(_metadata, s->fd, 0, areas);
+	cuts_check(_metadata, s, 0, CUTS_PAGES);
+}
+
+/* UNMAP pages [first, first + n) and check the outcome against the model */
+static void cuts_unmap(struct __test_metadata *_metadata,
+		       struct split_ctx *s, unsigned int first, unsigned int n)
+{
+	const unsigned int lo = first < 2 ? 0 : first - 2;
+	const unsigned int hi = first + n + 2 < CUTS_PAGES ? first + n + 2 :
+							     CUTS_PAGES;
+	uint64_t expect = 0, unmapped = 0;
+	long before = cuts_left(s);
+	unsigned int p;
+
+	for (p = first; p != first + n; p++) {
+		if (s->mapped[p])
+			expect += PAGE_SZ;
+		s->mapped[p] = false;
+	}
+	if (expect) {
+		ASSERT_EQ(0, ioasid_unmap(s->fd, s->ioasid,
+					  CUTS_IOVA + first * PAGE_SZ,
+					  n * PAGE_SZ, &unmapped));
+		ASSERT_EQ(expect, unmapped)
+			TH_LOG("cut of %u pages at page %u", n, first);
+	} else {
+		ASSERT_EQ(ENOENT, ioasid_unmap(s->fd, s->ioasid,
+					       CUTS_IOVA + first * PAGE_SZ,
+					       n * PAGE_SZ, &unmapped));
+	}
+	ASSERT_EQ(s->base + before - (long)(expect / PAGE_SZ),
+		  locked_pages())
+		TH_LOG("cut of %u pages at page %u", n, first);
+	/* The cut and two pages either side */
+	cuts_check(_metadata, s, lo, hi - lo);
+}
+
+TEST_F(cuts, keep_translations)
+{
+	struct split_ctx *s = &self->s;
+	unsigned int seed = CUTS_SEED, n, i;
+	struct cut cuts[CUTS_MAX];
+	uint64_t unmapped;
+	long left;
+
+	if (getenv("IOASID_CUTS_SEED"))
+		seed = strtoul(getenv("IOASID_CUTS_SEED"), NULL, 0);
+	TH_LOG("IOASID_CUTS_SEED=%u", seed);
+	n = cuts_make(cuts, seed);
+	for (i = 0; i != n; i++) {
+		cuts_unmap(_metadata, s, cuts[i].first, cuts[i].n);
+		if ((i + 1) % CUTS_FULL_EVERY == 0)
+			cuts_check_all(_metadata, s);
+	}
+	/* The middle chunk is left with nothing pinned */
+	cuts_unmap(_metadata, s, CHUNK_PAGES, CHUNK_PAGES);
+	cuts_check_all(_metadata, s);
+
+	left = cuts_left(s);
+	ASSERT_EQ(0, ioasid_unmap_all(s->fd, s->ioasid, &unmapped));
+	ASSERT_EQ(left * PAGE_SZ, unmapped);
+	ASSERT_EQ(s->base, locked_pages());
+	check_unmapped(_metadata, s->fd, s->mocks, s->nmocks, CUTS_IOVA,
+		       CUTS_SIZE);
+	ASSERT_IOASID_EMPTY(s->fd, s->ioasid);
+}
+
+/*
+ * A MAP shares memory with an earlier one only if that one still holds
+ * all of it pinned (ioasid_pages_pin()). With a page of A's mapping cut,
+ * a MAP of the buffer into B pins it again and is charged for all of it,
+ * and must map the very pages of the buffer, the one behind A's hole
+ * too; a MAP of the part before the hole shares. Once B holds the buffer
+ * whole and A is gone, a MAP into C shares B's pages.
+ */
+TEST(remap_after_holes_pins_again)
+{
+	const uint64_t iova = 64 * SZ_1M, len = 2 * SZ_2M;
+	/* In the second chunk of 512 pages: the part before it spans two */
+	const long npages = NPAGES(len), hole = 600;
+	uint32_t a, b, c, ma, mb, mc;
+	unsigned char *buf;
+	uint64_t unmapped;
+	long base;
+	int fd;
+
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &a));
+	ASSERT_EQ(0, ioasid_create(fd, &b));
+	ASSERT_EQ(0, ioasid_create(fd, &c));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, a, &ma));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, b, &mb));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, c, &mc));
+	buf = alloc_backed(BACKING_SCATTERED, len);
+	ASSERT_NE(NULL, buf);
+	base = locked_pages();
+	ASSERT_LE(0, base);
+
+	ASSERT_EQ(0, ioasid_map_fixed(fd, a, buf, len, iova));
+	ASSERT_EQ(base + npages, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(fd, a, iova + hole * PAGE_SZ, PAGE_SZ,
+				  &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	ASSERT_EQ(base + npages - 1, locked_pages());
+	check_fault(_metadata, fd, &ma, 1, iova + hole * PAGE_SZ,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+
+	/* Clear of the hole, A's pages are shared */
+	ASSERT_EQ(0, ioasid_map_fixed(fd, c, buf, hole * PAGE_SZ, iova));
+	ASSERT_EQ(base + npages - 1, locked_pages());
+	check_data(_metadata, fd, &mc, 1, iova, buf, hole * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(fd, c, &unmapped));
+	ASSERT_EQ(hole * PAGE_SZ, unmapped);
+	ASSERT_EQ(base + npages - 1, locked_pages());
+
+	/* Across it, not: pinned and charged in full */
+	ASSERT_EQ(0, ioasid_map_fixed(fd, b, buf, len, iova));
+	ASSERT_EQ(base + 2 * npages - 1, locked_pages());
+	check_data(_metadata, fd, &mb, 1, iova, buf, len);
+
+	ASSERT_EQ(0, ioasid_unmap_all(fd, a, &unmapped));
+	ASSERT_EQ(len - PAGE_SZ, unmapped);
+	ASSERT_EQ(base + npages, locked_pages());
+	check_data(_metadata, fd, &mb, 1, iova, buf, len);
+
+	/* B holds it whole: shared */
+	ASSERT_EQ(0, ioasid_map_fixed(fd, c, buf, len, iova));
+	ASSERT_EQ(base + npages, locked_pages());
+	check_data(_metadata, fd, &mc, 1, iova, buf, len);
+	ASSERT_EQ(0, ioasid_unmap_all(fd, b, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	ASSERT_EQ(base + npages, locked_pages());
+	check_data(_metadata, fd, &mc, 1, iova, buf, len);
+	ASSERT_EQ(0, ioasid_unmap_all(fd, c, &unmapped));
+	ASSERT_EQ(base, locked_pages());
+	close(fd);
+	munmap(buf, len);
 }
 
 /*

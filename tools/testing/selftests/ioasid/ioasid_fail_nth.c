@@ -792,6 +792,18 @@ static void seq_map_huge(void)
 	map_seq(new_huge(3), -1, SZ_2M, IOVA_HUGE, SZ_2M);
 }
 
+/*
+ * More pages than one chunk of the kernel's record of pinned pages (512
+ * pages, whose runs take an allocation each): the second chunk's goes
+ * into an xarray node, and a failure there must unpin the first chunk.
+ */
+static void seq_map_chunks(void)
+{
+	const uint64_t len = SZ_2M + NEW_SIZE;
+
+	map_seq(new_buf(len, 10), -1, len, IOVA_NEW, 0);
+}
+
 /* Pages of a memfd, which the MAP pins through the file */
 static void seq_map_file(void)
 {
@@ -1563,6 +1575,11 @@ TEST_F_TIMEOUT(fail_nth, map, SWEEP_TIMEOUT)
 TEST_F_TIMEOUT(fail_nth, map_huge, SWEEP_TIMEOUT)
 {
 	sweep(_metadata, "map_huge", seq_map_huge);
+}
+
+TEST_F_TIMEOUT(fail_nth, map_chunks, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "map_chunks", seq_map_chunks);
 }
 
 TEST_F_TIMEOUT(fail_nth, unmap_split, SWEEP_TIMEOUT)

@@ -5,13 +5,17 @@
 #
 #   rig.sh deps        install the Debian packages the rig needs
 #   rig.sh build       unpack 6.12, overlay this repo, apply patches/, build
+#                      both kernels and the selftests
 #   rig.sh run         build, boot and run the passthrough demo (or $CMD)
 #   rig.sh shell       build, boot to a shell
 #   rig.sh check       build, host checks, boot and run every selftest
-#   rig.sh bench       build, boot and run the full ioasid/iommufd benchmark
+#   rig.sh bench       build, boot and run the full benchmark (real VT-d
+#                      rows for vfio type1, iommufd and ioasid; mock rows)
 #
 # Everything big lives in a cache outside the checkout:
 #   $IOASID_CACHE (default ~/.cache/ioasid)/<kernel version>/{src,build,...}
+# The test kernel (lockdep, kmemleak, KASAN, ...) is built in build/, the
+# benchmark kernel (no debug options, rig/bench.config) in build-bench/.
 #   $IOASID_CACHE/ccache
 set -eu -o pipefail
 
@@ -63,10 +67,11 @@ setup_paths() {
 	SRC=$K/src
 	ORIG=$K/orig
 	B=$K/build
+	BB=$K/build-bench
 	OUT=$K/out
 	export CCACHE_DIR=$CACHE/ccache
 	export CCACHE_BASEDIR=$K
-	mkdir -p "$K" "$ORIG" "$B" "$OUT" "$CCACHE_DIR"
+	mkdir -p "$K" "$ORIG" "$B" "$BB" "$OUT" "$CCACHE_DIR"
 }
 
 unpack() {
@@ -130,60 +135,70 @@ overlay() {
 	rm -rf "$stage"
 }
 
+# Config fragments of the test kernel and of the benchmark kernel
 config_fragments() {
 	echo "$REPO/rig/vm.config" "$SRC/tools/testing/selftests/ioasid/config"
 }
 
-kmake() {
-	make -C "$SRC" O="$B" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" \
-		-j"$JOBS" "$@"
+bench_fragments() {
+	echo "$REPO/rig/vm.config" "$REPO/rig/bench.config"
 }
 
+# make in the kernel tree, building in $KB (the test kernel's by default)
+kmake() {
+	make -C "$SRC" O="${KB:-$B}" ARCH=x86_64 CC="ccache gcc" \
+		HOSTCC="ccache gcc" -j"$JOBS" "$@"
+}
+
+# configure DIR FRAGMENT...: tinyconfig + the fragments, built in DIR
 configure() {
-	local stamp sum
-	sum=$(cat $(config_fragments) "$REPO"/patches/*.patch \
+	local dir=$1 stamp sum
+	shift
+	sum=$(cat "$@" "$REPO"/patches/*.patch \
 		"$REPO"/drivers/ioasid/Kconfig | sha256sum | cut -d' ' -f1)
-	stamp=$B/.rig-config-stamp
-	if [ -f "$B/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+	stamp=$dir/.rig-config-stamp
+	if [ -f "$dir/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
 		return 0
 	fi
-	say "configuring: tinyconfig + rig/vm.config + selftests/ioasid/config"
-	kmake -s tinyconfig >/dev/null
-	"$SRC"/scripts/kconfig/merge_config.sh -m -O "$B" "$B/.config" \
-		$(config_fragments) >/dev/null
-	kmake -s olddefconfig
-	verify_config
+	say "configuring $dir: tinyconfig + $(for f; do printf '%s ' "$(basename "$f")"; done)"
+	KB=$dir kmake -s tinyconfig >/dev/null
+	"$SRC"/scripts/kconfig/merge_config.sh -m -O "$dir" "$dir/.config" \
+		"$@" >/dev/null
+	KB=$dir kmake -s olddefconfig
+	verify_config "$dir/.config" "$@"
 	echo "$sum" > "$stamp"
 }
 
-# olddefconfig silently drops options whose dependencies are not met
+# verify_config CONFIG FRAGMENT...: olddefconfig silently drops options
+# whose dependencies are not met; the last fragment setting one wins
 verify_config() {
-	local line opt val bad=0
+	local config=$1 line opt val bad=0
+	shift
 	while read -r line; do
-		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
 		opt=${line%%=*}
 		val=${line#*=}
 		if [ "$val" = n ]; then
-			grep -q "^$opt=" "$B/.config" && {
+			grep -q "^$opt=" "$config" && {
 				echo "config: $opt should be unset" >&2; bad=1; }
 		else
-			grep -qx "$opt=$val" "$B/.config" || {
+			grep -qx "$opt=$val" "$config" || {
 				echo "config: $opt=$val did not stick" >&2; bad=1; }
 		fi
-	done < <(cat $(config_fragments))
+	done < <(cat "$@" | grep '^CONFIG_.*=' | tac | awk -F= '!seen[$1]++')
 	[ $bad -eq 0 ] || die "kernel config is missing requested options"
 }
 
+# build_kernel DIR WHAT: bzImage (and uapi headers) in DIR
 build_kernel() {
-	local log=$OUT/build.log start=$SECONDS
-	say "building the kernel in $B (cold ~15 min, warm ~1 min)"
-	if ! kmake bzImage headers 2>&1 | tee "$log" |
+	local dir=$1 what=$2 log=$OUT/build-$(basename "$1").log start=$SECONDS
+	say "building the $what kernel in $dir (cold ~10 min, warm ~1 min)"
+	if ! KB=$dir kmake bzImage headers 2>&1 | tee "$log" |
 		awk '/^  CC / { if (++n % 250 == 0) printf "    %d files compiled\n", n; fflush() }'; then
 		tail -40 "$log"
 		die "kernel build failed, see $log"
 	fi
 	grep -q 'error:' "$log" && { tail -40 "$log"; die "kernel build failed"; }
-	say "kernel built in $((SECONDS - start)) s"
+	say "$what kernel built in $((SECONDS - start)) s"
 }
 
 build_selftests() {
@@ -215,36 +230,62 @@ build_initramfs() {
 		> "$OUT/initramfs.cpio.gz"
 }
 
+# The kernel qemu_cmd boots: the test kernel unless set to the bench one
+KERNEL_DIR=
 qemu_cmd() {
 	echo qemu-system-x86_64 \
 		-machine q35,kernel-irqchip=split -accel tcg -cpu max \
 		-m 2G -smp 2 -no-reboot -display none \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-device edu \
-		-kernel "$B/arch/x86/boot/bzImage" \
+		-kernel "${KERNEL_DIR:-$B}/arch/x86/boot/bzImage" \
 		-initrd "$OUT/initramfs.cpio.gz"
 }
 
 CMDLINE="console=ttyS0 intel_iommu=on iommu=nopt panic=-1 oops=panic"
 # iommufd's selftest mock IOMMU (CONFIG_IOMMUFD_TEST) has no fwnode, so
 # in 6.12 its devices are probed by whichever real IOMMU registered first:
-# with VT-d on, iommufd's mock devices cannot be created. The benchmark
-# boots with VT-d off; both mocks then work side by side.
-BENCH_CMDLINE="console=ttyS0 intel_iommu=off panic=-1 oops=panic"
+# with VT-d on, iommufd's mock devices cannot be created. The mock rows of
+# the benchmark boot with VT-d off; both mocks then work side by side.
+MOCK_BENCH_CMDLINE="console=ttyS0 intel_iommu=off panic=-1 oops=panic"
 
 build_all() {
 	deps
 	setup_paths
 	unpack
 	overlay
-	configure
-	build_kernel
+	configure "$B" $(config_fragments)
+	build_kernel "$B" test
 	build_selftests
+}
+
+build_bench_kernel() {
+	configure "$BB" $(bench_fragments)
+	build_kernel "$BB" benchmark
+}
+
+# boot_cmd CMD CMDLINE LOG: boot $KERNEL_DIR's kernel, run CMD in the guest
+# with its output in LOG; returns the guest's exit status
+boot_cmd() {
+	local cmd=$1 cmdline=$2 log=$3 rc=0
+	build_initramfs cmd "$cmd"
+	rm -f "$log"
+	timeout "$BOOT_TIMEOUT" $(qemu_cmd) -monitor none \
+		-serial file:"${log%.log}-console.log" -serial file:"$log" \
+		-append "$cmdline quiet" </dev/null || rc=$?
+	[ $rc -eq 0 ] || return $rc
+	rc=$(tr -d '\r' < "$log" | sed -n 's/^@@EXIT \([0-9]*\).*/\1/p')
+	return "${rc:-1}"
 }
 
 do_run() {
 	local cmd=${1:-} cmdline=${2:-$CMDLINE} rc
 	build_all
+	# RIG_KERNEL=bench boots the benchmark kernel instead
+	if [ "${RIG_KERNEL:-}" = bench ]; then
+		build_bench_kernel
+		KERNEL_DIR=$BB
+	fi
 	if [ -n "$cmd" ]; then
 		build_initramfs cmd "$cmd"
 		say "booting; running in the guest: $cmd"
@@ -361,21 +402,35 @@ scan_dmesg() {
 		result fail "guest DMAR faults" "$seen seen, $expected expected"
 }
 
-# The benchmark's short form, in a boot of its own (see BENCH_CMDLINE).
-# Its figures are for the log; only a benchmark that cannot run fails.
+# The benchmark's short form: the benchmark kernel with VT-d on, vfio
+# type1, iommufd and ioasid through the edu device's VT-d domain. Its
+# figures are for the log; only a benchmark that cannot run fails.
 bench_short() {
-	local rc=0 start=$SECONDS
-	say "benchmark, short form (ioasid vs iommufd in one boot; not a test)"
-	build_initramfs cmd "ioasid_bench --short"
-	rm -f "$OUT/bench.log"
-	timeout "$BOOT_TIMEOUT" $(qemu_cmd) -monitor none \
-		-serial file:"$OUT/bench-console.log" \
-		-serial file:"$OUT/bench.log" \
-		-append "$BENCH_CMDLINE quiet" </dev/null || rc=$?
+	local start=$SECONDS
+	say "benchmark, short form (type1, iommufd, ioasid on VT-d; not a test)"
+	BENCH_RESULT=ok
+	KERNEL_DIR=$BB boot_cmd "ioasid_bench_vtd --short" "$CMDLINE" \
+		"$OUT/bench.log" || BENCH_RESULT=fail
 	tr -d '\r' < "$OUT/bench.log" | sed '/^@@EXIT /d; s/^/    /'
-	[ $rc -eq 0 ] && grep -q '^@@EXIT 0' "$OUT/bench.log" &&
-		BENCH_RESULT=ok || BENCH_RESULT=fail
 	say "benchmark ran for $((SECONDS - start)) s"
+}
+
+# make bench: the whole benchmark on the benchmark kernel, in two boots:
+# the real-driver rows with VT-d on, then the mock-vs-mock rows with VT-d
+# off (see MOCK_BENCH_CMDLINE)
+do_bench() {
+	local rc=0
+	build_all
+	build_bench_kernel
+	say "benchmark on VT-d: vfio type1, iommufd, ioasid"
+	KERNEL_DIR=$BB boot_cmd "ioasid_bench_vtd ${BENCH_ARGS:-}" "$CMDLINE" \
+		"$OUT/bench.log" || rc=$?
+	tr -d '\r' < "$OUT/bench.log" | sed '/^@@EXIT /d'
+	say "benchmark on the mock IOMMUs: iommufd's mock vs ioasid's mock"
+	KERNEL_DIR=$BB boot_cmd "ioasid_bench ${MOCK_BENCH_ARGS:-}" \
+		"$MOCK_BENCH_CMDLINE" "$OUT/bench-mock.log" || rc=$?
+	tr -d '\r' < "$OUT/bench-mock.log" | sed '/^@@EXIT /d'
+	return $rc
 }
 
 # Parse the kselftest TAP of every test program run in the guest
@@ -415,9 +470,11 @@ do_check() {
 	setup_paths
 	unpack
 	overlay
-	configure
+	configure "$B" $(config_fragments)
+	configure "$BB" $(bench_fragments)
 	host_checks
-	build_kernel
+	build_kernel "$B" test
+	build_bench_kernel
 	build_selftests
 	build_initramfs check
 	say "booting the test VM (timeout ${BOOT_TIMEOUT}s)"
@@ -452,10 +509,10 @@ do_check() {
 
 case "${1:-}" in
 deps) deps ;;
-build) build_all ;;
+build) build_all; build_bench_kernel ;;
 run) do_run "${CMD:-ioasid_demo}" ;;
 shell) do_shell ;;
-bench) do_run "ioasid_bench ${BENCH_ARGS:-}" "$BENCH_CMDLINE" ;;
+bench) do_bench ;;
 check) do_check ;;
 *) die "usage: [CMD=...] rig.sh deps|build|run|shell|check|bench" ;;
 esac

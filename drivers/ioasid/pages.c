@@ -353,6 +353,8 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	struct ioasid_runs_out out = {};
 	unsigned long pfn, len, freed = 0;
 	struct ioasid_run_iter it;
+	struct page *batch[32];
+	unsigned int n = 0;
 	u64 *runs, *new;
 
 	runs = xa_load(&pages->runs, chunk);
@@ -363,10 +365,27 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	while (ioasid_run_iter_next(&it, &pfn, &len)) {
 		if (pfn == IOASID_RUN_HOLE)
 			continue;
-		unpin_user_page_range_dirty_lock(pfn_to_page(pfn), len, dirty);
 		freed += len;
+		/* Pages on their own go by the batch, runs by the folio */
+		if (len == 1) {
+			batch[n++] = pfn_to_page(pfn);
+			if (n < ARRAY_SIZE(batch))
+				continue;
+			unpin_user_pages_dirty_lock(batch, n, dirty);
+			n = 0;
+			continue;
+		}
+		unpin_user_page_range_dirty_lock(pfn_to_page(pfn), len, dirty);
 	}
+	if (n)
+		unpin_user_pages_dirty_lock(batch, n, dirty);
 
+	/* All of the chunk, as for most UNMAPs: nothing left to record */
+	if (!s && e == span - 1) {
+		xa_erase(&pages->runs, chunk);
+		kfree(runs);
+		return freed;
+	}
 	ioasid_chunk_punch(runs, span, s, e, &out);
 	if (out.n == 1 && out.hole) {
 		xa_erase(&pages->runs, chunk);
@@ -505,23 +524,27 @@ static int ioasid_pin_file(struct ioasid_pages *pages, loff_t offset,
 	return 0;
 }
 
+/* Pages pinned per call of GUP: whole chunks, 64 KiB of page pointers */
+#define IOASID_PIN_BATCH	(16 * IOASID_PAGES_CHUNK)
+
 /*
- * Pin all of @pages, a chunk at a time, recording each chunk's runs as it
- * goes; on failure nothing is left pinned.
+ * Pin all of @pages, a batch of chunks at a time, recording each chunk's
+ * runs; on failure nothing is left pinned.
  */
 static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 {
 	const unsigned int max_folios = 64;
-	unsigned long max = min(pages->npages, IOASID_PAGES_CHUNK);
+	unsigned long max = min(pages->npages, IOASID_PIN_BATCH);
+	unsigned long index, n, done, span;
 	struct folio **folios = NULL;
-	unsigned long index, n;
 	struct page **list;
 	u64 *scratch;
 	int rc = -ENOMEM;
 
-	/* Sized by the first chunk, as large as any */
-	list = kmalloc_array(max, sizeof(*list), GFP_KERNEL);
-	scratch = kmalloc_array(max, sizeof(*scratch), GFP_KERNEL);
+	/* Sized by the first batch, as large as any */
+	list = kvmalloc_array(max, sizeof(*list), GFP_KERNEL);
+	scratch = kmalloc_array(min(max, IOASID_PAGES_CHUNK),
+				sizeof(*scratch), GFP_KERNEL);
 	if (pages->file)
 		folios = kmalloc_array(max_folios, sizeof(*folios),
 				       GFP_KERNEL);
@@ -529,7 +552,7 @@ static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 		goto out_free;
 
 	for (index = 0; index < pages->npages; index += n) {
-		n = ioasid_chunk_span(pages, index / IOASID_PAGES_CHUNK);
+		n = min(pages->npages - index, IOASID_PIN_BATCH);
 		if (pages->file)
 			rc = ioasid_pin_file(pages, start + index * PAGE_SIZE,
 					     n, list, folios, max_folios);
@@ -537,20 +560,29 @@ static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 			rc = ioasid_pin_user(pages, start + index * PAGE_SIZE,
 					     n, list);
 		if (rc)
-			break;
-		rc = ioasid_chunk_store(pages, index, list, n, scratch);
-		if (rc) {
-			unpin_user_pages(list, n);
-			break;
+			goto out_unpin;
+		for (done = 0; done < n; done += span) {
+			span = ioasid_chunk_span(pages, (index + done) /
+						 IOASID_PAGES_CHUNK);
+			rc = ioasid_chunk_store(pages, index + done,
+						list + done, span, scratch);
+			if (rc) {
+				unpin_user_pages(list + done, n - done);
+				index += done;
+				goto out_unpin;
+			}
 		}
 		cond_resched();
 	}
-	if (rc && index)
+	goto out_free;
+
+out_unpin:
+	if (index)
 		ioasid_pages_unpin(pages, 0, index, false);
 out_free:
 	kfree(folios);
 	kfree(scratch);
-	kfree(list);
+	kvfree(list);
 	return rc;
 }
 

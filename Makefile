@@ -9,7 +9,7 @@
 #   make shell             boot to an interactive shell
 #   make check             host checks + every selftest in the VM
 #   make build             only build kernel and selftests
-#   make bench             benchmark ioasid against iommufd in one boot
+#   make bench             benchmark ioasid against vfio type1 and iommufd
 
 RIG := $(CURDIR)/rig/rig.sh
 

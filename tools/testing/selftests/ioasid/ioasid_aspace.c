@@ -3558,9 +3558,9 @@ TEST(map_syncs_once_per_domain)
 #define CUTS_IOVA	(64 * SZ_1M)
 #define CUTS_SIZE	(3 * SZ_2M)
 #define CUTS_PAGES	NPAGES(CUTS_SIZE)
-#define CUTS_SINGLE	40
+#define CUTS_SINGLE	20
 #define CUTS_MAX	(CUTS_SINGLE + 8)
-#define CUTS_FULL_EVERY	12
+#define CUTS_FULL_EVERY	14
 /* IOASID_CUTS_SEED=<seed> in the environment replaces it */
 #define CUTS_SEED	20261202u
 

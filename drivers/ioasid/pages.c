@@ -350,32 +350,35 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 					  bool dirty)
 {
 	unsigned long span = ioasid_chunk_span(pages, chunk);
+	unsigned long pos, len, pfn, a, b, freed = 0;
 	struct ioasid_runs_out out = {};
-	unsigned long pfn, len, freed = 0;
-	struct ioasid_run_iter it;
 	struct page *batch[32];
-	unsigned int n = 0;
+	unsigned int i, n = 0;
 	u64 *runs, *new;
 
 	runs = xa_load(&pages->runs, chunk);
 	if (!runs)
 		return 0;
-	ioasid_run_iter_init(&it, pages, chunk * IOASID_PAGES_CHUNK + s,
-			     e - s + 1);
-	while (ioasid_run_iter_next(&it, &pfn, &len)) {
-		if (pfn == IOASID_RUN_HOLE)
+	for (i = 0, pos = 0; pos <= e; pos += len, i++) {
+		len = ioasid_run_len(runs[i]);
+		pfn = ioasid_run_pfn(runs[i]);
+		if (pos + len <= s || pfn == IOASID_RUN_HOLE)
 			continue;
-		freed += len;
+		a = max(pos, s);
+		b = min(pos + len - 1, e);
+		pfn += a - pos;
+		freed += b - a + 1;
 		/* Pages on their own go by the batch, runs by the folio */
-		if (len == 1) {
-			batch[n++] = pfn_to_page(pfn);
-			if (n < ARRAY_SIZE(batch))
-				continue;
-			unpin_user_pages_dirty_lock(batch, n, dirty);
-			n = 0;
+		if (a < b) {
+			unpin_user_page_range_dirty_lock(pfn_to_page(pfn),
+							 b - a + 1, dirty);
 			continue;
 		}
-		unpin_user_page_range_dirty_lock(pfn_to_page(pfn), len, dirty);
+		batch[n++] = pfn_to_page(pfn);
+		if (n == ARRAY_SIZE(batch)) {
+			unpin_user_pages_dirty_lock(batch, n, dirty);
+			n = 0;
+		}
 	}
 	if (n)
 		unpin_user_pages_dirty_lock(batch, n, dirty);

@@ -206,12 +206,15 @@ static int ioasid_area_map(struct ioasid_ioas *ioas,
 	unsigned long npages = area->use.last - area->use.start + 1;
 	unsigned long iova = area->node.start, done = 0;
 	unsigned int batch = min(npages, IOASID_MAP_BATCH), n, i;
-	struct ioasid_run *runs;
+	struct ioasid_run few[4], *runs = few;
 	int rc = 0;
 
-	runs = kmalloc_array(batch, sizeof(*runs), GFP_KERNEL);
-	if (!runs)
-		return -ENOMEM;
+	/* Small areas, as COPY makes by the thousand, need no allocation */
+	if (batch > ARRAY_SIZE(few)) {
+		runs = kmalloc_array(batch, sizeof(*runs), GFP_KERNEL);
+		if (!runs)
+			return -ENOMEM;
+	}
 	while (done < npages) {
 		unsigned long got;
 
@@ -233,7 +236,8 @@ static int ioasid_area_map(struct ioasid_ioas *ioas,
 	rc = iommu_sync_map(domain, area->node.start, npages << PAGE_SHIFT);
 	if (rc)
 		goto err_unmap;
-	kfree(runs);
+	if (runs != few)
+		kfree(runs);
 	return 0;
 
 err_unmap:
@@ -245,7 +249,8 @@ err_unmap:
 				  &gather);
 		iommu_iotlb_sync(domain, &gather);
 	}
-	kfree(runs);
+	if (runs != few)
+		kfree(runs);
 	return rc;
 }
 

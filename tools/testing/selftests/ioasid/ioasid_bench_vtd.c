@@ -884,8 +884,12 @@ static int do_unmap(struct rep *r, struct sctx *c, uint32_t id,
 	return 0;
 }
 
-/* map64M, map512M: one MAP of the whole buffer, one UNMAP of it */
-static int rep_map(struct rep *r)
+/*
+ * One MAP of the whole buffer and one UNMAP of it, timed, in a fresh
+ * context with the device attached if @attach; with @mem, the kernel
+ * memory the MAP took too.
+ */
+static int map_unmap(struct rep *r, bool attach, bool mem)
 {
 	long long before = 0;
 	struct sctx c;
@@ -893,8 +897,12 @@ static int rep_map(struct rep *r)
 	double t0;
 	int rc;
 
-	id = ctx_up(r->s, &c, 0);
-	if (!r->prof) {
+	ctx_open(r->s, &c);
+	id = ctx_space(r->s, &c, 0);
+	if (attach)
+		ctx_attach(r->s, &c, id);
+	mem = mem && !r->prof;
+	if (mem) {
 		settle();
 		before = kmem_kib();
 	}
@@ -904,7 +912,7 @@ static int rep_map(struct rep *r)
 	r->t[0] = now_ms() - t0;
 	if (rc)
 		goto out;
-	if (!r->prof) {
+	if (mem) {
 		settle();
 		r->kmem = kmem_kib() - before;
 	}
@@ -915,6 +923,12 @@ out:
 	prof_end(r->prof, &r->cnt);
 	ctx_close(&c);
 	return rc;
+}
+
+/* map64M, map512M: one MAP of the whole buffer, one UNMAP of it */
+static int rep_map(struct rep *r)
+{
+	return map_unmap(r, true, true);
 }
 
 /* small2M: the buffer as 2 MiB MAPs, then as many 2 MiB UNMAPs */
@@ -1008,25 +1022,7 @@ static int rep_fill(struct rep *r)
  */
 static int rep_floor(struct rep *r)
 {
-	struct sctx c;
-	uint32_t id;
-	double t0;
-	int rc;
-
-	ctx_open(r->s, &c);
-	id = ctx_space(r->s, &c, 0);
-	prof_begin(r->prof);
-	t0 = now_ms();
-	rc = do_map(r, &c, id, r->va, r->size, BENCH_IOVA);
-	r->t[0] = now_ms() - t0;
-	if (!rc) {
-		t0 = now_ms();
-		rc = do_unmap(r, &c, id, BENCH_IOVA, r->size);
-		r->t[1] = now_ms() - t0;
-	}
-	prof_end(r->prof, &r->cnt);
-	ctx_close(&c);
-	return rc;
+	return map_unmap(r, false, false);
 }
 
 /* copy: COPY from an address space without device to one with it */

@@ -68,6 +68,8 @@ int ioasid_ioas_create(struct ioasid_ucmd *ucmd)
 	ioas->reserved = RB_ROOT_CACHED;
 	ioas->stuck = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&ioas->domains);
+	INIT_LIST_HEAD(&ioas->accesses);
+	ioas->unpinning = RB_ROOT_CACHED;
 
 	rc = ioasid_object_reserve(ucmd->ctx, &ioas->obj, IOASID_OBJ_IOAS);
 	if (rc)
@@ -979,6 +981,7 @@ out_free:
 
 int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 {
+	struct ioasid_unpin_wait wait = {};
 	struct ioasid_unmap *cmd = ucmd->cmd;
 	struct ioasid_ioas *ioas;
 	struct ioasid_caps caps;
@@ -1008,12 +1011,22 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
+	/* Drivers that pin memory of the range let go of it first */
+	wait.node.start = start;
+	wait.node.last = last;
+	wait.deadline = jiffies + IOASID_ACCESS_UNPIN_TIMEOUT;
 	mutex_lock(&ioas->mutex);
-	if (!IS_ALIGNED(start | (last + 1),
-			ioasid_ioas_unmap_align(ioas, &caps)))
-		rc = -EINVAL;
-	else
+	do {
+		if (!IS_ALIGNED(start | (last + 1),
+				ioasid_ioas_unmap_align(ioas, &caps))) {
+			rc = -EINVAL;
+			break;
+		}
+		rc = ioasid_ioas_unpin_accesses(ioas, &wait);
+	} while (rc == -EAGAIN);
+	if (!rc)
 		rc = ioasid_ioas_cut(ioas, start, last, &unmapped);
+	ioasid_ioas_unpin_done(ioas, &wait);
 	mutex_unlock(&ioas->mutex);
 	/* VMMs empty an IOASID without knowing whether anything is left */
 	if (rc == -ENOENT && (cmd->flags & IOASID_UNMAP_ALL))

@@ -4,6 +4,8 @@
  *
  * Lock order, outermost first:
  *   ioasid_ctx.lock        device binding and attachment state of a context
+ *   ioasid_access.attach_lock  which IOASID an access is attached to
+ *   ioasid_access.lock     that IOASID, while pins and copies use it
  *   ioasid_ioas.mutex      mappings and IOMMU domains of one normal IOASID,
  *                          and the domains and data of the nested and
  *                          delegated IOASIDs over it; COPY holds two, and
@@ -13,7 +15,8 @@
  *   iommu_group mutex      (iommu core)
  *   the IOMMU driver's own locks
  * ioasid_ctx.objects' xa_lock nests inside all of them and protects the
- * reference counts of &struct ioasid_object; so does ioasid_ctx.caps_lock.
+ * reference counts of &struct ioasid_object; so do ioasid_ctx.caps_lock and
+ * ioasid_access.pins_lock, which nests in ioasid_ioas.mutex.
  */
 #ifndef __IOASID_PRIVATE_H
 #define __IOASID_PRIVATE_H
@@ -286,6 +289,9 @@ struct ioasid_resv {
  *              UNMAP can cut them at any multiple of it
  * @nest_parent: Created with IOASID_CREATE_NEST_PARENT: its domains are
  *               allocated to be stage 2 under nested domains
+ * @accesses: The &struct ioasid_access attached, each a user of the IOASID
+ * @unpinning: IOVA ranges UNMAPs wait for accesses to unpin, which no
+ *             access may pin meanwhile
  */
 struct ioasid_ioas {
 	struct ioasid_object obj;
@@ -296,6 +302,8 @@ struct ioasid_ioas {
 	struct rb_root_cached stuck;
 	unsigned long max_pgsize;
 	bool nest_parent;
+	struct list_head accesses;
+	struct rb_root_cached unpinning;
 };
 
 /**
@@ -369,6 +377,26 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 		       void *arg);
 void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
 			    struct ioasid_domain *idomain);
+
+/* Accesses (access.c); how long UNMAP and detach wait for pins to go */
+#define IOASID_ACCESS_UNPIN_TIMEOUT	HZ
+
+/**
+ * struct ioasid_unpin_wait - an UNMAP waiting for accesses to unpin
+ * @node: The IOVA range, in &struct ioasid_ioas.unpinning while @blocking
+ * @deadline: Jiffies by which the drivers must have let go
+ * @blocking: New pins of the range are refused
+ */
+struct ioasid_unpin_wait {
+	struct interval_tree_node node;
+	unsigned long deadline;
+	bool blocking;
+};
+
+int ioasid_ioas_unpin_accesses(struct ioasid_ioas *ioas,
+			       struct ioasid_unpin_wait *wait);
+void ioasid_ioas_unpin_done(struct ioasid_ioas *ioas,
+			    struct ioasid_unpin_wait *wait);
 
 struct ioasid_ioas *ioasid_target_ioas(struct ioasid_object *target);
 struct ioasid_domain *ioasid_attach_group(struct ioasid_object *target,

@@ -50,6 +50,31 @@
  *                          mock IOMMU domain work and the one after unmap
  *                          nothing, as a broken driver would; -1 cancels.
  *                          @id is ignored.
+ * @IOASID_TEST_ACCESS_CREATE: Create a mock driver's access to the context's
+ *                             IOASIDs, as an emulated device would; its fd
+ *                             goes to access.out_fd. Closing the fd unpins
+ *                             what it pinned and destroys the access. The
+ *                             other ACCESS_ ops name that fd in @id.
+ * @IOASID_TEST_ACCESS_ATTACH: Attach the access to normal IOASID
+ *                             access.ioasid, or replace its attachment
+ * @IOASID_TEST_ACCESS_DETACH: Detach the access
+ * @IOASID_TEST_ACCESS_PIN: Pin the pages of access.length bytes from
+ *                          access.iova on (at most IOASID_TEST_DMA_MAX),
+ *                          for writing with IOASID_TEST_ACCESS_WRITE. With
+ *                          access.uptr, copy those bytes through the
+ *                          pinned pages: to access.uptr, or with
+ *                          IOASID_TEST_ACCESS_WRITE from it. The mock
+ *                          keeps the pin until IOASID_TEST_ACCESS_UNPIN
+ *                          or its unmap callback drops it.
+ * @IOASID_TEST_ACCESS_UNPIN: Drop the pin of access.iova and access.length
+ * @IOASID_TEST_ACCESS_RW: Copy access.length bytes (at most
+ *                         IOASID_TEST_DMA_MAX) between access.uptr and the
+ *                         IOVAs from access.iova on, to the IOVAs with
+ *                         IOASID_TEST_ACCESS_WRITE; from a kernel worker,
+ *                         which has no mm, with IOASID_TEST_ACCESS_KTHREAD
+ * @IOASID_TEST_ACCESS_MODE: Set what the mock's unmap callback does to
+ *                           access.mode (&enum ioasid_test_access_mode)
+ * @IOASID_TEST_ACCESS_INFO: Read the access.out_ fields
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -65,14 +90,50 @@ enum ioasid_test_op {
 	IOASID_TEST_FAIL_INVALIDATE,
 	IOASID_TEST_IOTLB_SYNCS,
 	IOASID_TEST_FAIL_UNMAP,
+	IOASID_TEST_ACCESS_CREATE,
+	IOASID_TEST_ACCESS_ATTACH,
+	IOASID_TEST_ACCESS_DETACH,
+	IOASID_TEST_ACCESS_PIN,
+	IOASID_TEST_ACCESS_UNPIN,
+	IOASID_TEST_ACCESS_RW,
+	IOASID_TEST_ACCESS_MODE,
+	IOASID_TEST_ACCESS_INFO,
+};
+
+/**
+ * enum ioasid_test_access_flags - Flags of &struct ioasid_test_cmd.access
+ * @IOASID_TEST_ACCESS_WRITE: Pin for writing, copy to the IOVAs
+ * @IOASID_TEST_ACCESS_KTHREAD: Copy from a kernel worker
+ */
+enum ioasid_test_access_flags {
+	IOASID_TEST_ACCESS_WRITE = 1 << 0,
+	IOASID_TEST_ACCESS_KTHREAD = 1 << 1,
+};
+
+/**
+ * enum ioasid_test_access_mode - What the mock access's unmap callback does
+ * @IOASID_TEST_ACCESS_UNPIN_NOW: Drop the pins that overlap the range
+ *                                before returning, as drivers should
+ * @IOASID_TEST_ACCESS_UNPIN_LATER: Drop them from a worker, 50 ms later
+ * @IOASID_TEST_ACCESS_HOLD: Keep them, as a broken driver would
+ */
+enum ioasid_test_access_mode {
+	IOASID_TEST_ACCESS_UNPIN_NOW,
+	IOASID_TEST_ACCESS_UNPIN_LATER,
+	IOASID_TEST_ACCESS_HOLD,
 };
 
 /**
  * enum ioasid_test_mock_flags - Flags of &struct ioasid_test_cmd.mock_create
  * @IOASID_TEST_MOCK_VFIO: Make the mock device a vfio device
+ * @IOASID_TEST_MOCK_EMULATED: With IOASID_TEST_MOCK_VFIO: an emulated vfio
+ *                             device behind no IOMMU (instance ignored),
+ *                             whose DMA goes through vfio_pin_pages() and
+ *                             vfio_dma_rw()
  */
 enum ioasid_test_mock_flags {
 	IOASID_TEST_MOCK_VFIO = 1 << 0,
+	IOASID_TEST_MOCK_EMULATED = 1 << 1,
 };
 
 /**
@@ -198,9 +259,20 @@ struct ioasid_mock_invalidate {
  * enum ioasid_test_dma_flags - Flags of &struct ioasid_test_cmd.dma
  * @IOASID_TEST_DMA_WRITE: The device writes memory (data flows from uptr to
  *                         memory); without it the device reads memory
+ * @IOASID_TEST_DMA_CPU_COPY: An emulated device copies with vfio_dma_rw()
+ *                            instead of pinning with vfio_pin_pages()
+ * @IOASID_TEST_DMA_KEEP_PINS: An emulated device keeps the pages pinned
+ *                             until vfio's dma_unmap() callback or its
+ *                             close
+ *
+ * The DMA of an emulated device (IOASID_TEST_MOCK_EMULATED) goes through
+ * vfio, which fails it with an errno where the mock IOMMU would report a
+ * fault: out_done is @length on success, the out_fault fields are 0.
  */
 enum ioasid_test_dma_flags {
 	IOASID_TEST_DMA_WRITE = 1 << 0,
+	IOASID_TEST_DMA_CPU_COPY = 1 << 1,
+	IOASID_TEST_DMA_KEEP_PINS = 1 << 2,
 };
 
 enum {
@@ -278,6 +350,18 @@ enum {
  *                         the previous IOASID_TEST_IOTLB_SYNCS
  * @iotlb_syncs.out_map_count: IOTLB syncs after new mappings
  *                             (iotlb_sync_map) since then
+ * @access: The ACCESS_ ops
+ * @access.out_fd: IOASID_TEST_ACCESS_CREATE: fd of the new access
+ * @access.ioasid: IOASID_TEST_ACCESS_ATTACH: the IOASID
+ * @access.flags: &enum ioasid_test_access_flags
+ * @access.mode: IOASID_TEST_ACCESS_MODE: &enum ioasid_test_access_mode
+ * @access.iova: First IOVA pinned or copied
+ * @access.length: Bytes pinned or copied
+ * @access.uptr: User buffer of access.length bytes, or 0 for a pin
+ * @access.out_unmaps: IOASID_TEST_ACCESS_INFO: calls of the unmap callback
+ * @access.out_unmap_iova: The iova of the last one
+ * @access.out_unmap_length: Its length
+ * @access.out_pins: Pins the mock holds
  * @__pad: Size of the union
  */
 struct ioasid_test_cmd {
@@ -321,6 +405,19 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_count;
 			__aligned_u64 out_map_count;
 		} iotlb_syncs;
+		struct {
+			__u32 out_fd;
+			__u32 ioasid;
+			__u32 flags;
+			__u32 mode;
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__aligned_u64 out_unmaps;
+			__aligned_u64 out_unmap_iova;
+			__aligned_u64 out_unmap_length;
+			__aligned_u64 out_pins;
+		} access;
 		__aligned_u64 __pad[10];
 	};
 };

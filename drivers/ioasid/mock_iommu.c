@@ -161,6 +161,9 @@ struct mock_nested {
  *              is blocked
  * @pasids: PASID -> paging or nested domain translating DMA tagged with it
  * @vfio: Bound to the mock vfio driver, which makes it a vfio device
+ *
+ * An emulated device has no @iommu: it is a vfio device whose driver
+ * reaches memory with the CPU.
  */
 struct mock_dev {
 	struct device dev;
@@ -262,6 +265,17 @@ static const struct bus_type mock_bus = {
 bool ioasid_test_is_mock_dev(struct device *dev)
 {
 	return dev->bus == &mock_bus;
+}
+
+/**
+ * ioasid_mock_dev_emulated() - is a mock device behind no IOMMU?
+ * @dev: Mock device
+ *
+ * Return: true for an emulated vfio device
+ */
+bool ioasid_mock_dev_emulated(struct device *dev)
+{
+	return !container_of(dev, struct mock_dev, dev)->iommu;
 }
 
 /**
@@ -877,7 +891,7 @@ static void mock_get_resv_regions(struct device *dev, struct list_head *head)
 
 static struct iommu_device *mock_probe_device(struct device *dev)
 {
-	if (!ioasid_test_is_mock_dev(dev))
+	if (!ioasid_test_is_mock_dev(dev) || !to_mock_dev(dev)->iommu)
 		return ERR_PTR(-ENODEV);
 	return &to_mock_dev(dev)->iommu->iommu;
 }
@@ -1231,11 +1245,14 @@ static void mock_dev_release(struct device *dev)
  * ioasid_mock_dev_create() - add a device behind a mock IOMMU instance
  * @instance: Index of the instance
  * @vfio: Bind it to the mock vfio driver
+ * @emulated: Behind no IOMMU at all (@instance ignored): an emulated vfio
+ *            device, which needs @vfio
  *
  * Return: the device, probed by the IOMMU core and in a group of its own
- * with DMA blocked, or an ERR_PTR.
+ * with DMA blocked (but if @emulated), or an ERR_PTR.
  */
-struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio)
+struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio,
+				      bool emulated)
 {
 	static const struct property_entry pasid_props[] = {
 		PROPERTY_ENTRY_U32("pasid-num-bits", IOASID_TEST_PASID_BITS),
@@ -1244,7 +1261,7 @@ struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio)
 	struct mock_dev *mdev;
 	int rc, id;
 
-	if (instance >= ARRAY_SIZE(mock_iommus))
+	if (emulated ? !vfio : instance >= ARRAY_SIZE(mock_iommus))
 		return ERR_PTR(-EINVAL);
 
 	id = ida_alloc(&mock_dev_ida, GFP_KERNEL);
@@ -1257,7 +1274,7 @@ struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio)
 	}
 	mutex_init(&mdev->lock);
 	xa_init(&mdev->pasids);
-	mdev->iommu = &mock_iommus[instance];
+	mdev->iommu = emulated ? NULL : &mock_iommus[instance];
 	mdev->vfio = vfio;
 	device_initialize(&mdev->dev);
 	mdev->dev.release = mock_dev_release;
@@ -1273,17 +1290,20 @@ struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio)
 		goto err_put;
 
 	/* Tie the device to its instance before the core probes it */
-	mutex_lock(&iommu_probe_device_lock);
-	rc = iommu_fwspec_init(&mdev->dev, &mdev->iommu->fwnode);
-	mutex_unlock(&iommu_probe_device_lock);
-	if (rc)
-		goto err_put;
+	if (mdev->iommu) {
+		mutex_lock(&iommu_probe_device_lock);
+		rc = iommu_fwspec_init(&mdev->dev, &mdev->iommu->fwnode);
+		mutex_unlock(&iommu_probe_device_lock);
+		if (rc)
+			goto err_put;
+	}
 
 	rc = device_add(&mdev->dev);
 	if (rc)
 		goto err_put;
 	/* The bus notifier's IOMMU probe, or the vfio driver's, failed */
-	if (!mdev->dev.iommu_group || (vfio && !mdev->dev.driver)) {
+	if ((mdev->iommu && !mdev->dev.iommu_group) ||
+	    (vfio && !mdev->dev.driver)) {
 		device_del(&mdev->dev);
 		rc = -ENODEV;
 		goto err_put;

@@ -16,7 +16,9 @@ struct device_driver;
 int ioasid_mock_iommu_init(void);
 void ioasid_mock_iommu_exit(void);
 
-struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio);
+struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio,
+				      bool emulated);
+bool ioasid_mock_dev_emulated(struct device *dev);
 int ioasid_mock_driver_register(struct device_driver *drv);
 void ioasid_mock_dev_destroy(struct device *dev);
 
@@ -27,6 +29,9 @@ void ioasid_mock_fail_map(int after);
 void ioasid_mock_fail_unmap(int after);
 void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs);
 void ioasid_mock_fail_invalidate(int after);
+
+struct ioasid_ucmd;
+int ioasid_test_access_cmd(struct ioasid_ucmd *ucmd);
 /**
  * struct ioasid_mock_dma_res - how a mock DMA went
  * @fault_iova: IOVA that faulted, if one did
@@ -54,6 +59,8 @@ size_t ioasid_mock_dma(struct device *dev, u32 pasid, u64 iova, void *buf,
 int ioasid_mock_vfio_init(void);
 void ioasid_mock_vfio_exit(void);
 int ioasid_mock_vfio_index(struct device *dev);
+int ioasid_mock_vfio_dma(struct device *dev, u64 iova, void *buf,
+			 size_t length, u32 flags);
 #else
 static inline int ioasid_mock_vfio_init(void)
 {
@@ -65,6 +72,12 @@ static inline void ioasid_mock_vfio_exit(void)
 }
 
 static inline int ioasid_mock_vfio_index(struct device *dev)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int ioasid_mock_vfio_dma(struct device *dev, u64 iova,
+				       void *buf, size_t length, u32 flags)
 {
 	return -EOPNOTSUPP;
 }

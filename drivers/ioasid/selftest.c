@@ -40,7 +40,8 @@ static int ioasid_test_mock_create(struct ioasid_ucmd *ucmd)
 	struct ioasid_mock *mock;
 	int rc;
 
-	if (cmd->mock_create.flags & ~IOASID_TEST_MOCK_VFIO)
+	if (cmd->mock_create.flags &
+	    ~(IOASID_TEST_MOCK_VFIO | IOASID_TEST_MOCK_EMULATED))
 		return -EOPNOTSUPP;
 
 	mock = kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
@@ -50,7 +51,9 @@ static int ioasid_test_mock_create(struct ioasid_ucmd *ucmd)
 	mock->ctx = ucmd->ctx;
 	mock->vfio = cmd->mock_create.flags & IOASID_TEST_MOCK_VFIO;
 	mock->dev = ioasid_mock_dev_create(cmd->mock_create.instance,
-					   mock->vfio);
+					   mock->vfio,
+					   cmd->mock_create.flags &
+					   IOASID_TEST_MOCK_EMULATED);
 	if (IS_ERR(mock->dev)) {
 		rc = PTR_ERR(mock->dev);
 		goto err_free;
@@ -141,8 +144,11 @@ static int ioasid_test_mock_bind(struct ioasid_ucmd *ucmd,
 
 static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 {
+	const u32 known = IOASID_TEST_DMA_WRITE | IOASID_TEST_DMA_CPU_COPY |
+			  IOASID_TEST_DMA_KEEP_PINS;
 	struct ioasid_test_cmd *cmd = ucmd->cmd;
 	bool write = cmd->dma.flags & IOASID_TEST_DMA_WRITE;
+	bool emulated = ioasid_mock_dev_emulated(mock->dev);
 	void __user *uptr = u64_to_user_ptr(cmd->dma.uptr);
 	struct ioasid_mock_dma_res res;
 	size_t done;
@@ -150,7 +156,7 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 	void *buf;
 	int rc;
 
-	if (cmd->dma.flags & ~IOASID_TEST_DMA_WRITE)
+	if (cmd->dma.flags & ~(emulated ? known : IOASID_TEST_DMA_WRITE))
 		return -EOPNOTSUPP;
 	if (!cmd->dma.length || cmd->dma.length > IOASID_TEST_DMA_MAX)
 		return -EINVAL;
@@ -164,8 +170,21 @@ static int ioasid_test_dma(struct ioasid_ucmd *ucmd, struct ioasid_mock *mock)
 		rc = -EFAULT;
 		goto out_free;
 	}
-	done = ioasid_mock_dma(mock->dev, cmd->dma.pasid, cmd->dma.iova, buf,
-			       cmd->dma.length, write, &res);
+	if (emulated) {
+		rc = -EINVAL;
+		if (cmd->dma.pasid)
+			goto out_free;
+		rc = ioasid_mock_vfio_dma(mock->dev, cmd->dma.iova, buf,
+					  cmd->dma.length, cmd->dma.flags);
+		if (rc)
+			goto out_free;
+		memset(&res, 0, sizeof(res));
+		done = cmd->dma.length;
+	} else {
+		done = ioasid_mock_dma(mock->dev, cmd->dma.pasid,
+				       cmd->dma.iova, buf, cmd->dma.length,
+				       write, &res);
+	}
 	if (!write && copy_to_user(uptr, buf, done)) {
 		rc = -EFAULT;
 		goto out_free;
@@ -223,6 +242,15 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 		ioasid_mock_iotlb_syncs(&cmd->iotlb_syncs.out_count,
 					&cmd->iotlb_syncs.out_map_count);
 		return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	case IOASID_TEST_ACCESS_CREATE:
+	case IOASID_TEST_ACCESS_ATTACH:
+	case IOASID_TEST_ACCESS_DETACH:
+	case IOASID_TEST_ACCESS_PIN:
+	case IOASID_TEST_ACCESS_UNPIN:
+	case IOASID_TEST_ACCESS_RW:
+	case IOASID_TEST_ACCESS_MODE:
+	case IOASID_TEST_ACCESS_INFO:
+		return ioasid_test_access_cmd(ucmd);
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:
 	case IOASID_TEST_MOCK_ATTACH:

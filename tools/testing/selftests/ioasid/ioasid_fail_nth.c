@@ -1325,6 +1325,99 @@ static void seq_vfio(void)
 	finish();
 }
 
+/*
+ * The access of an emulated device's driver: created, attached, pinning,
+ * copying, called back by an UNMAP that splits the mapping it pins, and
+ * moved to another IOASID. A failed pin pins nothing, a failed copy writes
+ * nothing, a failed UNMAP unmaps nothing (the driver may have let go).
+ */
+static void seq_access(void)
+{
+	const uint64_t off = PAGE_SZ - 8, len = 2 * PAGE_SZ;
+	unsigned char *buf = new_buf(NEW_SIZE, 6), got[2 * PAGE_SZ];
+	unsigned char data[2 * PAGE_SZ];
+	struct ioasid_test_cmd cmd;
+	uint32_t a, b, mock;
+	uint64_t unmapped;
+	long locked;
+	int fd, afd;
+
+	fd = ctx_open();
+	a = new_ioasid(fd);
+	b = new_ioasid(fd);
+	mock = new_mock(fd, 0);
+	MUST(mock_attach(fd, mock, a));
+	MUST(ioasid_map_fixed(fd, a, buf, NEW_SIZE, IOVA_NEW));
+	MUST(ioasid_map_fixed(fd, b, buf, PAGE_SZ, IOVA_NEW));
+	locked = locked_pages();
+
+	do
+		memset(&cmd, 0, sizeof(cmd));
+	while (inj_test(fd, IOASID_TEST_ACCESS_CREATE, 0, &cmd,
+			"ACCESS_CREATE"));
+	afd = cmd.access.out_fd;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.access.ioasid = a;
+	while (inj_test(fd, IOASID_TEST_ACCESS_ATTACH, afd, &cmd,
+			"ACCESS_ATTACH"))
+		CHECK(access_pin(fd, afd, IOVA_NEW, 1, NULL, 0) == ENODEV,
+		      "a failed attach attached the access");
+
+	for (;;) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.access.iova = IOVA_NEW + off;
+		cmd.access.length = len;
+		cmd.access.uptr = (uintptr_t)got;
+		if (!inj_test(fd, IOASID_TEST_ACCESS_PIN, afd, &cmd,
+			      "ACCESS_PIN"))
+			break;
+		CHECK(access_pins(fd, afd) == 0, "a failed pin kept a pin");
+		expect_locked(locked);
+	}
+	CHECK(!memcmp(got, buf + off, len), "the pinned pages read wrong");
+	expect_locked(locked);
+
+	fill_pattern(data, len, 61);
+	for (;;) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.access.flags = IOASID_TEST_ACCESS_WRITE;
+		cmd.access.iova = IOVA_NEW + 3 * PAGE_SZ;
+		cmd.access.length = len;
+		cmd.access.uptr = (uintptr_t)data;
+		if (!inj_test(fd, IOASID_TEST_ACCESS_RW, afd, &cmd,
+			      "ACCESS_RW"))
+			break;
+		CHECK(memcmp(buf + 3 * PAGE_SZ, data, len),
+		      "a failed copy wrote");
+	}
+	CHECK(!memcmp(buf + 3 * PAGE_SZ, data, len), "the copy did not land");
+
+	/* The pinned page goes, the mapping splits around it */
+	while (inj_unmap(fd, a, IOVA_NEW + PAGE_SZ, PAGE_SZ, &unmapped)) {
+		expect_read(fd, mock, 0, IOVA_NEW + PAGE_SZ, buf + PAGE_SZ);
+		expect_locked(locked);
+	}
+	CHECK(access_pins(fd, afd) == 0, "UNMAP left the driver's pins");
+	expect_fault(fd, mock, 0, IOVA_NEW + PAGE_SZ,
+		     IOASID_TEST_FAULT_NOT_PRESENT);
+	expect_read(fd, mock, 0, IOVA_NEW + 2 * PAGE_SZ, buf + 2 * PAGE_SZ);
+	expect_locked(locked - 1);
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.access.ioasid = b;
+	while (inj_test(fd, IOASID_TEST_ACCESS_ATTACH, afd, &cmd,
+			"ACCESS_ATTACH"))
+		;
+	CHECK(access_rw(fd, afd, IOVA_NEW, got, PAGE_SZ, 0) == 0 &&
+	      !memcmp(got, buf, PAGE_SZ), "the access did not move");
+	CHECK(ioasid_destroy(fd, b) == EBUSY, "the access's IOASID went");
+	close(afd);
+	MUST(mock_detach(fd, mock));
+	MUST(ioasid_destroy(fd, b));
+	MUST(ioasid_destroy(fd, a));
+	finish();
+}
+
 /* The sweep, in the test's process */
 
 /* Write @kib KiB of stack below the caller's frame */
@@ -1630,6 +1723,11 @@ TEST_F_TIMEOUT(fail_nth, invalidate, SWEEP_TIMEOUT)
 TEST_F_TIMEOUT(fail_nth, vfio, SWEEP_TIMEOUT)
 {
 	sweep(_metadata, "vfio", seq_vfio);
+}
+
+TEST_F_TIMEOUT(fail_nth, access, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "access", seq_access);
 }
 
 TEST_HARNESS_MAIN

@@ -543,6 +543,116 @@ static uint32_t mock_probe(int fd, uint32_t mock_id, uint64_t iova,
 	return res.fault;
 }
 
+/* The access API, through the mock driver of IOASID_TEST_ACCESS_* */
+
+static int access_create(int fd, int *afd)
+{
+	struct ioasid_test_cmd cmd = {};
+	int rc = ioasid_test(fd, IOASID_TEST_ACCESS_CREATE, 0, &cmd);
+
+	if (!rc)
+		*afd = cmd.access.out_fd;
+	return rc;
+}
+
+static int access_attach(int fd, int afd, uint32_t ioasid)
+{
+	struct ioasid_test_cmd cmd = { .access.ioasid = ioasid };
+
+	return ioasid_test(fd, IOASID_TEST_ACCESS_ATTACH, afd, &cmd);
+}
+
+static int access_detach(int fd, int afd)
+{
+	struct ioasid_test_cmd cmd = {};
+
+	return ioasid_test(fd, IOASID_TEST_ACCESS_DETACH, afd, &cmd);
+}
+
+/* Pin; with @buf, copy through the pinned pages (to them with WRITE) */
+static int access_pin(int fd, int afd, uint64_t iova, uint64_t len, void *buf,
+		      uint32_t flags)
+{
+	struct ioasid_test_cmd cmd = {
+		.access = {
+			.flags = flags,
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+
+	return ioasid_test(fd, IOASID_TEST_ACCESS_PIN, afd, &cmd);
+}
+
+static int access_unpin(int fd, int afd, uint64_t iova, uint64_t len)
+{
+	struct ioasid_test_cmd cmd = {
+		.access = { .iova = iova, .length = len },
+	};
+
+	return ioasid_test(fd, IOASID_TEST_ACCESS_UNPIN, afd, &cmd);
+}
+
+static int access_rw(int fd, int afd, uint64_t iova, void *buf, uint64_t len,
+		     uint32_t flags)
+{
+	struct ioasid_test_cmd cmd = {
+		.access = {
+			.flags = flags,
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+
+	return ioasid_test(fd, IOASID_TEST_ACCESS_RW, afd, &cmd);
+}
+
+static int access_mode(int fd, int afd, uint32_t mode)
+{
+	struct ioasid_test_cmd cmd = { .access.mode = mode };
+
+	return ioasid_test(fd, IOASID_TEST_ACCESS_MODE, afd, &cmd);
+}
+
+struct access_info {
+	uint64_t unmaps;
+	uint64_t unmap_iova;
+	uint64_t unmap_length;
+	uint64_t pins;
+};
+
+static int access_info(int fd, int afd, struct access_info *info)
+{
+	struct ioasid_test_cmd cmd = {};
+	int rc = ioasid_test(fd, IOASID_TEST_ACCESS_INFO, afd, &cmd);
+
+	if (!rc) {
+		info->unmaps = cmd.access.out_unmaps;
+		info->unmap_iova = cmd.access.out_unmap_iova;
+		info->unmap_length = cmd.access.out_unmap_length;
+		info->pins = cmd.access.out_pins;
+	}
+	return rc;
+}
+
+/* Pins the mock driver holds, or -1 */
+static long access_pins(int fd, int afd)
+{
+	struct access_info info;
+
+	return access_info(fd, afd, &info) ? -1 : (long)info.pins;
+}
+
+/* Calls of the mock driver's unmap callback so far, or -1 */
+static long access_unmaps(int fd, int afd)
+{
+	struct access_info info;
+
+	return access_info(fd, afd, &info) ? -1 : (long)info.unmaps;
+}
+
 /* The number of a "Field: N [kB]" line of a /proc file, or -1 if none */
 static long proc_field(const char *path, const char *field)
 {

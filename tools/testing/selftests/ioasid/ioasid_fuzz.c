@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * /dev/ioasid fuzzer: seeded random ioctls on contexts, on mock devices and
- * on the vfio cdev fds of mock vfio devices, from one thread and from
- * several, for a bounded time.
+ * /dev/ioasid fuzzer: seeded random ioctls on contexts, on mock devices, on
+ * the vfio cdev fds of mock vfio devices (emulated ones too) and on the
+ * accesses of a mock driver, from one thread and from several, for a
+ * bounded time.
  *
  * Calls are built from a small model of what lives (IOASIDs of every kind,
  * devices, mock devices, mappings), so that most of them name real objects
@@ -10,10 +11,15 @@
  * short, exact, longer with a zero or non-zero tail, beyond a page), flags,
  * ids, IOVAs and lengths, and the user pointers of the struct and of what it
  * points to (NULL, unmapped, read-only, straddling a hole, kernel,
- * non-canonical). Contexts and vfio fds are closed and reopened under the
- * other threads, the memory behind mappings is dropped and replaced, and
- * the guest tables of nested IOASIDs are scribbled on while mock devices
- * DMA through them.
+ * non-canonical). Contexts, vfio fds and access fds are closed and reopened
+ * under the other threads, the memory behind mappings is dropped and
+ * replaced, and the guest tables of nested IOASIDs are scribbled on while
+ * mock devices DMA through them.
+ *
+ * Accesses attach, pin, unpin and copy while UNMAPs take the memory away,
+ * with an unmap callback that unpins at once or 50 ms later; never one
+ * that keeps its pins (IOASID_TEST_ACCESS_HOLD), which makes UNMAP wait a
+ * second and the kernel warn, as it should for a broken driver.
  *
  * The only user memory the kernel is given to pin, read or write lies in
  * pools and buffers fenced by PROT_NONE guards, so a wrong length ends in
@@ -39,6 +45,7 @@
  */
 #include "../kselftest_harness.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -49,6 +56,8 @@
 #define FZ_MAPS		32	/* mappings a context remembers */
 #define FZ_VFIOS	8	/* vfio cdev fds open at a time */
 #define FZ_MOCKS	12	/* live mock devices, all contexts together */
+#define FZ_ACCESSES	4	/* access fds a context keeps */
+#define FZ_ACCESS_PINS	4	/* pins an access remembers */
 #define FZ_CTX_MAPS	256	/* MAPs before a context is recycled */
 #define FZ_MUTATE	25	/* percent of calls whose input is mutated */
 #define FZ_NERRNO	134	/* errnos counted one by one */
@@ -97,7 +106,7 @@ enum fz_kind {
 	K_NESTED,	/* aux: format, parent: parent IOASID */
 	K_DELEGATED,	/* aux: format, parent: parent IOASID */
 	K_DEV,		/* device id; aux: mock id, 0 if bound by vfio */
-	K_MOCK,		/* mock; aux: vfio index or ~0, parent: instance */
+	K_MOCK,		/* mock; aux: vfio index or ~0, parent: its flags */
 	K_DEAD,		/* ids of objects destroyed */
 	K_NR,
 };
@@ -116,6 +125,9 @@ enum fz_class {
 	C_MOCK_CREATE, C_MOCK_DESTROY, C_MOCK_BIND, C_MOCK_UNBIND,
 	C_MOCK_ATTACH, C_MOCK_DETACH, C_DMA, C_MOCK_ATTACH_PASID,
 	C_MOCK_DETACH_PASID, C_FAIL, C_TEST_OP,
+	C_ACCESS_CREATE, C_ACCESS_ATTACH, C_ACCESS_DETACH, C_ACCESS_PIN,
+	C_ACCESS_UNPIN, C_ACCESS_RW, C_ACCESS_MODE, C_ACCESS_INFO,
+	C_ACCESS_CLOSE,
 	C_V_BIND, C_V_ATTACH, C_V_DETACH, C_V_ATTACH_PASID, C_V_DETACH_PASID,
 	C_V_IOMMUFD, C_V_READ, C_V_OPEN, C_V_CLOSE,
 	C_CTX_REOPEN, C_RANDOM_NR, C_WRONG_FD, C_MEMORY,
@@ -147,6 +159,15 @@ static const char * const fz_class_name[C_NR] = {
 	[C_MOCK_DETACH_PASID] = "TEST_MOCK_DETACH_PASID",
 	[C_FAIL] = "TEST_FAIL_MAP/INVALIDATE",
 	[C_TEST_OP] = "TEST other ops",
+	[C_ACCESS_CREATE] = "TEST_ACCESS_CREATE",
+	[C_ACCESS_ATTACH] = "TEST_ACCESS_ATTACH",
+	[C_ACCESS_DETACH] = "TEST_ACCESS_DETACH",
+	[C_ACCESS_PIN] = "TEST_ACCESS_PIN",
+	[C_ACCESS_UNPIN] = "TEST_ACCESS_UNPIN",
+	[C_ACCESS_RW] = "TEST_ACCESS_RW",
+	[C_ACCESS_MODE] = "TEST_ACCESS_MODE",
+	[C_ACCESS_INFO] = "TEST_ACCESS_INFO",
+	[C_ACCESS_CLOSE] = "access close",
 	[C_V_BIND] = "VFIO_BIND_IOASID_FD",
 	[C_V_ATTACH] = "VFIO_ATTACH_IOASID",
 	[C_V_DETACH] = "VFIO_DETACH_IOASID",
@@ -242,6 +263,19 @@ struct fz_map {
 	uint8_t *host;		/* the memory in a pool, or NULL */
 };
 
+struct fz_pin {
+	uint64_t iova;
+	uint64_t length;
+};
+
+/* An access of the mock driver: a file that holds its context open */
+struct fz_access {
+	int fd;			/* -1: free slot */
+	uint32_t ioasid;	/* what it was attached to last, 0 if none */
+	unsigned int npins;
+	struct fz_pin pins[FZ_ACCESS_PINS];	/* some of those it holds */
+};
+
 struct fz_ctx {
 	int fd;			/* -1 while it is being reopened */
 	unsigned int gen;	/* bumped by every reopen */
@@ -249,6 +283,7 @@ struct fz_ctx {
 	unsigned int nmaps;	/* MAPs and COPYs that worked */
 	struct fz_idset ids[K_NR];
 	struct fz_map maps[FZ_MAPS];
+	struct fz_access acc[FZ_ACCESSES];	/* closed with the context */
 };
 
 struct fz_vfio {
@@ -261,11 +296,12 @@ struct fz_vfio {
 
 struct fz_world {
 	uint64_t canary;
-	/* Protects the model: ctx[], vfio[], live_mocks */
+	/* Protects the model: ctx[], vfio[], live_mocks, dead_afd */
 	pthread_mutex_t lock;
 	struct fz_ctx ctx[FZ_CTXS];
 	struct fz_vfio vfio[FZ_VFIOS];
 	unsigned int live_mocks;
+	int dead_afd;		/* the access fd closed last, or -1 */
 
 	/* Fixed during a run */
 	const char *variant;
@@ -300,6 +336,8 @@ struct fz_thread {
 	uint8_t *scratch;	/* FZ_SCRATCH_LEN */
 	bool out_ok;		/* the last call succeeded and answered */
 	uint32_t usize;		/* the size the last call gave */
+	bool adopt;		/* the call's new access goes to new_afd */
+	int new_afd;		/* and there it is, or -1 */
 	uint64_t ncalls;
 	struct fz_stats st;
 	uint64_t canary_end;
@@ -544,6 +582,65 @@ static void fz_map_drop(struct fz_ctx *c, uint32_t ioasid, uint64_t start,
 		if (m->live && m->ioasid == ioasid && m->iova <= last &&
 		    m->iova + (m->length - 1) >= start)
 			m->live = false;
+	}
+}
+
+/* A live access of @c, or NULL */
+static struct fz_access *fz_access_pick(struct fz_thread *t, struct fz_ctx *c)
+{
+	unsigned int i, start = fz_below(&t->rng, FZ_ACCESSES);
+
+	for (i = 0; i < FZ_ACCESSES; i++) {
+		struct fz_access *a = &c->acc[(start + i) % FZ_ACCESSES];
+
+		if (a->fd >= 0)
+			return a;
+	}
+	return NULL;
+}
+
+/* The access of @c whose fd is @fd, or NULL */
+static struct fz_access *fz_access_find(struct fz_ctx *c, uint32_t fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < FZ_ACCESSES; i++)
+		if (c->acc[i].fd >= 0 && (uint32_t)c->acc[i].fd == fd)
+			return &c->acc[i];
+	return NULL;
+}
+
+/* A free slot for an access in @c, or NULL */
+static struct fz_access *fz_access_free(struct fz_ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < FZ_ACCESSES; i++)
+		if (c->acc[i].fd < 0)
+			return &c->acc[i];
+	return NULL;
+}
+
+static void fz_pin_add(struct fz_thread *t, struct fz_access *a,
+		       uint64_t iova, uint64_t length)
+{
+	struct fz_pin *p;
+
+	p = a->npins < FZ_ACCESS_PINS ? &a->pins[a->npins++] :
+	    &a->pins[fz_below(&t->rng, FZ_ACCESS_PINS)];
+	p->iova = iova;
+	p->length = length;
+}
+
+static void fz_pin_del(struct fz_access *a, uint64_t iova, uint64_t length)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->npins; i++) {
+		if (a->pins[i].iova == iova && a->pins[i].length == length) {
+			a->pins[i] = a->pins[--a->npins];
+			return;
+		}
 	}
 }
 
@@ -929,6 +1026,64 @@ static uint32_t fz_min_size(unsigned long nr, uint32_t ssize)
 	return ssize;
 }
 
+/* Close the fd of an access: the mock unpins what it pinned */
+static void fz_access_close_fd(struct fz_thread *t, int fd)
+{
+	long ret;
+
+	errno = 0;
+	ret = close(fd);
+	fz_count(t, C_ACCESS_CLOSE, ret, errno);
+	if (ret)
+		t->st.close_failed++;
+}
+
+/*
+ * Keep mutated test calls off two states that fail the run by design: a
+ * mock IOMMU that fails to unmap, and a mock driver that keeps its pins
+ * through an UNMAP. The kernel warns for both, as it should. Return: the
+ * op the call asks for.
+ */
+static uint32_t fz_test_tame(uint8_t *s, uint32_t ssize)
+{
+	const size_t op_off = offsetof(struct ioasid_test_cmd, op);
+	const size_t mode_off = offsetof(struct ioasid_test_cmd, access.mode);
+	uint32_t op, mode;
+
+	if (ssize < mode_off + sizeof(mode))
+		return 0;
+	memcpy(&op, s + op_off, sizeof(op));
+	memcpy(&mode, s + mode_off, sizeof(mode));
+	if (op == IOASID_TEST_FAIL_UNMAP)
+		op = IOASID_TEST_IOTLB_SYNCS;
+	if (op == IOASID_TEST_ACCESS_MODE && mode == IOASID_TEST_ACCESS_HOLD)
+		mode = IOASID_TEST_ACCESS_UNPIN_LATER;
+	memcpy(s + op_off, &op, sizeof(op));
+	memcpy(s + mode_off, &mode, sizeof(mode));
+	return op;
+}
+
+/*
+ * A test call that created an access answered with its fd at @ptr, if
+ * @usize let it: the fd goes to t->new_afd for op_access_create(), or is
+ * closed at once when another op was mutated into this one. An answer too
+ * short to name the fd leaves it to fz_sweep_accesses().
+ */
+static void fz_access_created(struct fz_thread *t, const uint8_t *ptr,
+			      uint32_t usize)
+{
+	const size_t off = offsetof(struct ioasid_test_cmd, access.out_fd);
+	uint32_t afd;
+
+	if (usize < off + sizeof(afd))
+		return;
+	memcpy(&afd, ptr + off, sizeof(afd));
+	if (t->adopt)
+		t->new_afd = afd;
+	else
+		fz_access_close_fd(t, afd);
+}
+
 /*
  * Issue ioctl @nr with struct @s of @ssize bytes on @fd. Mutated calls get
  * a field changed (never in the slots @protect, which hold user pointers
@@ -947,6 +1102,7 @@ static int fz_call(struct fz_thread *t, enum fz_class cls, int fd,
 	bool nonzero_tail = false;
 	uint8_t *buf = t->arg;
 	uint32_t usize = ssize;
+	uint32_t test_op = 0;
 	size_t span;
 	void *ptr;
 	uint32_t k;
@@ -961,6 +1117,8 @@ static int fz_call(struct fz_thread *t, enum fz_class cls, int fd,
 		if (fz_chance(r, 35))
 			place = fz_below(r, PL_NR);
 	}
+	if (nr == IOASID_TEST)
+		test_op = fz_test_tame(s, ssize);
 
 	/* The struct, the size it claims, and the tail past it */
 	span = usize > ssize ? usize : ssize;
@@ -1019,6 +1177,10 @@ static int fz_call(struct fz_thread *t, enum fz_class cls, int fd,
 
 	t->out_ok = !ret && (place == PL_OK || place == PL_MISALIGNED);
 	t->usize = usize;
+	/* Where a call succeeded, the kernel read and wrote usize bytes */
+	if (!ret && test_op == IOASID_TEST_ACCESS_CREATE &&
+	    (t->out_ok || place == PL_STRADDLE))
+		fz_access_created(t, ptr, usize);
 	if (t->out_ok)
 		memcpy(s, ptr, ssize);
 	if (!ret)
@@ -1040,8 +1202,9 @@ static int fz_wrong_fd(struct fz_thread *t)
 {
 	struct fz_world *w = t->w;
 	struct fz_rng *r = &t->rng;
+	struct fz_access *a;
 
-	switch (fz_below(r, 11)) {
+	switch (fz_below(r, 12)) {
 	case 0:
 		return w->pipe_fd[0];
 	case 1:
@@ -1062,6 +1225,9 @@ static int fz_wrong_fd(struct fz_thread *t)
 		return -1;
 	case 9:
 		return 4000 + fz_below(r, 96);
+	case 10:
+		a = fz_access_pick(t, &w->ctx[fz_below(r, FZ_CTXS)]);
+		return a ? a->fd : w->dead_afd;
 	default:
 		return w->ro_fd;
 	}
@@ -1779,6 +1945,7 @@ static void op_mock_create(struct fz_thread *t)
 	struct ioasid_test_cmd cmd = { .size = sizeof(cmd) };
 	struct fz_world *w = t->w;
 	struct fz_rng *r = &t->rng;
+	unsigned int dice;
 	struct fz_snap sn;
 	uint32_t vfio;
 	int rc;
@@ -1799,9 +1966,18 @@ static void op_mock_create(struct fz_thread *t)
 	cmd.mock_create.instance = fz_chance(r, 94) ?
 		fz_below(r, IOASID_TEST_NUM_INSTANCES) :
 		(fz_chance(r, 50) ? IOASID_TEST_NUM_INSTANCES : fz_odd_id(t));
-	cmd.mock_create.flags = fz_chance(r, 50) ? IOASID_TEST_MOCK_VFIO : 0;
-	if (fz_chance(r, 3))
-		cmd.mock_create.flags = fz_flags(t, IOASID_TEST_MOCK_VFIO);
+	/* Emulated: a vfio device behind no IOMMU, served by an access */
+	dice = fz_below(r, 100);
+	if (dice < 45)
+		cmd.mock_create.flags = 0;
+	else if (dice < 80)
+		cmd.mock_create.flags = IOASID_TEST_MOCK_VFIO;
+	else if (dice < 97)
+		cmd.mock_create.flags = IOASID_TEST_MOCK_VFIO |
+					IOASID_TEST_MOCK_EMULATED;
+	else
+		cmd.mock_create.flags = fz_flags(t, IOASID_TEST_MOCK_VFIO |
+						 IOASID_TEST_MOCK_EMULATED);
 	rc = FZ_CALL(t, C_MOCK_CREATE, sn.fd, IOASID_TEST, cmd, 0);
 
 	vfio = ~0U;
@@ -1816,7 +1992,7 @@ static void op_mock_create(struct fz_thread *t)
 		sn.c->nmocks++;
 		if (fz_got(t, sizeof(struct ioasid_test_cmd)))
 			fz_id_add(t, sn.c, K_MOCK, cmd.mock_create.out_id,
-				  vfio, cmd.mock_create.instance);
+				  vfio, cmd.mock_create.flags);
 	}
 	fz_unlock(w);
 	if (vfio != ~0U && fz_chance(r, 60))
@@ -1906,17 +2082,24 @@ static uint64_t fz_dma_len(struct fz_thread *t)
 
 static void op_dma(struct fz_thread *t)
 {
+	const uint32_t emulated = IOASID_TEST_DMA_CPU_COPY |
+				  IOASID_TEST_DMA_KEEP_PINS;
+	uint32_t known = IOASID_TEST_DMA_WRITE;
 	struct ioasid_test_cmd cmd;
 	struct fz_rng *r = &t->rng;
+	struct fz_idrec mock;
 	struct fz_snap sn;
 
-	fz_test_prep(t, &sn, &cmd, IOASID_TEST_DMA, NULL);
+	fz_test_prep(t, &sn, &cmd, IOASID_TEST_DMA, &mock);
 	fz_lock(t->w);
 	cmd.dma.iova = fz_chance(r, 15) ? PAGE_SZ * fz_below(r, 16) :
 					  fz_pick_iova(t, sn.c);
 	fz_unlock(t->w);
 	cmd.dma.pasid = fz_chance(r, 60) ? 0 : fz_pick_pasid(t);
-	cmd.dma.flags = fz_flags(t, IOASID_TEST_DMA_WRITE);
+	/* Only an emulated device takes the flags of vfio's pins and copies */
+	if (fz_chance(r, mock.parent & IOASID_TEST_MOCK_EMULATED ? 90 : 10))
+		known |= emulated;
+	cmd.dma.flags = fz_flags(t, known);
 	cmd.dma.length = fz_dma_len(t);
 	cmd.dma.uptr = fz_out_ptr(t, cmd.dma.length);
 	/* uptr is slot 5: never flip it */
@@ -1952,8 +2135,11 @@ static void op_test_other(struct fz_thread *t)
 	struct fz_snap sn;
 	uint32_t op;
 
+	/* The access ops among them name a mock id as their access fd */
 	if (fz_chance(r, 70))
-		op = IOASID_TEST_FAIL_INVALIDATE + fz_below(r, 8);
+		op = IOASID_TEST_FAIL_INVALIDATE +
+		     fz_below(r, IOASID_TEST_ACCESS_INFO -
+				 IOASID_TEST_FAIL_INVALIDATE + 3);
 	else if (fz_chance(r, 50))
 		op = 0;
 	else
@@ -1963,6 +2149,397 @@ static void op_test_other(struct fz_thread *t)
 		op = IOASID_TEST_IOTLB_SYNCS;
 	fz_test_prep(t, &sn, &cmd, op, NULL);
 	FZ_CALL(t, C_TEST_OP, sn.fd, IOASID_TEST, cmd, 0);
+}
+
+/* --- accesses of the mock driver ------------------------------------------ */
+
+/* access.uptr: never flipped, the kernel copies access.length bytes there */
+#define FZ_ACCESS_UPTR	\
+	FZ_SLOT(offsetof(struct ioasid_test_cmd, access.uptr) / 8)
+
+/* Close an access of context @slot, if it has one */
+static void fz_access_close(struct fz_thread *t, int slot)
+{
+	struct fz_world *w = t->w;
+	struct fz_access *a;
+	int fd;
+
+	fz_lock(w);
+	a = fz_access_pick(t, &w->ctx[slot]);
+	if (!a) {
+		fz_unlock(w);
+		return;
+	}
+	fd = a->fd;
+	a->fd = -1;
+	w->dead_afd = fd;
+	fz_unlock(w);
+	/* Other threads may be in a call that names it: theirs holds it */
+	fz_access_close_fd(t, fd);
+}
+
+static void op_access_close(struct fz_thread *t)
+{
+	fz_access_close(t, fz_below(&t->rng, FZ_CTXS));
+}
+
+static void op_access_create(struct fz_thread *t)
+{
+	struct ioasid_test_cmd cmd = { .size = sizeof(cmd) };
+	struct fz_world *w = t->w;
+	struct fz_access *a;
+	struct fz_snap sn;
+	int afd;
+
+	fz_lock(w);
+	fz_snap(t, &sn, -1);
+	a = fz_access_free(sn.c);
+	fz_unlock(w);
+	if (!a) {
+		fz_access_close(t, sn.slot);
+		return;
+	}
+
+	cmd.op = IOASID_TEST_ACCESS_CREATE;
+	cmd.flags = fz_zero_flags(t);
+	cmd.id = fz_chance(&t->rng, 95) ? 0 : fz_odd_id(t);
+	t->adopt = true;
+	FZ_CALL(t, C_ACCESS_CREATE, sn.fd, IOASID_TEST, cmd, 0);
+	t->adopt = false;
+	afd = t->new_afd;
+	t->new_afd = -1;
+	if (afd < 0)
+		return;
+
+	fz_lock(w);
+	a = fz_same(&sn) ? fz_access_free(sn.c) : NULL;
+	if (a) {
+		memset(a, 0, sizeof(*a));
+		a->fd = afd;
+	}
+	fz_unlock(w);
+	/* No room, or the context was closed since: this one holds it open */
+	if (!a)
+		fz_access_close_fd(t, afd);
+}
+
+/*
+ * An fd for an access op other than an access of the context: mostly an
+ * access of another context, else the context itself, a vfio fd, -1, a
+ * closed access fd, an fd of another kind or an odd number. Under the lock.
+ */
+static uint32_t fz_bad_afd(struct fz_thread *t, const struct fz_snap *sn)
+{
+	struct fz_world *w = t->w;
+	struct fz_rng *r = &t->rng;
+	struct fz_access *a;
+
+	switch (fz_below(r, 8)) {
+	case 0: case 1:
+		a = fz_access_pick(t, &w->ctx[fz_below(r, FZ_CTXS)]);
+		return a ? a->fd : sn->fd;
+	case 2:
+		return sn->fd;
+	case 3:
+		return w->vfio[fz_below(r, FZ_VFIOS)].fd;
+	case 4:
+		return -1;
+	case 5:
+		return w->dead_afd;
+	case 6:
+		return fz_wrong_fd(t);
+	default:
+		return fz_odd_id(t);
+	}
+}
+
+/*
+ * A test command for access op @op, on an access of the context (copied to
+ * @a) or, now and then, on an fd that is not one (@a->fd is -1). Return:
+ * false when the context has no access to pick, which this then creates.
+ */
+static bool fz_access_prep(struct fz_thread *t, struct fz_snap *sn,
+			   struct ioasid_test_cmd *cmd, uint32_t op,
+			   struct fz_access *a)
+{
+	bool own = fz_chance(&t->rng, 82);
+	struct fz_world *w = t->w;
+	struct fz_access *e = NULL;
+
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->size = sizeof(*cmd);
+	cmd->op = op;
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	fz_lock(w);
+	fz_snap(t, sn, -1);
+	if (own) {
+		e = fz_access_pick(t, sn->c);
+		if (!e) {
+			fz_unlock(w);
+			op_access_create(t);
+			return false;
+		}
+		*a = *e;
+	}
+	cmd->id = e ? (uint32_t)e->fd : fz_bad_afd(t, sn);
+	fz_unlock(w);
+	cmd->flags = fz_zero_flags(t);
+	return true;
+}
+
+/* The access of the call just made, if it is still the context's */
+static struct fz_access *fz_access_of(struct fz_snap *sn,
+				      struct ioasid_test_cmd *cmd)
+{
+	return fz_same(sn) ? fz_access_find(sn->c, cmd->id) : NULL;
+}
+
+/* A pin or copy length: mostly small, else around IOASID_TEST_DMA_MAX */
+static uint64_t fz_access_len(struct fz_thread *t)
+{
+	struct fz_rng *r = &t->rng;
+	unsigned int dice = fz_below(r, 100);
+
+	if (dice < 40)
+		return 1 + fz_below(r, PAGE_SZ);
+	if (dice < 65)
+		return PAGE_SZ * (1 + fz_below(r, 16));
+	if (dice < 72)
+		return 1 + fz_below(r, IOASID_TEST_DMA_MAX);
+	if (dice < 82)
+		return IOASID_TEST_DMA_MAX - 1 + fz_below(r, 3);
+	/* Refused before the mock allocates anything */
+	if (dice < 86)
+		return IOASID_TEST_DMA_MAX + PAGE_SZ * (1 + fz_below(r, 4));
+	if (dice < 91)
+		return 0;
+	return fz_huge_len(t);
+}
+
+/*
+ * The access.iova and access.length of a pin or a copy by an access
+ * attached to @ioasid: mostly in one of its mappings, else anywhere, or a
+ * range that wraps past the top of the IOVA space. Under the lock.
+ */
+static void fz_access_range(struct fz_thread *t, struct fz_ctx *c,
+			    uint32_t ioasid, struct ioasid_test_cmd *cmd)
+{
+	struct fz_rng *r = &t->rng;
+	unsigned int dice = fz_below(r, 100);
+	struct fz_map *m = NULL;
+	uint64_t iova, len, off, left;
+
+	if (dice < 65)
+		m = fz_map_pick(t, c, ioasid, !ioasid || fz_chance(r, 10));
+	if (m) {
+		off = PAGE_SZ * fz_below(r, fz_pages(m));
+		if (fz_chance(r, 30))
+			off += fz_below(r, PAGE_SZ);
+		iova = m->iova + off;
+		len = fz_access_len(t);
+		/* Mostly within the mapping */
+		left = m->length > off ? m->length - off : 1;
+		if (len > left && fz_chance(r, 75))
+			len = 1 + fz_below(r, left);
+	} else if (dice < 85) {
+		iova = fz_pick_iova(t, c);
+		len = fz_access_len(t);
+	} else if (dice < 95) {
+		iova = ~0ULL - fz_below(r, 4 * PAGE_SZ);
+		len = ~0ULL - iova + 2 + fz_below(r, 4 * PAGE_SZ);
+	} else {
+		iova = fz_next(r);
+		len = fz_chance(r, 50) ? fz_access_len(t) : fz_next(r);
+	}
+	cmd->access.iova = iova;
+	cmd->access.length = len;
+}
+
+static void op_access_attach(struct fz_thread *t)
+{
+	struct ioasid_test_cmd cmd;
+	struct fz_access a, *e;
+	struct fz_snap sn;
+
+	if (!fz_access_prep(t, &sn, &cmd, IOASID_TEST_ACCESS_ATTACH, &a))
+		return;
+	/* Mostly a normal IOASID: else nested ones, other kinds, garbage */
+	fz_lock(t->w);
+	cmd.access.ioasid = fz_pick_id(t, sn.c, fz_chance(&t->rng, 85) ?
+				       KM_NORMAL : KM_ALL, NULL);
+	fz_unlock(t->w);
+	if (FZ_CALL(t, C_ACCESS_ATTACH, sn.fd, IOASID_TEST, cmd, 0) ||
+	    cmd.op != IOASID_TEST_ACCESS_ATTACH)
+		return;
+	fz_lock(t->w);
+	e = fz_access_of(&sn, &cmd);
+	if (e && e->ioasid != cmd.access.ioasid) {
+		/* A replacement: the mock dropped the pins of the old one */
+		e->ioasid = cmd.access.ioasid;
+		e->npins = 0;
+	}
+	fz_unlock(t->w);
+}
+
+static void op_access_detach(struct fz_thread *t)
+{
+	struct ioasid_test_cmd cmd;
+	struct fz_access a, *e;
+	struct fz_snap sn;
+
+	if (!fz_access_prep(t, &sn, &cmd, IOASID_TEST_ACCESS_DETACH, &a))
+		return;
+	if (FZ_CALL(t, C_ACCESS_DETACH, sn.fd, IOASID_TEST, cmd, 0) ||
+	    cmd.op != IOASID_TEST_ACCESS_DETACH)
+		return;
+	fz_lock(t->w);
+	e = fz_access_of(&sn, &cmd);
+	if (e) {
+		e->ioasid = 0;
+		e->npins = 0;
+	}
+	fz_unlock(t->w);
+}
+
+static void op_access_pin(struct fz_thread *t)
+{
+	uint32_t known = IOASID_TEST_ACCESS_WRITE;
+	struct ioasid_test_cmd cmd;
+	struct fz_rng *r = &t->rng;
+	struct fz_access a, *e;
+	struct fz_snap sn;
+
+	if (!fz_access_prep(t, &sn, &cmd, IOASID_TEST_ACCESS_PIN, &a))
+		return;
+	fz_lock(t->w);
+	fz_access_range(t, sn.c, a.ioasid, &cmd);
+	fz_unlock(t->w);
+	/* A pin refuses IOASID_TEST_ACCESS_KTHREAD */
+	if (fz_chance(r, 5))
+		known |= IOASID_TEST_ACCESS_KTHREAD;
+	cmd.access.flags = fz_flags(t, known);
+	/* With uptr, the pinned pages are read or written through */
+	if (fz_chance(r, 50))
+		cmd.access.uptr = fz_out_ptr(t, cmd.access.length);
+	if (fz_chance(r, 3))
+		cmd.access.mode = fz_rsv(t);
+	if (FZ_CALL(t, C_ACCESS_PIN, sn.fd, IOASID_TEST, cmd,
+		    FZ_ACCESS_UPTR) ||
+	    cmd.op != IOASID_TEST_ACCESS_PIN)
+		return;
+	fz_lock(t->w);
+	e = fz_access_of(&sn, &cmd);
+	if (e)
+		fz_pin_add(t, e, cmd.access.iova, cmd.access.length);
+	fz_unlock(t->w);
+}
+
+static void op_access_unpin(struct fz_thread *t)
+{
+	struct ioasid_test_cmd cmd;
+	struct fz_rng *r = &t->rng;
+	struct fz_access a, *e;
+	struct fz_snap sn;
+	struct fz_pin *p;
+
+	if (!fz_access_prep(t, &sn, &cmd, IOASID_TEST_ACCESS_UNPIN, &a))
+		return;
+	fz_lock(t->w);
+	e = fz_access_of(&sn, &cmd);
+	if (e && e->npins && fz_chance(r, 75)) {
+		/* A pin it holds, unless an unmap callback dropped it */
+		p = &e->pins[fz_below(r, e->npins)];
+		cmd.access.iova = p->iova;
+		cmd.access.length = p->length;
+		if (fz_chance(r, 10))
+			cmd.access.length += fz_chance(r, 50) ? 1 : -1;
+	} else {
+		fz_access_range(t, sn.c, a.ioasid, &cmd);
+	}
+	fz_unlock(t->w);
+	cmd.access.flags = fz_zero_flags(t);
+	if (FZ_CALL(t, C_ACCESS_UNPIN, sn.fd, IOASID_TEST, cmd, 0) ||
+	    cmd.op != IOASID_TEST_ACCESS_UNPIN)
+		return;
+	fz_lock(t->w);
+	e = fz_access_of(&sn, &cmd);
+	if (e)
+		fz_pin_del(e, cmd.access.iova, cmd.access.length);
+	fz_unlock(t->w);
+}
+
+static void op_access_rw(struct fz_thread *t)
+{
+	struct ioasid_test_cmd cmd;
+	struct fz_access a;
+	struct fz_snap sn;
+
+	if (!fz_access_prep(t, &sn, &cmd, IOASID_TEST_ACCESS_RW, &a))
+		return;
+	fz_lock(t->w);
+	fz_access_range(t, sn.c, a.ioasid, &cmd);
+	fz_unlock(t->w);
+	/* From the caller, or from a kernel worker, which has no mm */
+	cmd.access.flags = fz_flags(t, IOASID_TEST_ACCESS_WRITE |
+				    IOASID_TEST_ACCESS_KTHREAD);
+	cmd.access.uptr = fz_out_ptr(t, cmd.access.length);
+	FZ_CALL(t, C_ACCESS_RW, sn.fd, IOASID_TEST, cmd, FZ_ACCESS_UPTR);
+}
+
+/*
+ * What the mock's unmap callback does: unpin at once or from a worker, or
+ * a mode that does not exist; never IOASID_TEST_ACCESS_HOLD, whose pins
+ * make UNMAP wait a second and the kernel warn. fz_test_tame() keeps
+ * mutated calls off it too.
+ */
+static uint32_t fz_access_mode(struct fz_thread *t)
+{
+	struct fz_rng *r = &t->rng;
+	unsigned int dice = fz_below(r, 100);
+	uint32_t mode;
+
+	if (dice < 62)
+		return IOASID_TEST_ACCESS_UNPIN_NOW;
+	/* Makes an UNMAP through its pins wait 50 ms: not too often */
+	if (dice < 82)
+		return IOASID_TEST_ACCESS_UNPIN_LATER;
+	if (dice < 95)
+		return IOASID_TEST_ACCESS_HOLD + 1 + fz_below(r, 4);
+	mode = fz_chance(r, 50) ? 0xffffffff : (uint32_t)fz_next(r);
+	return mode == IOASID_TEST_ACCESS_HOLD ? mode + 1 : mode;
+}
+
+static void op_access_mode(struct fz_thread *t)
+{
+	struct ioasid_test_cmd cmd;
+	struct fz_access a;
+	struct fz_snap sn;
+
+	if (!fz_access_prep(t, &sn, &cmd, IOASID_TEST_ACCESS_MODE, &a))
+		return;
+	cmd.access.mode = fz_access_mode(t);
+	FZ_CALL(t, C_ACCESS_MODE, sn.fd, IOASID_TEST, cmd, 0);
+}
+
+static void op_access_info(struct fz_thread *t)
+{
+	struct ioasid_test_cmd cmd;
+	struct fz_access a, *e;
+	struct fz_snap sn;
+
+	if (!fz_access_prep(t, &sn, &cmd, IOASID_TEST_ACCESS_INFO, &a))
+		return;
+	if (FZ_CALL(t, C_ACCESS_INFO, sn.fd, IOASID_TEST, cmd, 0) ||
+	    cmd.op != IOASID_TEST_ACCESS_INFO ||
+	    !fz_got(t, sizeof(struct ioasid_test_cmd)))
+		return;
+	/* The unmap callbacks dropped every pin: forget them too */
+	fz_lock(t->w);
+	e = fz_access_of(&sn, &cmd);
+	if (e && !cmd.access.out_pins)
+		e->npins = 0;
+	fz_unlock(t->w);
 }
 
 /* --- vfio cdev fds of mock vfio devices ----------------------------------- */
@@ -2237,9 +2814,11 @@ static void op_vfio_read(struct fz_thread *t)
 
 static void fz_ctx_reopen(struct fz_thread *t, int slot)
 {
+	bool acc_first = fz_chance(&t->rng, 50);
 	struct fz_world *w = t->w;
 	struct fz_ctx *c = &w->ctx[slot];
-	unsigned int i;
+	int afds[FZ_ACCESSES];
+	unsigned int i, nafds = 0;
 	int fd;
 	long ret;
 
@@ -2249,6 +2828,16 @@ static void fz_ctx_reopen(struct fz_thread *t, int slot)
 		fz_unlock(w);
 		return;
 	}
+	/* Its accesses hold it open: they go too, before it or after */
+	for (i = 0; i < FZ_ACCESSES; i++) {
+		if (c->acc[i].fd >= 0) {
+			afds[nafds++] = c->acc[i].fd;
+			w->dead_afd = c->acc[i].fd;
+		}
+	}
+	memset(c->acc, 0, sizeof(c->acc));
+	for (i = 0; i < FZ_ACCESSES; i++)
+		c->acc[i].fd = -1;
 	c->fd = -1;
 	c->gen++;
 	w->live_mocks -= c->nmocks < w->live_mocks ? c->nmocks :
@@ -2262,11 +2851,15 @@ static void fz_ctx_reopen(struct fz_thread *t, int slot)
 			w->vfio[i].ctx = -1;
 	fz_unlock(w);
 
+	for (i = 0; acc_first && i < nafds; i++)
+		fz_access_close_fd(t, afds[i]);
 	/* Other threads may be in an ioctl on it: their call holds the file */
 	ret = close(fd);
 	fz_count(t, C_CTX_REOPEN, ret, errno);
 	if (ret)
 		t->st.close_failed++;
+	for (i = 0; !acc_first && i < nafds; i++)
+		fz_access_close_fd(t, afds[i]);
 
 	fd = ioasid_open();
 	fz_lock(w);
@@ -2550,6 +3143,15 @@ static const struct {
 	{ op_dma, 16 },
 	{ op_fail, 2 },
 	{ op_test_other, 2 },
+	{ op_access_create, 3 },
+	{ op_access_attach, 5 },
+	{ op_access_detach, 2 },
+	{ op_access_pin, 8 },
+	{ op_access_unpin, 4 },
+	{ op_access_rw, 6 },
+	{ op_access_mode, 2 },
+	{ op_access_info, 2 },
+	{ op_access_close, 2 },
 	{ op_vfio_open, 4 },
 	{ op_vfio_bind, 6 },
 	{ op_vfio_attach, 6 },
@@ -2641,6 +3243,7 @@ static int fz_thread_init(struct fz_world *w, struct fz_thread *t,
 	t->w = w;
 	t->idx = idx;
 	t->rng.s = w->seed + 0x1000 * (idx + 1);
+	t->new_afd = -1;
 	p = mmap(NULL, FZ_REGION_LEN, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -2729,7 +3332,7 @@ static struct fz_world *fz_world_new(const char *variant,
 				     unsigned int nthreads, unsigned int share)
 {
 	struct fz_world *w;
-	unsigned int i;
+	unsigned int i, j;
 	double secs;
 
 	w = calloc(1, sizeof(*w));
@@ -2745,8 +3348,12 @@ static struct fz_world *fz_world_new(const char *variant,
 	w->pipe_fd[0] = -1;
 	w->pipe_fd[1] = -1;
 	pthread_mutex_init(&w->lock, NULL);
-	for (i = 0; i < FZ_CTXS; i++)
+	for (i = 0; i < FZ_CTXS; i++) {
 		w->ctx[i].fd = -1;
+		for (j = 0; j < FZ_ACCESSES; j++)
+			w->ctx[i].acc[j].fd = -1;
+	}
+	w->dead_afd = -1;
 	for (i = 0; i < FZ_VFIOS; i++) {
 		w->vfio[i].fd = -1;
 		w->vfio[i].ctx = -1;
@@ -2910,7 +3517,7 @@ FIXTURE_SETUP(fuzz)
 FIXTURE_TEARDOWN(fuzz)
 {
 	struct fz_world *w = self->w;
-	unsigned int i;
+	unsigned int i, j;
 
 	fz_cancel_faults();
 	if (!w)
@@ -2926,6 +3533,10 @@ FIXTURE_TEARDOWN(fuzz)
 	for (i = 0; i < FZ_CTXS; i++)
 		if (w->ctx[i].fd >= 0)
 			close(w->ctx[i].fd);
+	for (i = 0; i < FZ_CTXS; i++)
+		for (j = 0; j < FZ_ACCESSES; j++)
+			if (w->ctx[i].acc[j].fd >= 0)
+				close(w->ctx[i].acc[j].fd);
 	if (w->threads)
 		for (i = 0; i < w->nthreads; i++)
 			if (w->threads[i].region)
@@ -2941,6 +3552,44 @@ FIXTURE_TEARDOWN(fuzz)
 	close(w->pipe_fd[0]);
 	close(w->pipe_fd[1]);
 	free(w);
+}
+
+/*
+ * Close the access fds the model lost: those of calls mutated into
+ * IOASID_TEST_ACCESS_CREATE whose answer was too short to name the fd.
+ * Return: how many there were.
+ */
+static unsigned int fz_sweep_accesses(void)
+{
+	static const char name[] = "anon_inode:[ioasid_mock_access]";
+	unsigned int i, n = 0;
+	char path[64], link[64];
+	struct dirent *de;
+	int fds[256], fd;
+	ssize_t len;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < ARRAY_SIZE(fds)) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len < 0)
+			continue;
+		link[len] = '\0';
+		if (!strcmp(link, name))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	return n;
 }
 
 /* After the fuzzing: the kernel still maps, attaches and translates DMA */
@@ -2980,7 +3629,7 @@ TEST_F_TIMEOUT(fuzz, run, fz_timeout())
 	struct fz_stats *tot;
 	uint64_t ok = 0, bad_ret = 0, close_failed = 0;
 	double start = fz_now(), secs;
-	unsigned int i, c, e;
+	unsigned int i, j, c, e, lost;
 	int waited;
 
 	for (i = 0; i < w->nthreads; i++) {
@@ -3025,9 +3674,13 @@ TEST_F_TIMEOUT(fuzz, run, fz_timeout())
 	EXPECT_LT(0, ok);
 	EXPECT_LT(0, tot->ok[C_CREATE]);
 	EXPECT_LT(0, tot->ok[C_MAP]);
+	EXPECT_LT(0, tot->ok[C_ACCESS_CREATE]);
 	free(tot);
 
-	/* Everything closes, in any order: vfio fds first, then contexts */
+	/*
+	 * Everything closes, in any order: vfio fds first, then contexts,
+	 * then the accesses, which hold theirs open
+	 */
 	for (i = 0; i < FZ_VFIOS; i++) {
 		if (w->vfio[i].fd < 0)
 			continue;
@@ -3040,6 +3693,17 @@ TEST_F_TIMEOUT(fuzz, run, fz_timeout())
 		EXPECT_EQ(0, close(w->ctx[i].fd));
 		w->ctx[i].fd = -1;
 	}
+	for (i = 0; i < FZ_CTXS; i++) {
+		for (j = 0; j < FZ_ACCESSES; j++) {
+			if (w->ctx[i].acc[j].fd < 0)
+				continue;
+			EXPECT_EQ(0, close(w->ctx[i].acc[j].fd));
+			w->ctx[i].acc[j].fd = -1;
+		}
+	}
+	lost = fz_sweep_accesses();
+	if (lost)
+		ksft_print_msg("%u access fds the model lost, closed\n", lost);
 	EXPECT_EQ(0, close_failed);
 
 	fz_probe(_metadata, w);

@@ -41,6 +41,8 @@
  * @pins_lock: Protects @pins
  * @pins: &struct ioasid_access_pin by IOVA
  * @unpinned: Woken when pins are dropped
+ * @map_stamp: Stamp of the last map notification it was given, under the
+ *             mutex of the IOASID it is listed in
  */
 struct ioasid_access {
 	struct ioasid_ctx *ctx;
@@ -56,6 +58,7 @@ struct ioasid_access {
 	spinlock_t pins_lock; /* pins */
 	struct rb_root_cached pins;
 	wait_queue_head_t unpinned;
+	u64 map_stamp;
 };
 
 /**
@@ -214,6 +217,44 @@ int ioasid_ioas_unpin_accesses(struct ioasid_ioas *ioas,
 		return rc ?: -EAGAIN;
 	}
 	return 0;
+}
+
+/**
+ * ioasid_ioas_notify_map() - tell the accesses of an IOASID of a mapping
+ * @ioas: Normal IOASID, not locked
+ * @iova: First IOVA of the new mapping
+ * @length: Its length
+ *
+ * Calls the map callback of every access attached to @ioas that has one,
+ * with @ioas unlocked as the driver may pin the range.
+ */
+void ioasid_ioas_notify_map(struct ioasid_ioas *ioas, u64 iova, u64 length)
+{
+	static atomic64_t stamps = ATOMIC64_INIT(0);
+	struct ioasid_access *access;
+	u64 stamp;
+
+	mutex_lock(&ioas->mutex);
+	if (list_empty(&ioas->accesses))
+		goto out_unlock;
+	/* Unique over all IOASIDs, as accesses move between them */
+	stamp = atomic64_inc_return(&stamps);
+again:
+	list_for_each_entry(access, &ioas->accesses, ioas_node) {
+		if (!access->ops->map || access->map_stamp == stamp)
+			continue;
+		access->map_stamp = stamp;
+		/* It is listed, so destruction still waits for this user */
+		refcount_inc(&access->users);
+		mutex_unlock(&ioas->mutex);
+		access->ops->map(access->data, iova, length);
+		ioasid_access_put(access);
+		mutex_lock(&ioas->mutex);
+		/* The list may have changed meanwhile: start over */
+		goto again;
+	}
+out_unlock:
+	mutex_unlock(&ioas->mutex);
 }
 
 /**
@@ -691,3 +732,41 @@ out_unlock:
 	return rc;
 }
 EXPORT_SYMBOL_GPL(ioasid_access_rw);
+
+/**
+ * ioasid_access_next_mapping() - find a mapping of the attached IOASID
+ * @access: The access, attached
+ * @iova: Where to look from
+ * @start: Set to the first IOVA of the first mapping that ends at or after
+ *         @iova
+ * @length: Set to its length
+ *
+ * For drivers that mirror every mapping of the IOASID: they walk them from
+ * IOVA 0 on, each call from the end of the mapping found before, and learn
+ * of later changes through their map and unmap callbacks.
+ *
+ * Return: 0; -ENOENT when no mapping ends at or after @iova; -ENODEV when
+ * not attached.
+ */
+int ioasid_access_next_mapping(struct ioasid_access *access, u64 iova,
+			       u64 *start, u64 *length)
+{
+	struct interval_tree_node *node;
+	struct ioasid_ioas *ioas;
+	int rc = -ENOENT;
+
+	if (iova > ULONG_MAX)
+		return -ENOENT;
+	ioas = ioasid_access_lock(access);
+	if (!ioas)
+		return -ENODEV;
+	node = interval_tree_iter_first(&ioas->areas, iova, ULONG_MAX);
+	if (node) {
+		*start = node->start;
+		*length = (u64)node->last - node->start + 1;
+		rc = 0;
+	}
+	ioasid_access_unlock(access, ioas);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(ioasid_access_next_mapping);

@@ -648,6 +648,8 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 	rc = ioasid_ioas_add_areas(ioas, &caps, &area, 1, &place);
 	if (rc && area)
 		ioasid_area_free(area);
+	if (!rc)
+		ioasid_ioas_notify_map(ioas, cmd->iova, cmd->length);
 out_fput:
 	if (file)
 		fput(file);
@@ -777,6 +779,8 @@ int ioasid_ioas_copy(struct ioasid_ucmd *ucmd)
 		if (areas[i])
 			ioasid_area_free(areas[i]);
 	kvfree(areas);
+	if (!rc)
+		ioasid_ioas_notify_map(dst, cmd->dst_iova, cmd->length);
 out_put_dst:
 	ioasid_object_put(&dst->obj);
 out_put_src:
@@ -918,38 +922,53 @@ static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
 }
 
 /*
+ * Can [start, last] be cut out of the areas? -ENOENT when nothing is mapped
+ * in it; -EXDEV when an edge of the range lies inside a page an IOMMU may
+ * use, as unmapping that page would take the translation of memory outside
+ * the range away. Sets the first and last areas it touches.
+ */
+static int ioasid_ioas_can_cut(struct ioasid_ioas *ioas, unsigned long start,
+			       unsigned long last, struct ioasid_area **head,
+			       struct ioasid_area **tail)
+{
+	unsigned long pgsizes = ioasid_ioas_pgsizes(ioas);
+
+	lockdep_assert_held(&ioas->mutex);
+
+	*head = ioasid_area_first(ioas, start, last);
+	if (!*head)
+		return -ENOENT;
+	*tail = ioasid_area_first(ioas, last, last);
+	if ((*head)->node.start < start &&
+	    ioasid_area_cut_splits_page(*head, pgsizes, start))
+		return -EXDEV;
+	if (*tail && (*tail)->node.last > last &&
+	    ioasid_area_cut_splits_page(*tail, pgsizes, last + 1))
+		return -EXDEV;
+	return 0;
+}
+
+/*
  * Unmap [start, last] from every domain and cut it out of the areas. Adds
  * the bytes removed to *@unmapped. Fails only before changing anything:
- * with -EXDEV when an edge of the range lies inside a page an IOMMU may
- * use, as unmapping that page would take the translation of memory
- * outside the range away.
+ * see ioasid_ioas_can_cut(), or -ENOMEM.
  */
 static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 			   unsigned long last, u64 *unmapped)
 {
 	struct ioasid_area *head, *tail, *area, *spare[2] = {};
-	unsigned long pgsizes = ioasid_ioas_pgsizes(ioas);
 	struct ioasid_domain *idomain;
-	int rc = 0;
+	int rc;
 
-	lockdep_assert_held(&ioas->mutex);
-
-	head = ioasid_area_first(ioas, start, last);
-	if (!head)
-		return -ENOENT;
-	tail = ioasid_area_first(ioas, last, last);
+	rc = ioasid_ioas_can_cut(ioas, start, last, &head, &tail);
+	if (rc)
+		return rc;
 	if (head->node.start < start) {
-		if (ioasid_area_cut_splits_page(head, pgsizes, start))
-			return -EXDEV;
 		spare[0] = kzalloc(sizeof(*spare[0]), GFP_KERNEL_ACCOUNT);
 		if (!spare[0])
 			return -ENOMEM;
 	}
 	if (tail && tail->node.last > last) {
-		if (ioasid_area_cut_splits_page(tail, pgsizes, last + 1)) {
-			rc = -EXDEV;
-			goto out_free;
-		}
 		spare[1] = kzalloc(sizeof(*spare[1]), GFP_KERNEL_ACCOUNT);
 		if (!spare[1]) {
 			rc = -ENOMEM;
@@ -983,6 +1002,7 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_unpin_wait wait = {};
 	struct ioasid_unmap *cmd = ucmd->cmd;
+	struct ioasid_area *head, *tail;
 	struct ioasid_ioas *ioas;
 	struct ioasid_caps caps;
 	u64 unmapped = 0;
@@ -1022,7 +1042,10 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 			rc = -EINVAL;
 			break;
 		}
-		rc = ioasid_ioas_unpin_accesses(ioas, &wait);
+		/* Nothing to unmap, or a cut that fails: nobody is asked */
+		rc = ioasid_ioas_can_cut(ioas, start, last, &head, &tail);
+		if (!rc)
+			rc = ioasid_ioas_unpin_accesses(ioas, &wait);
 	} while (rc == -EAGAIN);
 	if (!rc)
 		rc = ioasid_ioas_cut(ioas, start, last, &unmapped);

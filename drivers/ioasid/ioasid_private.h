@@ -397,6 +397,7 @@ int ioasid_ioas_unpin_accesses(struct ioasid_ioas *ioas,
 			       struct ioasid_unpin_wait *wait);
 void ioasid_ioas_unpin_done(struct ioasid_ioas *ioas,
 			    struct ioasid_unpin_wait *wait);
+void ioasid_ioas_notify_map(struct ioasid_ioas *ioas, u64 iova, u64 length);
 
 struct ioasid_ioas *ioasid_target_ioas(struct ioasid_object *target);
 struct ioasid_domain *ioasid_attach_group(struct ioasid_object *target,

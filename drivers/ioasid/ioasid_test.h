@@ -75,6 +75,13 @@
  * @IOASID_TEST_ACCESS_MODE: Set what the mock's unmap callback does to
  *                           access.mode (&enum ioasid_test_access_mode)
  * @IOASID_TEST_ACCESS_INFO: Read the access.out_ fields
+ * @IOASID_TEST_ACCESS_MIRROR: Make the mock driver mirror every mapping of
+ *                             the IOASID it is attached to, as a vDPA
+ *                             parent fed one table of them would: pin all
+ *                             of them now (ioasid_access_next_mapping()),
+ *                             each new one its map callback is told of,
+ *                             and in its unmap callback re-pin what stays
+ *                             mapped of the pins it drops
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -98,6 +105,7 @@ enum ioasid_test_op {
 	IOASID_TEST_ACCESS_RW,
 	IOASID_TEST_ACCESS_MODE,
 	IOASID_TEST_ACCESS_INFO,
+	IOASID_TEST_ACCESS_MIRROR,
 };
 
 /**
@@ -362,6 +370,7 @@ enum {
  * @access.out_unmap_iova: The iova of the last one
  * @access.out_unmap_length: Its length
  * @access.out_pins: Pins the mock holds
+ * @access.out_pinned: Bytes they pin, overlaps counted twice
  * @__pad: Size of the union
  */
 struct ioasid_test_cmd {
@@ -417,6 +426,7 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_unmap_iova;
 			__aligned_u64 out_unmap_length;
 			__aligned_u64 out_pins;
+			__aligned_u64 out_pinned;
 		} access;
 		__aligned_u64 __pad[10];
 	};

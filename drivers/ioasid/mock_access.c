@@ -24,6 +24,7 @@
  * @lock: Protects everything below
  * @pins: &struct ioasid_mock_pin the driver holds
  * @mode: &enum ioasid_test_access_mode
+ * @mirror: Pin every mapping of the IOASID (IOASID_TEST_ACCESS_MIRROR)
  * @unmaps: Calls of the unmap callback
  * @unmap_iova: iova of the last one
  * @unmap_length: Its length
@@ -35,6 +36,7 @@ struct ioasid_mock_access {
 	struct mutex lock; /* everything below */
 	struct list_head pins;
 	u32 mode;
+	bool mirror;
 	u64 unmaps;
 	u64 unmap_iova;
 	u64 unmap_length;
@@ -57,6 +59,54 @@ struct ioasid_mock_pin {
 	struct page *pages[] __counted_by(npages);
 };
 
+/* Pin [iova, iova + length - 1] for the mock driver, which keeps it */
+static struct ioasid_mock_pin *ioasid_mock_pin(struct ioasid_mock_access *mock,
+					       u64 iova, u64 length,
+					       unsigned int flags)
+{
+	unsigned long npages;
+	struct ioasid_mock_pin *pin;
+	int rc;
+
+	lockdep_assert_held(&mock->lock);
+
+	npages = DIV_ROUND_UP(offset_in_page(iova) + length, PAGE_SIZE) ?: 1;
+	pin = kvzalloc(struct_size(pin, pages, npages), GFP_KERNEL_ACCOUNT);
+	if (!pin)
+		return ERR_PTR(-ENOMEM);
+	pin->npages = npages;
+	pin->iova = iova;
+	pin->length = length;
+	rc = ioasid_access_pin_pages(mock->access, iova, length, pin->pages,
+				     flags);
+	if (rc) {
+		kvfree(pin);
+		return ERR_PTR(rc);
+	}
+	list_add_tail(&pin->node, &mock->pins);
+	return pin;
+}
+
+/*
+ * Mirroring: pin [iova, last] in pieces of at most IOASID_TEST_DMA_MAX
+ * bytes, as far as it is mapped. Best effort: a piece that fails (unmapped
+ * meanwhile) is left out.
+ */
+static void ioasid_mock_mirror(struct ioasid_mock_access *mock, u64 iova,
+			       u64 last)
+{
+	lockdep_assert_held(&mock->lock);
+
+	while (iova <= last) {
+		u64 n = min_t(u64, last - iova, IOASID_TEST_DMA_MAX - 1) + 1;
+
+		ioasid_mock_pin(mock, iova, n, 0);
+		iova += n;
+		if (!iova)
+			break;
+	}
+}
+
 static void ioasid_mock_unpin(struct ioasid_mock_access *mock,
 			      struct ioasid_mock_pin *pin)
 {
@@ -67,18 +117,32 @@ static void ioasid_mock_unpin(struct ioasid_mock_access *mock,
 	kvfree(pin);
 }
 
-/* Drop the pins overlapping [iova, iova + length - 1], as drivers do */
+/*
+ * Drop the pins overlapping [iova, iova + length - 1], as drivers do; when
+ * mirroring, pin again what of them lies outside the range
+ */
 static void ioasid_mock_unpin_range(struct ioasid_mock_access *mock, u64 iova,
 				    u64 length)
 {
 	u64 last = iova + min(length, U64_MAX - iova) - 1;
 	struct ioasid_mock_pin *pin, *next;
+	LIST_HEAD(dropped);
 
 	lockdep_assert_held(&mock->lock);
 
-	list_for_each_entry_safe(pin, next, &mock->pins, node)
-		if (pin->iova <= last && pin->iova + pin->length - 1 >= iova)
-			ioasid_mock_unpin(mock, pin);
+	list_for_each_entry_safe(pin, next, &mock->pins, node) {
+		u64 s = pin->iova, e = pin->iova + pin->length - 1;
+
+		if (s > last || e < iova)
+			continue;
+		ioasid_mock_unpin(mock, pin);
+		if (!mock->mirror)
+			continue;
+		if (s < iova)
+			ioasid_mock_mirror(mock, s, iova - 1);
+		if (e > last)
+			ioasid_mock_mirror(mock, last + 1, e);
+	}
 }
 
 static void ioasid_mock_unpin_work(struct work_struct *work)
@@ -110,8 +174,19 @@ static void ioasid_mock_access_unmap(void *data, u64 iova, u64 length)
 	mutex_unlock(&mock->lock);
 }
 
+static void ioasid_mock_access_map(void *data, u64 iova, u64 length)
+{
+	struct ioasid_mock_access *mock = data;
+
+	mutex_lock(&mock->lock);
+	if (mock->mirror)
+		ioasid_mock_mirror(mock, iova, iova + length - 1);
+	mutex_unlock(&mock->lock);
+}
+
 static const struct ioasid_access_ops ioasid_mock_access_ops = {
 	.unmap = ioasid_mock_access_unmap,
+	.map = ioasid_mock_access_map,
 };
 
 static int ioasid_mock_access_release(struct inode *inode, struct file *file)
@@ -119,6 +194,7 @@ static int ioasid_mock_access_release(struct inode *inode, struct file *file)
 	struct ioasid_mock_access *mock = file->private_data;
 
 	mutex_lock(&mock->lock);
+	mock->mirror = false;
 	ioasid_mock_unpin_range(mock, 0, U64_MAX);
 	mutex_unlock(&mock->lock);
 	/* No callback runs after this, but a worker one started may */
@@ -215,56 +291,39 @@ static int ioasid_mock_access_pin(struct ioasid_ucmd *ucmd,
 	struct ioasid_test_cmd *cmd = ucmd->cmd;
 	bool write = cmd->access.flags & IOASID_TEST_ACCESS_WRITE;
 	void __user *uptr = u64_to_user_ptr(cmd->access.uptr);
-	u64 iova = cmd->access.iova, length = cmd->access.length;
+	u64 length = cmd->access.length;
 	struct ioasid_mock_pin *pin;
-	unsigned long npages;
 	void *buf = NULL;
-	int rc;
+	int rc = 0;
 
 	if (cmd->access.flags & ~IOASID_TEST_ACCESS_WRITE)
 		return -EOPNOTSUPP;
 	/* The API checks the range; the mock only bounds its arrays */
 	if (length > IOASID_TEST_DMA_MAX)
 		return -EINVAL;
-	npages = DIV_ROUND_UP(offset_in_page(iova) + length, PAGE_SIZE) ?: 1;
-
-	pin = kvzalloc(struct_size(pin, pages, npages), GFP_KERNEL_ACCOUNT);
-	if (!pin)
-		return -ENOMEM;
-	pin->npages = npages;
-	pin->iova = iova;
-	pin->length = length;
 	if (cmd->access.uptr) {
 		buf = kvzalloc(length ?: 1, GFP_KERNEL_ACCOUNT);
-		rc = -ENOMEM;
 		if (!buf)
-			goto err_free;
-		rc = -EFAULT;
-		if (write && copy_from_user(buf, uptr, length))
-			goto err_free;
+			return -ENOMEM;
+		if (write && copy_from_user(buf, uptr, length)) {
+			rc = -EFAULT;
+			goto out_free;
+		}
 	}
 
 	mutex_lock(&mock->lock);
-	rc = ioasid_access_pin_pages(mock->access, iova, length, pin->pages,
-				     write ? IOASID_ACCESS_WRITE : 0);
-	if (rc) {
-		mutex_unlock(&mock->lock);
-		goto err_free;
-	}
-	list_add_tail(&pin->node, &mock->pins);
-	if (buf)
+	pin = ioasid_mock_pin(mock, cmd->access.iova, length,
+			      write ? IOASID_ACCESS_WRITE : 0);
+	if (IS_ERR(pin))
+		rc = PTR_ERR(pin);
+	else if (buf)
 		ioasid_mock_pin_copy(pin, buf, write);
 	mutex_unlock(&mock->lock);
 
-	rc = 0;
-	if (buf && !write && copy_to_user(uptr, buf, length))
+	if (!rc && buf && !write && copy_to_user(uptr, buf, length))
 		rc = -EFAULT;
+out_free:
 	kvfree(buf);
-	return rc;
-
-err_free:
-	kvfree(buf);
-	kvfree(pin);
 	return rc;
 }
 
@@ -355,10 +414,32 @@ static int ioasid_mock_access_info(struct ioasid_ucmd *ucmd,
 	cmd->access.out_unmap_iova = mock->unmap_iova;
 	cmd->access.out_unmap_length = mock->unmap_length;
 	cmd->access.out_pins = 0;
-	list_for_each_entry(pin, &mock->pins, node)
+	cmd->access.out_pinned = 0;
+	list_for_each_entry(pin, &mock->pins, node) {
 		cmd->access.out_pins++;
+		cmd->access.out_pinned += pin->length;
+	}
 	mutex_unlock(&mock->lock);
 	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+/* Pin every mapping there is, and from now on every new one */
+static int ioasid_mock_access_mirror(struct ioasid_mock_access *mock)
+{
+	u64 iova = 0, start, length;
+	int rc;
+
+	mutex_lock(&mock->lock);
+	mock->mirror = true;
+	while (!(rc = ioasid_access_next_mapping(mock->access, iova, &start,
+						 &length))) {
+		ioasid_mock_mirror(mock, start, start + length - 1);
+		iova = start + length;
+		if (!iova)
+			break;
+	}
+	mutex_unlock(&mock->lock);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /**
@@ -391,6 +472,9 @@ int ioasid_test_access_cmd(struct ioasid_ucmd *ucmd)
 	case IOASID_TEST_ACCESS_ATTACH:
 		/* Not under mock->lock, which the unmap callback takes */
 		rc = ioasid_access_attach(mock->access, cmd->access.ioasid);
+		/* A mirroring driver mirrors its new IOASID */
+		if (!rc && READ_ONCE(mock->mirror))
+			rc = ioasid_mock_access_mirror(mock);
 		break;
 	case IOASID_TEST_ACCESS_DETACH:
 		ioasid_access_detach(mock->access);
@@ -416,6 +500,9 @@ int ioasid_test_access_cmd(struct ioasid_ucmd *ucmd)
 		break;
 	case IOASID_TEST_ACCESS_INFO:
 		rc = ioasid_mock_access_info(ucmd, mock);
+		break;
+	case IOASID_TEST_ACCESS_MIRROR:
+		rc = ioasid_mock_access_mirror(mock);
 		break;
 	default:
 		rc = -EOPNOTSUPP;

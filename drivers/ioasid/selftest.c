@@ -250,6 +250,7 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 	case IOASID_TEST_ACCESS_RW:
 	case IOASID_TEST_ACCESS_MODE:
 	case IOASID_TEST_ACCESS_INFO:
+	case IOASID_TEST_ACCESS_MIRROR:
 		return ioasid_test_access_cmd(ucmd);
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:

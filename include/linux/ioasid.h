@@ -31,9 +31,17 @@ struct page;
  *         thread. It may sleep and take locks the driver holds around
  *         ioasid_access_pin_pages(), but not those it holds around attach,
  *         detach or destroy, and it must not call those itself.
+ * @map: Optional, for drivers that mirror every mapping of the IOASID (a
+ *       vDPA parent fed one table of them): userspace mapped
+ *       [@iova, @iova + @length - 1] into it, by MAP or COPY. Called once
+ *       the mapping is in place, in the context of the ioctl, with no
+ *       /dev/ioasid lock held; the driver may pin the range. A mapping may
+ *       be reported both here and by ioasid_access_next_mapping(), and may
+ *       be gone again by the time the driver looks.
  */
 struct ioasid_access_ops {
 	void (*unmap)(void *data, u64 iova, u64 length);
+	void (*map)(void *data, u64 iova, u64 length);
 };
 
 /* Flags of ioasid_access_pin_pages() and ioasid_access_rw() */
@@ -64,6 +72,8 @@ void ioasid_access_unpin_pages(struct ioasid_access *access, u64 iova,
 			       u64 length);
 int ioasid_access_rw(struct ioasid_access *access, u64 iova, void *data,
 		     size_t length, unsigned int flags);
+int ioasid_access_next_mapping(struct ioasid_access *access, u64 iova,
+			       u64 *start, u64 *length);
 #else
 static inline struct ioasid_ctx *ioasid_ctx_fdget(int fd)
 {
@@ -142,6 +152,13 @@ static inline void ioasid_access_unpin_pages(struct ioasid_access *access,
 static inline int ioasid_access_rw(struct ioasid_access *access, u64 iova,
 				   void *data, size_t length,
 				   unsigned int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int ioasid_access_next_mapping(struct ioasid_access *access,
+					     u64 iova, u64 *start,
+					     u64 *length)
 {
 	return -EOPNOTSUPP;
 }

@@ -458,6 +458,69 @@ TEST_F(access, rw_crosses_mappings)
 	munmap(b, 2 * PAGE_SZ);
 }
 
+/* Bytes the mock driver's pins cover, or -1 */
+static long access_pinned(int fd, int afd)
+{
+	struct access_info info;
+
+	return access_info(fd, afd, &info) ? -1 : (long)info.pinned;
+}
+
+/*
+ * A driver that mirrors every mapping (a vDPA parent fed one table) stays
+ * in step through MAP, COPY into the IOASID, UNMAP cutting its pins, and
+ * replacement; MAPs elsewhere do not concern it.
+ */
+TEST_F(access, mirror_follows_mappings)
+{
+	unsigned char *more = alloc_buf(4 * PAGE_SZ), got[PAGE_SZ];
+	uint64_t dst = 0x800000ULL;
+	uint32_t other;
+
+	ASSERT_NE(NULL, more);
+	fill_pattern(more, 4 * PAGE_SZ, 17);
+	ASSERT_EQ(0, ioasid_create(self->fd, &other));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, other, more, 4 * PAGE_SZ,
+				      IOVA));
+
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_ACCESS_MIRROR,
+				 self->afd, &(struct ioasid_test_cmd){}));
+	ASSERT_EQ(BUF_LEN, access_pinned(self->fd, self->afd));
+
+	/* A MAP is told of; one into another IOASID is not */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, more,
+				      4 * PAGE_SZ, IOVA2));
+	ASSERT_EQ(BUF_LEN + 4 * PAGE_SZ, access_pinned(self->fd, self->afd));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, other, more, PAGE_SZ, IOVA2));
+	ASSERT_EQ(BUF_LEN + 4 * PAGE_SZ, access_pinned(self->fd, self->afd));
+
+	/* A cut in the middle: what stays mapped stays pinned */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, IOVA + 4 * PAGE_SZ,
+				  4 * PAGE_SZ, NULL));
+	ASSERT_EQ(1, access_unmaps(self->fd, self->afd));
+	ASSERT_EQ(BUF_LEN, access_pinned(self->fd, self->afd));
+	ASSERT_EQ(0, access_pin(self->fd, self->afd, IOVA + 9 * PAGE_SZ,
+				PAGE_SZ, got, 0));
+	ASSERT_EQ(0, memcmp(got, self->buf + 9 * PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(0, access_unpin(self->fd, self->afd, IOVA + 9 * PAGE_SZ,
+				  PAGE_SZ));
+
+	/* COPY into it is told of as a MAP */
+	ASSERT_EQ(0, ioasid_copy(self->fd, self->ioasid, other, IOVA,
+				 2 * PAGE_SZ, &dst, MAP_FIXED_RW));
+	ASSERT_EQ(BUF_LEN + 2 * PAGE_SZ, access_pinned(self->fd, self->afd));
+	/* Pins cost nothing: the buffer less the cut, and the 4 pages more */
+	ASSERT_EQ(self->base + NPAGES(BUF_LEN), locked_pages());
+
+	/* Replaced: the other IOASID's mappings are mirrored instead */
+	ASSERT_EQ(0, access_attach(self->fd, self->afd, other));
+	ASSERT_EQ(5 * PAGE_SZ, access_pinned(self->fd, self->afd));
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, other, NULL));
+	ASSERT_EQ(0, access_pinned(self->fd, self->afd));
+	ASSERT_EQ(0, access_pins(self->fd, self->afd));
+	munmap(more, 4 * PAGE_SZ);
+}
+
 /* Closing the context, the access or both in either order frees all */
 TEST(close_in_any_order)
 {
@@ -562,6 +625,7 @@ TEST(threads_race)
 	pthread_t mapper, pinner;
 	struct race r = {};
 	long base = locked_pages();
+	int mirror;
 
 	r.fd = ioasid_open();
 	ASSERT_LE(0, r.fd);
@@ -572,6 +636,11 @@ TEST(threads_race)
 	ASSERT_EQ(0, ioasid_create(r.fd, &r.ioasid2));
 	ASSERT_EQ(0, access_create(r.fd, &r.afd));
 	ASSERT_EQ(0, access_attach(r.fd, r.afd, r.ioasid));
+	/* A second driver mirrors every mapping meanwhile */
+	ASSERT_EQ(0, access_create(r.fd, &mirror));
+	ASSERT_EQ(0, access_attach(r.fd, mirror, r.ioasid));
+	ASSERT_EQ(0, ioasid_test(r.fd, IOASID_TEST_ACCESS_MIRROR, mirror,
+				 &(struct ioasid_test_cmd){}));
 
 	ASSERT_EQ(0, pthread_create(&pinner, NULL, race_pinner, &r));
 	ASSERT_EQ(0, pthread_create(&mapper, NULL, race_mapper, &r));
@@ -582,7 +651,9 @@ TEST(threads_race)
 	ASSERT_EQ(0, r.bad);
 	ASSERT_EQ(0, access_pins(r.fd, r.afd));
 	ASSERT_EQ(0, ioasid_unmap_all(r.fd, r.ioasid, NULL));
+	ASSERT_EQ(0, access_pins(r.fd, mirror));
 	ASSERT_EQ(base, locked_pages());
+	close(mirror);
 	close(r.afd);
 	close(r.fd);
 	munmap(r.buf, BUF_LEN);

@@ -621,6 +621,7 @@ struct access_info {
 	uint64_t unmap_iova;
 	uint64_t unmap_length;
 	uint64_t pins;
+	uint64_t pinned;
 };
 
 static int access_info(int fd, int afd, struct access_info *info)
@@ -633,6 +634,7 @@ static int access_info(int fd, int afd, struct access_info *info)
 		info->unmap_iova = cmd.access.out_unmap_iova;
 		info->unmap_length = cmd.access.out_unmap_length;
 		info->pins = cmd.access.out_pins;
+		info->pinned = cmd.access.out_pinned;
 	}
 	return rc;
 }

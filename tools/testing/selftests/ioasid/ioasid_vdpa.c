@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-vdpa on /dev/ioasid: a vdpa_sim_net device (created over generic
+ * netlink, as iproute2's `vdpa dev add` does) gets its address space 0
+ * attached to an IOASID with VHOST_VDPA_ATTACH_IOASID. Its RX and TX rings
+ * and buffers live in memory mapped into the IOASID; a broadcast frame
+ * sent on TX must come back on RX byte for byte, as vdpa_sim_net loops TX
+ * to RX, by way of the pages the IOASID pinned. Then: UNMAP of the RX
+ * buffer stops delivery, a replacement IOASID carries the traffic, IOTLB
+ * messages are refused while attached, and the fds close in any order.
+ *
+ * vdpa_sim must run in PA mode (vdpa_sim.use_va=0 on the kernel command
+ * line): the rig boots the test kernel so.
+ */
+#include "../kselftest_harness.h"
+#include "ioasid_utils.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/vdpa.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#define DEV_NAME	"ioasid_vdpa0"
+#define MGMTDEV		"vdpasim_net"
+#define QSIZE		16
+/* Rings and buffers: page k of the buffer is at IOVA_BASE + k * 4 KiB */
+#define IOVA_BASE	0x100000ULL
+#define NPAGES		8
+#define RX_DESC		0
+#define RX_AVAIL	1
+#define RX_USED		2
+#define TX_DESC		3
+#define TX_AVAIL	4
+#define TX_USED		5
+#define RX_BUF		6
+#define TX_BUF		7
+#define HDR_LEN		12	/* struct virtio_net_hdr_v1 */
+#define FRAME_LEN	214
+
+/* Generic netlink, just enough for VDPA_CMD_DEV_NEW and _DEL */
+struct nl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char buf[256];
+};
+
+static void nl_put(struct nl_req *r, uint16_t type, const void *data,
+		   uint16_t len)
+{
+	struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy((char *)a + NLA_HDRLEN, data, len);
+	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/* Send @r, wait for the answer into @ans; the errno of an error answer */
+static int nl_talk(int sk, struct nl_req *r, char *ans, size_t len)
+{
+	struct nlmsghdr *h = (void *)ans;
+	ssize_t n;
+
+	if (send(sk, r, r->n.nlmsg_len, 0) < 0)
+		return errno;
+	n = recv(sk, ans, len, 0);
+	if (n < 0)
+		return errno;
+	if (n < (ssize_t)sizeof(*h)) {
+		errno = EPROTO;
+		return errno;
+	}
+	if (h->nlmsg_type == NLMSG_ERROR)
+		return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	return 0;
+}
+
+static int vdpa_family(int sk)
+{
+	struct nl_req r = {
+		.n = {
+			.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
+			.nlmsg_type = GENL_ID_CTRL,
+			.nlmsg_flags = NLM_F_REQUEST,
+		},
+		.g = { .cmd = CTRL_CMD_GETFAMILY, .version = 1 },
+	};
+	char ans[4096];
+	struct nlmsghdr *h = (void *)ans;
+	struct nlattr *a;
+	int len;
+
+	nl_put(&r, CTRL_ATTR_FAMILY_NAME, VDPA_GENL_NAME,
+	       sizeof(VDPA_GENL_NAME));
+	if (nl_talk(sk, &r, ans, sizeof(ans)))
+		return -1;
+	a = (void *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
+	len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN;
+	     len -= NLA_ALIGN(a->nla_len),
+	     a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
+		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+			return *(uint16_t *)((char *)a + NLA_HDRLEN);
+	return -1;
+}
+
+/* VDPA_CMD_DEV_NEW (@add) or VDPA_CMD_DEV_DEL of DEV_NAME */
+static int vdpa_dev(bool add)
+{
+	struct nl_req r = {
+		.n = {
+			.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		},
+		.g = {
+			.cmd = add ? VDPA_CMD_DEV_NEW : VDPA_CMD_DEV_DEL,
+			.version = 1,
+		},
+	};
+	char ans[1024];
+	int sk, family, rc;
+
+	sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (sk < 0)
+		return errno;
+	family = vdpa_family(sk);
+	if (family < 0) {
+		close(sk);
+		/* No vDPA in this kernel */
+		errno = EOPNOTSUPP;
+		return errno;
+	}
+	r.n.nlmsg_type = family;
+	if (add)
+		nl_put(&r, VDPA_ATTR_MGMTDEV_DEV_NAME, MGMTDEV,
+		       sizeof(MGMTDEV));
+	nl_put(&r, VDPA_ATTR_DEV_NAME, DEV_NAME, sizeof(DEV_NAME));
+	rc = nl_talk(sk, &r, ans, sizeof(ans));
+	close(sk);
+	return rc;
+}
+
+/* Open the vhost-vdpa char device of DEV_NAME */
+static int vhost_open(void)
+{
+	char path[300];
+	struct dirent *de;
+	DIR *dir;
+	int fd = -1;
+
+	dir = opendir("/sys/bus/vdpa/devices/" DEV_NAME);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vhost-vdpa-", 11))
+			break;
+	if (de) {
+		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	}
+	closedir(dir);
+	return fd;
+}
+
+static int vhost_call(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? errno : 0;
+}
+
+static int vdpa_attach(int vfd, int ioasid_fd, uint32_t asid, uint32_t id)
+{
+	struct vhost_vdpa_attach_ioasid cmd = {
+		.argsz = sizeof(cmd),
+		.ioasid_fd = ioasid_fd,
+		.asid = asid,
+		.ioasid = id,
+	};
+
+	return vhost_call(vfd, VHOST_VDPA_ATTACH_IOASID, &cmd);
+}
+
+static int vdpa_detach(int vfd, uint32_t asid)
+{
+	struct vhost_vdpa_detach_ioasid cmd = {
+		.argsz = sizeof(cmd),
+		.asid = asid,
+	};
+
+	return vhost_call(vfd, VHOST_VDPA_DETACH_IOASID, &cmd);
+}
+
+static int vdpa_status(int vfd, uint8_t status)
+{
+	return vhost_call(vfd, VHOST_VDPA_SET_STATUS, &status);
+}
+
+/* Memory of one set of rings and buffers, mapped in an IOASID */
+struct rings {
+	unsigned char *mem;
+	int kick[2];
+	uint16_t rx_next;
+	uint16_t tx_next;
+};
+
+static unsigned char *page(struct rings *g, unsigned int k)
+{
+	return g->mem + k * PAGE_SZ;
+}
+
+static uint64_t iova_of(unsigned int k)
+{
+	return IOVA_BASE + k * PAGE_SZ;
+}
+
+/* Map all of @g over vhost-vdpa's own IOTLB path instead */
+static int vdpa_iotlb_map(int vfd, struct rings *g)
+{
+	struct vhost_msg_v2 msg = {
+		.type = VHOST_IOTLB_MSG_V2,
+		.iotlb = {
+			.iova = IOVA_BASE,
+			.size = NPAGES * PAGE_SZ,
+			.uaddr = (uintptr_t)g->mem,
+			.perm = VHOST_ACCESS_RW,
+			.type = VHOST_IOTLB_UPDATE,
+		},
+	};
+
+	return write(vfd, &msg, sizeof(msg)) == sizeof(msg) ? 0 : errno;
+}
+
+enum { KEEP, ATTACH, IOTLB };
+
+/*
+ * Reset, negotiate, attach (or map over the IOTLB path, or keep what the
+ * address space has), point both queues at @g, DRIVER_OK
+ */
+static int vdpa_start(int vfd, struct rings *g, int ioasid_fd, uint32_t id,
+		      int how)
+{
+	uint64_t features = (1ULL << VIRTIO_F_VERSION_1) |
+			    (1ULL << VIRTIO_F_ACCESS_PLATFORM);
+	unsigned int q;
+	int rc;
+
+	rc = vdpa_status(vfd, 0);
+	if (rc)
+		return rc;
+	rc = vdpa_status(vfd, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+			 VIRTIO_CONFIG_S_DRIVER);
+	if (!rc)
+		rc = vhost_call(vfd, VHOST_SET_FEATURES, &features);
+	if (!rc)
+		rc = vdpa_status(vfd, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				 VIRTIO_CONFIG_S_DRIVER |
+				 VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!rc && how == ATTACH)
+		rc = vdpa_attach(vfd, ioasid_fd, 0, id);
+	if (!rc && how == IOTLB)
+		rc = vdpa_iotlb_map(vfd, g);
+	for (q = 0; !rc && q < 2; q++) {
+		unsigned int base = q ? TX_DESC : RX_DESC;
+		struct vhost_vring_state num = { .index = q, .num = QSIZE };
+		struct vhost_vring_state vbase = { .index = q, .num = 0 };
+		struct vhost_vring_state en = { .index = q, .num = 1 };
+		struct vhost_vring_addr addr = {
+			.index = q,
+			.desc_user_addr = iova_of(base),
+			.avail_user_addr = iova_of(base + 1),
+			.used_user_addr = iova_of(base + 2),
+		};
+		struct vhost_vring_file kick = { .index = q };
+
+		memset(page(g, base), 0, 3 * PAGE_SZ);
+		g->kick[q] = eventfd(0, EFD_CLOEXEC);
+		kick.fd = g->kick[q];
+		rc = vhost_call(vfd, VHOST_SET_VRING_NUM, &num) ?:
+		     vhost_call(vfd, VHOST_SET_VRING_BASE, &vbase) ?:
+		     vhost_call(vfd, VHOST_SET_VRING_ADDR, &addr) ?:
+		     vhost_call(vfd, VHOST_SET_VRING_KICK, &kick) ?:
+		     vhost_call(vfd, VHOST_VDPA_SET_VRING_ENABLE, &en);
+	}
+	g->rx_next = 0;
+	g->tx_next = 0;
+	if (!rc)
+		rc = vdpa_status(vfd, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				 VIRTIO_CONFIG_S_DRIVER |
+				 VIRTIO_CONFIG_S_FEATURES_OK |
+				 VIRTIO_CONFIG_S_DRIVER_OK);
+	return rc;
+}
+
+/* Post descriptor @i of queue @q, a buffer at page @buf of @len bytes */
+static void post(struct rings *g, unsigned int q, unsigned int buf,
+		 uint32_t len)
+{
+	unsigned int base = q ? TX_DESC : RX_DESC;
+	struct vring_desc *desc = (void *)page(g, base);
+	struct vring_avail *avail = (void *)page(g, base + 1);
+	uint16_t *next = q ? &g->tx_next : &g->rx_next;
+	unsigned int i = *next % QSIZE;
+	uint64_t one = 1;
+
+	desc[i].addr = iova_of(buf);
+	desc[i].len = len;
+	desc[i].flags = q ? 0 : VRING_DESC_F_WRITE;
+	desc[i].next = 0;
+	avail->ring[i] = i;
+	__atomic_store_n(&avail->idx, ++*next, __ATOMIC_RELEASE);
+	if (write(g->kick[q], &one, sizeof(one)) != sizeof(one))
+		return;
+}
+
+/* Wait up to @ms for RX's used index to reach @idx */
+static bool rx_used(struct rings *g, uint16_t idx, unsigned int ms)
+{
+	struct vring_used *used = (void *)page(g, RX_USED);
+	unsigned int t;
+
+	for (t = 0; t < ms; t += 10) {
+		if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == idx)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* A broadcast frame with a virtio-net header in front, from @seed */
+static void make_frame(unsigned char *p, unsigned int seed)
+{
+	memset(p, 0, HDR_LEN);
+	memset(p + HDR_LEN, 0xff, 6);
+	memcpy(p + HDR_LEN + 6, "\x02\x00\x00\x00\x00\x01", 6);
+	p[HDR_LEN + 12] = 0x88;
+	p[HDR_LEN + 13] = 0xb5;
+	fill_pattern(p + HDR_LEN + 14, FRAME_LEN - 14, seed);
+}
+
+static void close_rings(struct rings *g)
+{
+	close(g->kick[0]);
+	close(g->kick[1]);
+}
+
+FIXTURE(vdpa) {
+	int fd;
+	int vfd;
+	uint32_t ioasid;
+	struct rings g;
+};
+
+FIXTURE_SETUP(vdpa)
+{
+	uint64_t backend = 0;
+	int rc;
+
+	rc = vdpa_dev(true);
+	/* Left behind by a test that failed */
+	if (rc == EEXIST && !vdpa_dev(false))
+		rc = vdpa_dev(true);
+	if (rc == ENOENT || rc == EOPNOTSUPP)
+		SKIP(return, "no vdpa_sim_net: CONFIG_VDPA_SIM_NET");
+	ASSERT_EQ(0, rc);
+	self->vfd = vhost_open();
+	ASSERT_LE(0, self->vfd);
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_GET_BACKEND_FEATURES,
+				&backend));
+	backend &= (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
+		   (1ULL << VHOST_BACKEND_F_IOTLB_BATCH);
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_BACKEND_FEATURES,
+				&backend));
+
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	self->g.mem = alloc_buf(NPAGES * PAGE_SZ);
+	ASSERT_NE(NULL, self->g.mem);
+	memset(self->g.mem, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->g.mem,
+				      NPAGES * PAGE_SZ, IOVA_BASE));
+}
+
+FIXTURE_TEARDOWN(vdpa)
+{
+	if (self->vfd >= 0)
+		close(self->vfd);
+	if (self->fd >= 0)
+		close(self->fd);
+	vdpa_dev(false);
+}
+
+/* Send one frame on TX and check it came back on RX into page RX_BUF */
+static void check_loop(struct __test_metadata *_metadata, struct rings *g,
+		       unsigned int seed)
+{
+	struct vring_used *used = (void *)page(g, RX_USED);
+	uint16_t want = g->rx_next + 1;
+
+	make_frame(page(g, TX_BUF), seed);
+	memset(page(g, RX_BUF), 0, PAGE_SZ);
+	post(g, 0, RX_BUF, 2048);
+	post(g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	ASSERT_TRUE(rx_used(g, want, 2000))
+		TH_LOG("RX used %u, TX used %u of %u", used->idx,
+		       ((struct vring_used *)page(g, TX_USED))->idx,
+		       g->tx_next);
+	ASSERT_EQ(HDR_LEN + FRAME_LEN, used->ring[(want - 1) % QSIZE].len);
+	ASSERT_EQ(0, memcmp(page(g, RX_BUF) + HDR_LEN,
+			    page(g, TX_BUF) + HDR_LEN, FRAME_LEN));
+}
+
+/* The same rings over vhost-vdpa's own IOTLB path, for comparison */
+TEST_F(vdpa, iotlb_path_control)
+{
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, -1, 0, IOTLB));
+	check_loop(_metadata, &self->g, 9);
+	close_rings(&self->g);
+}
+
+TEST_F(vdpa, frame_loops_back)
+{
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	check_loop(_metadata, &self->g, 1);
+	check_loop(_metadata, &self->g, 2);
+	close_rings(&self->g);
+}
+
+/* UNMAP of the RX buffer: nothing is delivered, nothing breaks */
+TEST_F(vdpa, unmapped_rx_buffer_gets_nothing)
+{
+	uint64_t unmapped = 0;
+
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	check_loop(_metadata, &self->g, 3);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, iova_of(RX_BUF),
+				  PAGE_SZ, &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	memset(page(&self->g, RX_BUF), 0, PAGE_SZ);
+	make_frame(page(&self->g, TX_BUF), 4);
+	post(&self->g, 0, RX_BUF, 2048);
+	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	/* vdpa_sim completes neither: the RX buffer fails to translate */
+	ASSERT_FALSE(rx_used(&self->g, self->g.rx_next, 300));
+	ASSERT_EQ(0, page(&self->g, RX_BUF)[HDR_LEN]);
+	/* Mapped again: MAP reaches the device */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      page(&self->g, RX_BUF), PAGE_SZ,
+				      iova_of(RX_BUF)));
+	close_rings(&self->g);
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				KEEP));
+	check_loop(_metadata, &self->g, 5);
+	close_rings(&self->g);
+}
+
+/* A second IOASID mapping other memory at the same IOVAs takes over */
+TEST_F(vdpa, replace_moves_traffic)
+{
+	struct rings g2 = {};
+	uint32_t ioasid2;
+
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	check_loop(_metadata, &self->g, 6);
+	close_rings(&self->g);
+
+	g2.mem = alloc_buf(NPAGES * PAGE_SZ);
+	ASSERT_NE(NULL, g2.mem);
+	memset(g2.mem, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_create(self->fd, &ioasid2));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, ioasid2, g2.mem,
+				      NPAGES * PAGE_SZ, IOVA_BASE));
+	/* Replacing after DRIVER_OK is refused; vdpa_start resets first */
+	ASSERT_EQ(EBUSY, vdpa_attach(self->vfd, self->fd, 0, ioasid2));
+	ASSERT_EQ(0, vdpa_start(self->vfd, &g2, self->fd, ioasid2, ATTACH));
+	memset(page(&self->g, RX_BUF), 0, PAGE_SZ);
+	check_loop(_metadata, &g2, 7);
+	/* The first IOASID's memory saw nothing, and can go */
+	ASSERT_EQ(0, page(&self->g, RX_BUF)[HDR_LEN]);
+	ASSERT_EQ(EBUSY, ioasid_destroy(self->fd, ioasid2));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, self->ioasid));
+	close_rings(&g2);
+	munmap(g2.mem, NPAGES * PAGE_SZ);
+}
+
+TEST_F(vdpa, bad_input)
+{
+	struct vhost_msg_v2 msg = {
+		.type = VHOST_IOTLB_MSG_V2,
+		.iotlb = {
+			.iova = 0x10000000,
+			.size = PAGE_SZ,
+			.uaddr = (uintptr_t)self->g.mem,
+			.perm = VHOST_ACCESS_RW,
+			.type = VHOST_IOTLB_UPDATE,
+		},
+	};
+	struct vhost_vdpa_attach_ioasid attach = {
+		.argsz = sizeof(attach),
+		.ioasid_fd = self->fd,
+		.ioasid = self->ioasid,
+	};
+	uint32_t nas = 0;
+	int fd2;
+
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_VDPA_GET_AS_NUM, &nas));
+	ASSERT_EQ(ENOENT, vdpa_detach(self->vfd, 0));
+	ASSERT_EQ(EBADF, vdpa_attach(self->vfd, -1, 0, self->ioasid));
+	ASSERT_EQ(EBADF, vdpa_attach(self->vfd, self->vfd, 0, self->ioasid));
+	ASSERT_EQ(EINVAL, vdpa_attach(self->vfd, self->fd, nas,
+				      self->ioasid));
+	ASSERT_EQ(ENOENT, vdpa_attach(self->vfd, self->fd, 0, 4242));
+	attach.flags = 1;
+	ASSERT_EQ(EOPNOTSUPP, vhost_call(self->vfd, VHOST_VDPA_ATTACH_IOASID,
+					 &attach));
+	attach.flags = 0;
+	attach.__reserved = 1;
+	ASSERT_EQ(EINVAL, vhost_call(self->vfd, VHOST_VDPA_ATTACH_IOASID,
+				     &attach));
+
+	/*
+	 * Attached: IOTLB messages for the address space are refused (vhost
+	 * answers any refused message with EFAULT)
+	 */
+	ASSERT_EQ(0, vdpa_attach(self->vfd, self->fd, 0, self->ioasid));
+	ASSERT_EQ(-1, write(self->vfd, &msg, sizeof(msg)));
+	ASSERT_EQ(EFAULT, errno);
+	ASSERT_EQ(EBUSY, ioasid_destroy(self->fd, self->ioasid));
+	/* One context per vhost-vdpa fd */
+	fd2 = ioasid_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(EINVAL, vdpa_attach(self->vfd, fd2, 0, self->ioasid));
+	close(fd2);
+	ASSERT_EQ(0, vdpa_detach(self->vfd, 0));
+	ASSERT_EQ(ENOENT, vdpa_detach(self->vfd, 0));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, self->ioasid));
+	self->ioasid = 0;
+
+	/* Detached, the IOTLB path works again */
+	ASSERT_EQ(sizeof(msg), write(self->vfd, &msg, sizeof(msg)));
+	msg.iotlb.type = VHOST_IOTLB_INVALIDATE;
+	ASSERT_EQ(sizeof(msg), write(self->vfd, &msg, sizeof(msg)));
+}
+
+/* Closing the context first, or the vhost-vdpa fd first, frees all */
+TEST_F(vdpa, close_in_any_order)
+{
+	long base;
+
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	check_loop(_metadata, &self->g, 8);
+	close_rings(&self->g);
+	base = locked_pages();
+	/* The vhost-vdpa fd keeps the context and the memory */
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(base, locked_pages());
+	close(self->vfd);
+	self->vfd = -1;
+	ASSERT_EQ(base - NPAGES, locked_pages());
+}
+
+TEST_HARNESS_MAIN

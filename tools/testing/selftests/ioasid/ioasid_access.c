@@ -458,6 +458,43 @@ TEST_F(access, rw_crosses_mappings)
 	munmap(b, 2 * PAGE_SZ);
 }
 
+/*
+ * With two domains behind the IOASID (devices of two IOMMU instances), the
+ * pinned pages are what both translate to, and an UNMAP through the pins
+ * takes the range from both once the driver let go.
+ */
+TEST_F(access, pins_across_two_domains)
+{
+	const uint64_t off = 2 * PAGE_SZ + 512, len = PAGE_SZ;
+	unsigned char data[PAGE_SZ];
+	uint32_t mock[2];
+	unsigned int i;
+
+	for (i = 0; i != 2; i++) {
+		ASSERT_EQ(0, mock_create(self->fd, i, &mock[i]));
+		ASSERT_EQ(0, mock_bind(self->fd, mock[i], NULL));
+		ASSERT_EQ(0, mock_attach(self->fd, mock[i], self->ioasid));
+	}
+	fill_pattern(data, len, 71);
+	ASSERT_EQ(0, access_pin(self->fd, self->afd, IOVA + off, len, data,
+				IOASID_TEST_ACCESS_WRITE));
+	for (i = 0; i != 2; i++)
+		check_dma(_metadata, self->fd, mock[i], IOVA + off, data, len);
+
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, IOVA + 2 * PAGE_SZ,
+				  2 * PAGE_SZ, NULL));
+	ASSERT_EQ(1, access_unmaps(self->fd, self->afd));
+	ASSERT_EQ(0, access_pins(self->fd, self->afd));
+	for (i = 0; i != 2; i++) {
+		ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+			  mock_probe(self->fd, mock[i], IOVA + off, false));
+		ASSERT_EQ(IOASID_TEST_FAULT_NONE,
+			  mock_probe(self->fd, mock[i], IOVA, false));
+	}
+	ASSERT_EQ(0, memcmp(self->buf + off, data, len));
+	ASSERT_EQ(self->base + NPAGES(BUF_LEN) - 2, locked_pages());
+}
+
 /* Bytes the mock driver's pins cover, or -1 */
 static long access_pinned(int fd, int afd)
 {

@@ -510,6 +510,10 @@ TEST_F(vdpa, bad_input)
 		.ioasid_fd = self->fd,
 		.ioasid = self->ioasid,
 	};
+	struct {
+		struct vhost_vdpa_attach_ioasid attach;
+		uint64_t tail;
+	} big = {};
 	uint32_t nas = 0;
 	int fd2;
 
@@ -527,6 +531,17 @@ TEST_F(vdpa, bad_input)
 	attach.__reserved = 1;
 	ASSERT_EQ(EINVAL, vhost_call(self->vfd, VHOST_VDPA_ATTACH_IOASID,
 				     &attach));
+	attach.__reserved = 0;
+	/* Older userspace's struct is shorter; newer's must end in zeros */
+	big.attach = attach;
+	big.attach.argsz = sizeof(attach) - 4;
+	ASSERT_EQ(EINVAL, vhost_call(self->vfd, VHOST_VDPA_ATTACH_IOASID,
+				     &big));
+	big.attach.argsz = sizeof(big);
+	big.tail = 1;
+	ASSERT_EQ(E2BIG, vhost_call(self->vfd, VHOST_VDPA_ATTACH_IOASID,
+				    &big));
+	ASSERT_EQ(EINVAL, vdpa_detach(self->vfd, nas));
 
 	/*
 	 * Attached: IOTLB messages for the address space are refused (vhost
@@ -539,10 +554,15 @@ TEST_F(vdpa, bad_input)
 	/* One context per vhost-vdpa fd */
 	fd2 = ioasid_open();
 	ASSERT_LE(0, fd2);
-	ASSERT_EQ(EINVAL, vdpa_attach(self->vfd, fd2, 0, self->ioasid));
+	ASSERT_EQ(EBUSY, vdpa_attach(self->vfd, fd2, 0, self->ioasid));
 	close(fd2);
 	ASSERT_EQ(0, vdpa_detach(self->vfd, 0));
 	ASSERT_EQ(ENOENT, vdpa_detach(self->vfd, 0));
+	/* The tail is zero: accepted */
+	big.attach.argsz = sizeof(big);
+	big.tail = 0;
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_VDPA_ATTACH_IOASID, &big));
+	ASSERT_EQ(0, vdpa_detach(self->vfd, 0));
 	ASSERT_EQ(0, ioasid_destroy(self->fd, self->ioasid));
 	self->ioasid = 0;
 

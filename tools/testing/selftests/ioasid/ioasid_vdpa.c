@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <linux/genetlink.h>
@@ -491,6 +492,58 @@ TEST_F(vdpa, replace_moves_traffic)
 	ASSERT_EQ(0, ioasid_destroy(self->fd, self->ioasid));
 	close_rings(&g2);
 	munmap(g2.mem, NPAGES * PAGE_SZ);
+}
+
+struct churn {
+	int fd;
+	uint32_t ioasid;
+	unsigned char *mem;
+	bool stop;
+	unsigned long rounds;
+};
+
+/* MAP and UNMAP pages beside the rings, cutting and growing mappings */
+static void *churn_fn(void *arg)
+{
+	const uint64_t base = IOVA_BASE + 0x100000;
+	struct churn *c = arg;
+	unsigned int i;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		ioasid_map_fixed(c->fd, c->ioasid, c->mem, 16 * PAGE_SZ, base);
+		for (i = 0; i < 16; i += 3)
+			ioasid_unmap(c->fd, c->ioasid, base + i * PAGE_SZ,
+				     PAGE_SZ, NULL);
+		ioasid_unmap(c->fd, c->ioasid, base, 16 * PAGE_SZ, NULL);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * Traffic while another thread maps and unmaps other memory of the same
+ * IOASID: every change goes through the mirror and set_map(), and no frame
+ * may be lost or damaged for it.
+ */
+TEST_F(vdpa, traffic_while_mappings_change)
+{
+	struct churn c = { .fd = self->fd, .ioasid = self->ioasid };
+	pthread_t t;
+	unsigned int i;
+
+	c.mem = alloc_buf(16 * PAGE_SZ);
+	ASSERT_NE(NULL, c.mem);
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	ASSERT_EQ(0, pthread_create(&t, NULL, churn_fn, &c));
+	for (i = 0; i < 40; i++)
+		check_loop(_metadata, &self->g, 20 + i);
+	__atomic_store_n(&c.stop, true, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	TH_LOG("%lu rounds of MAP and UNMAP beside the rings", c.rounds);
+	check_loop(_metadata, &self->g, 99);
+	close_rings(&self->g);
+	munmap(c.mem, 16 * PAGE_SZ);
 }
 
 TEST_F(vdpa, bad_input)

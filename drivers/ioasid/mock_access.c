@@ -263,16 +263,22 @@ err_free:
 	return rc;
 }
 
-/* Copy @length bytes from @iova on between the pinned pages and @buf */
-static void ioasid_mock_pin_copy(struct ioasid_mock_pin *pin, void *buf,
-				 bool write)
+/**
+ * ioasid_mock_copy_pages() - copy between pinned pages and a buffer
+ * @pages: The pages, one after the other in IOVA order
+ * @off: Offset of the first byte in the first page
+ * @buf: Kernel buffer
+ * @length: Bytes to copy
+ * @write: Copy @buf to the pages, else the pages to @buf
+ */
+void ioasid_mock_copy_pages(struct page **pages, size_t off, void *buf,
+			    size_t length, bool write)
 {
-	size_t off = offset_in_page(pin->iova), left = pin->length;
 	unsigned long i;
 
-	for (i = 0; left; i++) {
-		size_t n = min_t(size_t, PAGE_SIZE - off, left);
-		void *va = kmap_local_page(pin->pages[i]);
+	for (i = 0; length; i++) {
+		size_t n = min_t(size_t, PAGE_SIZE - off, length);
+		void *va = kmap_local_page(pages[i]);
 
 		if (write)
 			memcpy(va + off, buf, n);
@@ -280,7 +286,7 @@ static void ioasid_mock_pin_copy(struct ioasid_mock_pin *pin, void *buf,
 			memcpy(buf, va + off, n);
 		kunmap_local(va);
 		buf += n;
-		left -= n;
+		length -= n;
 		off = 0;
 	}
 }
@@ -317,7 +323,8 @@ static int ioasid_mock_access_pin(struct ioasid_ucmd *ucmd,
 	if (IS_ERR(pin))
 		rc = PTR_ERR(pin);
 	else if (buf)
-		ioasid_mock_pin_copy(pin, buf, write);
+		ioasid_mock_copy_pages(pin->pages, offset_in_page(pin->iova),
+				       buf, length, write);
 	mutex_unlock(&mock->lock);
 
 	if (!rc && buf && !write && copy_to_user(uptr, buf, length))

@@ -31,7 +31,10 @@ void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs);
 void ioasid_mock_fail_invalidate(int after);
 
 struct ioasid_ucmd;
+struct page;
 int ioasid_test_access_cmd(struct ioasid_ucmd *ucmd);
+void ioasid_mock_copy_pages(struct page **pages, size_t off, void *buf,
+			    size_t length, bool write);
 /**
  * struct ioasid_mock_dma_res - how a mock DMA went
  * @fault_iova: IOVA that faulted, if one did

@@ -13,7 +13,6 @@
  * vfio_dma_rw(), which vfio serves from the device's ioasid access.
  */
 #include <linux/device.h>
-#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -139,27 +138,6 @@ static const struct vfio_device_ops mock_vfio_emulated_ops = {
 	.detach_ioas = vfio_iommufd_emulated_detach_ioas,
 };
 
-/* Copy between @buf and pinned pages, the first one from @off on */
-static void mock_vfio_copy(struct page **pages, size_t off, void *buf,
-			   size_t length, bool write)
-{
-	unsigned int i;
-
-	for (i = 0; length; i++) {
-		size_t n = min_t(size_t, PAGE_SIZE - off, length);
-		void *va = kmap_local_page(pages[i]);
-
-		if (write)
-			memcpy(va + off, buf, n);
-		else
-			memcpy(buf, va + off, n);
-		kunmap_local(va);
-		buf += n;
-		length -= n;
-		off = 0;
-	}
-}
-
 /**
  * ioasid_mock_vfio_dma() - DMA of an emulated mock vfio device
  * @dev: Mock device created emulated, for vfio
@@ -210,7 +188,7 @@ int ioasid_mock_vfio_dma(struct device *dev, u64 iova, void *buf,
 			    IOMMU_READ | (write ? IOMMU_WRITE : 0), pages);
 	if (rc < 0)
 		goto out_unlock;
-	mock_vfio_copy(pages, offset_in_page(iova), buf, length, write);
+	ioasid_mock_copy_pages(pages, offset_in_page(iova), buf, length, write);
 	if (pin) {
 		pin->iova = ALIGN_DOWN(iova, PAGE_SIZE);
 		pin->npages = npages;

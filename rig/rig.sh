@@ -238,6 +238,7 @@ qemu_cmd() {
 		-m 2G -smp 2 -no-reboot -display none \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-device edu \
+		-device virtio-net-pci,iommu_platform=on,disable-legacy=on \
 		-kernel "${KERNEL_DIR:-$B}/arch/x86/boot/bzImage" \
 		-initrd "$OUT/initramfs.cpio.gz"
 }

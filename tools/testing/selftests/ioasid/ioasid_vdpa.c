@@ -14,6 +14,7 @@
  */
 #include "../kselftest_harness.h"
 #include "ioasid_utils.h"
+#include "edu.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -112,8 +113,12 @@ static int vdpa_family(int sk)
 	return -1;
 }
 
-/* VDPA_CMD_DEV_NEW (@add) or VDPA_CMD_DEV_DEL of DEV_NAME */
-static int vdpa_dev(bool add)
+/*
+ * VDPA_CMD_DEV_NEW (@add) or VDPA_CMD_DEV_DEL of vDPA device @name, made
+ * by management device @mgmt (on bus @bus, or none)
+ */
+static int vdpa_dev_of(bool add, const char *bus, const char *mgmt,
+		       const char *name)
 {
 	struct nl_req r = {
 		.n = {
@@ -139,24 +144,31 @@ static int vdpa_dev(bool add)
 		return errno;
 	}
 	r.n.nlmsg_type = family;
+	if (add && bus)
+		nl_put(&r, VDPA_ATTR_MGMTDEV_BUS_NAME, bus, strlen(bus) + 1);
 	if (add)
-		nl_put(&r, VDPA_ATTR_MGMTDEV_DEV_NAME, MGMTDEV,
-		       sizeof(MGMTDEV));
-	nl_put(&r, VDPA_ATTR_DEV_NAME, DEV_NAME, sizeof(DEV_NAME));
+		nl_put(&r, VDPA_ATTR_MGMTDEV_DEV_NAME, mgmt, strlen(mgmt) + 1);
+	nl_put(&r, VDPA_ATTR_DEV_NAME, name, strlen(name) + 1);
 	rc = nl_talk(sk, &r, ans, sizeof(ans));
 	close(sk);
 	return rc;
 }
 
-/* Open the vhost-vdpa char device of DEV_NAME */
-static int vhost_open(void)
+static int vdpa_dev(bool add)
+{
+	return vdpa_dev_of(add, NULL, MGMTDEV, DEV_NAME);
+}
+
+/* Open the vhost-vdpa char device of vDPA device @name */
+static int vhost_open_of(const char *name)
 {
 	char path[300];
 	struct dirent *de;
 	DIR *dir;
 	int fd = -1;
 
-	dir = opendir("/sys/bus/vdpa/devices/" DEV_NAME);
+	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", name);
+	dir = opendir(path);
 	if (!dir)
 		return -1;
 	while ((de = readdir(dir)))
@@ -168,6 +180,11 @@ static int vhost_open(void)
 	}
 	closedir(dir);
 	return fd;
+}
+
+static int vhost_open(void)
+{
+	return vhost_open_of(DEV_NAME);
 }
 
 static int vhost_call(int fd, unsigned long cmd, void *arg)
@@ -642,6 +659,183 @@ TEST_F(vdpa, close_in_any_order)
 	close(self->vfd);
 	self->vfd = -1;
 	ASSERT_EQ(base - NPAGES, locked_pages());
+}
+
+/*
+ * The platform-IOMMU path: QEMU's virtio-net-pci (iommu_platform=on, the
+ * rig adds one behind the emulated VT-d) bound to vp_vdpa. Attaching binds
+ * its PCI function to the context like a vfio device and attaches it to
+ * the IOASID: QEMU's virtio-net then reads the rings and writes the used
+ * ring through the VT-d tables /dev/ioasid set up. QEMU's NIC has no
+ * backend, so it consumes TX frames and completes them: the used ring,
+ * written by the device's DMA, is the proof.
+ */
+#define VP_NAME		"ioasid_vp0"
+
+/* The PCI address of an unbound or vp_vdpa-bound virtio-net device */
+static bool find_virtio_net(char *bdf, size_t len)
+{
+	char path[300], id[16];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/sys/bus/pci/devices");
+	if (!dir)
+		return false;
+	while (!found && (de = readdir(dir))) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(id, sizeof(id), f) && !strncmp(id, "0x1041", 6)) {
+			snprintf(bdf, len, "%s", de->d_name);
+			found = true;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* Best effort: the caller checks the outcome */
+static void sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = write(fd, val, strlen(val));
+	(void)n;
+	close(fd);
+}
+
+FIXTURE(vp) {
+	int fd;
+	int vfd;
+	uint32_t ioasid;
+	struct rings g;
+	char bdf[300];
+};
+
+FIXTURE_SETUP(vp)
+{
+	char *bdf = self->bdf, path[400];
+	uint64_t backend = 0;
+	int rc;
+
+	self->vfd = -1;
+	self->fd = -1;
+	if (!find_virtio_net(bdf, sizeof(self->bdf)))
+		SKIP(return, "no virtio-net-pci device");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	if (access(path, F_OK))
+		sysfs_write("/sys/bus/pci/drivers/vp-vdpa/new_id", "1af4 1041");
+	if (access(path, F_OK))
+		SKIP(return, "virtio-net-pci not bound to vp_vdpa: CONFIG_VP_VDPA");
+	rc = vdpa_dev_of(true, "pci", bdf, VP_NAME);
+	if (rc == EEXIST && !vdpa_dev_of(false, NULL, NULL, VP_NAME))
+		rc = vdpa_dev_of(true, "pci", bdf, VP_NAME);
+	ASSERT_EQ(0, rc);
+	self->vfd = vhost_open_of(VP_NAME);
+	ASSERT_LE(0, self->vfd);
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_GET_BACKEND_FEATURES,
+				&backend));
+	backend &= (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
+		   (1ULL << VHOST_BACKEND_F_IOTLB_BATCH);
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_BACKEND_FEATURES,
+				&backend));
+
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	self->g.mem = alloc_buf(NPAGES * PAGE_SZ);
+	ASSERT_NE(NULL, self->g.mem);
+	memset(self->g.mem, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->g.mem,
+				      NPAGES * PAGE_SZ, IOVA_BASE));
+}
+
+FIXTURE_TEARDOWN(vp)
+{
+	if (self->vfd >= 0)
+		close(self->vfd);
+	if (self->fd >= 0)
+		close(self->fd);
+	vdpa_dev_of(false, NULL, NULL, VP_NAME);
+}
+
+/* Wait up to @ms for TX's used index to reach @idx */
+static bool tx_used(struct rings *g, uint16_t idx, unsigned int ms)
+{
+	struct vring_used *used = (void *)page(g, TX_USED);
+	unsigned int t;
+
+	for (t = 0; t < ms; t += 10) {
+		if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == idx)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+TEST_F(vp, dma_through_the_ioasid)
+{
+	struct vring_used *used = (void *)page(&self->g, TX_USED);
+	char line[512];
+	uint32_t ioasid2;
+	int kmsg;
+
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	/* Bound like a vfio device: its IOASID cannot go */
+	ASSERT_EQ(EBUSY, ioasid_destroy(self->fd, self->ioasid));
+	make_frame(page(&self->g, TX_BUF), 11);
+	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	ASSERT_TRUE(tx_used(&self->g, 1, 3000));
+	ASSERT_EQ(0, used->ring[0].id);
+	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	ASSERT_TRUE(tx_used(&self->g, 2, 3000));
+
+	/*
+	 * The buffer unmapped: VT-d stops the device's read of it, and the
+	 * guest kernel logs the fault of this very device at that IOVA
+	 */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, iova_of(TX_BUF),
+				  PAGE_SZ, NULL));
+	ASSERT_EQ(0, edu_kmsg_open(&kmsg));
+	edu_expect_dmar_fault();
+	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	ASSERT_EQ(0, edu_wait_dmar_fault(kmsg, false, iova_of(TX_BUF), 3000,
+					 line, sizeof(line)));
+	TH_LOG("%s", line);
+	ASSERT_NE(NULL, strstr(line, self->bdf + 5));
+	close(kmsg);
+	close_rings(&self->g);
+
+	/* Another IOASID, after a reset: the device follows */
+	ASSERT_EQ(0, ioasid_create(self->fd, &ioasid2));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, ioasid2, self->g.mem,
+				      NPAGES * PAGE_SZ, IOVA_BASE));
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, ioasid2,
+				ATTACH));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, self->ioasid));
+	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	ASSERT_TRUE(tx_used(&self->g, 1, 3000));
+	close_rings(&self->g);
+
+	/* Detached: vhost-vdpa's own domain and the IOTLB path are back */
+	ASSERT_EQ(0, vdpa_status(self->vfd, 0));
+	ASSERT_EQ(0, vdpa_detach(self->vfd, 0));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, ioasid2));
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, -1, 0, IOTLB));
+	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	ASSERT_TRUE(tx_used(&self->g, 1, 3000));
+	close_rings(&self->g);
 }
 
 TEST_HARNESS_MAIN

@@ -336,18 +336,24 @@ static void post(struct rings *g, unsigned int q, unsigned int buf,
 		return;
 }
 
-/* Wait up to @ms for RX's used index to reach @idx */
-static bool rx_used(struct rings *g, uint16_t idx, unsigned int ms)
+/* Wait up to @ms for the used index of the ring at page @used to be @idx */
+static bool used_reaches(struct rings *g, unsigned int used, uint16_t idx,
+			 unsigned int ms)
 {
-	struct vring_used *used = (void *)page(g, RX_USED);
+	struct vring_used *u = (void *)page(g, used);
 	unsigned int t;
 
 	for (t = 0; t < ms; t += 10) {
-		if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == idx)
+		if (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) == idx)
 			return true;
 		usleep(10000);
 	}
 	return false;
+}
+
+static bool rx_used(struct rings *g, uint16_t idx, unsigned int ms)
+{
+	return used_reaches(g, RX_USED, idx, ms);
 }
 
 /* A broadcast frame with a virtio-net header in front, from @seed */
@@ -367,6 +373,32 @@ static void close_rings(struct rings *g)
 	close(g->kick[1]);
 }
 
+/*
+ * Own the vhost-vdpa device @vfd with the IOTLB message format of the
+ * tests, and make a context whose IOASID maps the rings' memory @g
+ */
+static void setup_vhost_and_ioasid(struct __test_metadata *_metadata,
+				   int vfd, int *fd, uint32_t *ioasid,
+				   struct rings *g)
+{
+	uint64_t backend = 0;
+
+	ASSERT_EQ(0, vhost_call(vfd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vhost_call(vfd, VHOST_GET_BACKEND_FEATURES, &backend));
+	backend &= (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
+		   (1ULL << VHOST_BACKEND_F_IOTLB_BATCH);
+	ASSERT_EQ(0, vhost_call(vfd, VHOST_SET_BACKEND_FEATURES, &backend));
+
+	*fd = ioasid_open();
+	ASSERT_LE(0, *fd);
+	ASSERT_EQ(0, ioasid_create(*fd, ioasid));
+	g->mem = alloc_buf(NPAGES * PAGE_SZ);
+	ASSERT_NE(NULL, g->mem);
+	memset(g->mem, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_map_fixed(*fd, *ioasid, g->mem, NPAGES * PAGE_SZ,
+				      IOVA_BASE));
+}
+
 FIXTURE(vdpa) {
 	int fd;
 	int vfd;
@@ -376,7 +408,6 @@ FIXTURE(vdpa) {
 
 FIXTURE_SETUP(vdpa)
 {
-	uint64_t backend = 0;
 	int rc;
 
 	rc = vdpa_dev(true);
@@ -388,22 +419,8 @@ FIXTURE_SETUP(vdpa)
 	ASSERT_EQ(0, rc);
 	self->vfd = vhost_open();
 	ASSERT_LE(0, self->vfd);
-	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_OWNER, NULL));
-	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_GET_BACKEND_FEATURES,
-				&backend));
-	backend &= (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
-		   (1ULL << VHOST_BACKEND_F_IOTLB_BATCH);
-	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_BACKEND_FEATURES,
-				&backend));
-
-	self->fd = ioasid_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
-	self->g.mem = alloc_buf(NPAGES * PAGE_SZ);
-	ASSERT_NE(NULL, self->g.mem);
-	memset(self->g.mem, 0, NPAGES * PAGE_SZ);
-	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->g.mem,
-				      NPAGES * PAGE_SZ, IOVA_BASE));
+	setup_vhost_and_ioasid(_metadata, self->vfd, &self->fd, &self->ioasid,
+			       &self->g);
 }
 
 FIXTURE_TEARDOWN(vdpa)
@@ -724,7 +741,6 @@ FIXTURE(vp) {
 FIXTURE_SETUP(vp)
 {
 	char *bdf = self->bdf, path[400];
-	uint64_t backend = 0;
 	int rc;
 
 	self->vfd = -1;
@@ -742,22 +758,8 @@ FIXTURE_SETUP(vp)
 	ASSERT_EQ(0, rc);
 	self->vfd = vhost_open_of(VP_NAME);
 	ASSERT_LE(0, self->vfd);
-	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_OWNER, NULL));
-	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_GET_BACKEND_FEATURES,
-				&backend));
-	backend &= (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
-		   (1ULL << VHOST_BACKEND_F_IOTLB_BATCH);
-	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_BACKEND_FEATURES,
-				&backend));
-
-	self->fd = ioasid_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
-	self->g.mem = alloc_buf(NPAGES * PAGE_SZ);
-	ASSERT_NE(NULL, self->g.mem);
-	memset(self->g.mem, 0, NPAGES * PAGE_SZ);
-	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->g.mem,
-				      NPAGES * PAGE_SZ, IOVA_BASE));
+	setup_vhost_and_ioasid(_metadata, self->vfd, &self->fd, &self->ioasid,
+			       &self->g);
 }
 
 FIXTURE_TEARDOWN(vp)
@@ -769,18 +771,9 @@ FIXTURE_TEARDOWN(vp)
 	vdpa_dev_of(false, NULL, NULL, VP_NAME);
 }
 
-/* Wait up to @ms for TX's used index to reach @idx */
 static bool tx_used(struct rings *g, uint16_t idx, unsigned int ms)
 {
-	struct vring_used *used = (void *)page(g, TX_USED);
-	unsigned int t;
-
-	for (t = 0; t < ms; t += 10) {
-		if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == idx)
-			return true;
-		usleep(10000);
-	}
-	return false;
+	return used_reaches(g, TX_USED, idx, ms);
 }
 
 TEST_F(vp, dma_through_the_ioasid)

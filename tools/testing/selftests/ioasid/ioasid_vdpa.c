@@ -580,6 +580,45 @@ TEST_F(vdpa, traffic_while_mappings_change)
 	munmap(c.mem, 16 * PAGE_SZ);
 }
 
+/* An address space that is not attached keeps the IOTLB path */
+TEST_F(vdpa, other_asid_keeps_iotlb_path)
+{
+	uint64_t backend = (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
+			   (1ULL << VHOST_BACKEND_F_IOTLB_BATCH) |
+			   (1ULL << VHOST_BACKEND_F_IOTLB_ASID);
+	struct vhost_msg_v2 msg = {
+		.type = VHOST_IOTLB_MSG_V2,
+		.asid = 1,
+		.iotlb = {
+			.iova = 0x10000000,
+			.size = PAGE_SZ,
+			.uaddr = (uintptr_t)page(&self->g, TX_BUF),
+			.perm = VHOST_ACCESS_RW,
+			.type = VHOST_IOTLB_UPDATE,
+		},
+	};
+	uint32_t nas = 0;
+
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_VDPA_GET_AS_NUM, &nas));
+	if (nas < 2)
+		SKIP(return, "the device has one address space");
+	ASSERT_EQ(0, vhost_call(self->vfd, VHOST_SET_BACKEND_FEATURES,
+				&backend));
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	ASSERT_EQ(sizeof(msg), write(self->vfd, &msg, sizeof(msg)));
+	msg.asid = 0;
+	ASSERT_EQ(-1, write(self->vfd, &msg, sizeof(msg)));
+	ASSERT_EQ(EFAULT, errno);
+	/* Address space 0 carries the traffic all the same */
+	check_loop(_metadata, &self->g, 12);
+	msg.asid = 1;
+	msg.iotlb.type = VHOST_IOTLB_INVALIDATE;
+	ASSERT_EQ(sizeof(msg), write(self->vfd, &msg, sizeof(msg)));
+	check_loop(_metadata, &self->g, 13);
+	close_rings(&self->g);
+}
+
 TEST_F(vdpa, bad_input)
 {
 	struct vhost_msg_v2 msg = {
@@ -826,6 +865,34 @@ TEST_F(vp, dma_through_the_ioasid)
 	ASSERT_EQ(0, vdpa_detach(self->vfd, 0));
 	ASSERT_EQ(0, ioasid_destroy(self->fd, ioasid2));
 	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, -1, 0, IOTLB));
+	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
+	ASSERT_TRUE(tx_used(&self->g, 1, 3000));
+	close_rings(&self->g);
+}
+
+/*
+ * The first device bound to a context selects its IOMMU: a context bound
+ * to a mock device cannot take the VT-d device, and the failed attach
+ * leaves vhost-vdpa as it was
+ */
+TEST_F(vp, context_of_another_iommu)
+{
+	uint32_t mock, other;
+	int fd2;
+
+	fd2 = ioasid_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, mock_create(fd2, 0, &mock));
+	ASSERT_EQ(0, mock_bind(fd2, mock, NULL));
+	ASSERT_EQ(0, ioasid_create(fd2, &other));
+	ASSERT_EQ(0, vdpa_status(self->vfd, 0));
+	ASSERT_EQ(EXDEV, vdpa_attach(self->vfd, fd2, 0, other));
+	close(fd2);
+
+	/* Its own context attaches, and the device's DMA goes through it */
+	ASSERT_EQ(0, vdpa_start(self->vfd, &self->g, self->fd, self->ioasid,
+				ATTACH));
+	make_frame(page(&self->g, TX_BUF), 14);
 	post(&self->g, 1, TX_BUF, HDR_LEN + FRAME_LEN);
 	ASSERT_TRUE(tx_used(&self->g, 1, 3000));
 	close_rings(&self->g);

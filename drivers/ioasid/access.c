@@ -77,11 +77,15 @@ struct ioasid_access_pin {
 	struct list_head list;
 };
 
+/* The callbacks of an access that only copies */
+static const struct ioasid_access_ops ioasid_access_no_ops;
+
 /**
  * ioasid_access_create() - create an access to the IOASIDs of a context
  * @ctx: Context, from ioasid_ctx_fdget(); the access takes its own
  *       reference
- * @ops: Callbacks; @ops->unmap is needed to pin pages
+ * @ops: Callbacks, or NULL for an access that only copies; @ops->unmap is
+ *       needed to pin pages
  * @data: Argument of the callbacks
  *
  * Return: the access, not attached to any IOASID, or ERR_PTR(-ENOMEM).
@@ -96,7 +100,7 @@ struct ioasid_access *ioasid_access_create(struct ioasid_ctx *ctx,
 	if (!access)
 		return ERR_PTR(-ENOMEM);
 	access->ctx = ctx;
-	access->ops = ops;
+	access->ops = ops ?: &ioasid_access_no_ops;
 	access->data = data;
 	refcount_set(&access->users, 1);
 	init_completion(&access->done);
@@ -519,14 +523,14 @@ int ioasid_access_pin_pages(struct ioasid_access *access, u64 iova,
 	int prot = flags & IOASID_ACCESS_WRITE ? IOMMU_WRITE : IOMMU_READ;
 	struct ioasid_access_pin *pin;
 	unsigned long start, last, cur;
-	struct interval_tree_node *node;
+	struct ioasid_area *area;
 	struct ioasid_ioas *ioas;
 	LIST_HEAD(pins);
 	int rc;
 
 	if (flags & ~IOASID_ACCESS_WRITE)
 		return -EOPNOTSUPP;
-	if (!access->ops || !access->ops->unmap)
+	if (!access->ops->unmap)
 		return -EINVAL;
 	rc = ioasid_access_range(iova, length, &start, &last);
 	if (rc)
@@ -541,10 +545,8 @@ int ioasid_access_pin_pages(struct ioasid_access *access, u64 iova,
 		goto out_unlock;
 	rc = -ENOENT;
 	cur = start;
-	for (node = interval_tree_iter_first(&ioas->areas, start, last); node;
-	     node = interval_tree_iter_next(node, start, last)) {
-		struct ioasid_area *area =
-			container_of(node, struct ioasid_area, node);
+	for (area = ioasid_area_first(ioas, start, last); area;
+	     area = ioasid_area_next(area, start, last)) {
 		unsigned long s = max(area->node.start, start);
 		unsigned long e = min(area->node.last, last);
 
@@ -658,7 +660,7 @@ int ioasid_access_rw(struct ioasid_access *access, u64 iova, void *data,
 	bool write = flags & IOASID_ACCESS_WRITE;
 	int prot = write ? IOMMU_WRITE : IOMMU_READ;
 	unsigned long start, last, cur, end;
-	struct interval_tree_node *node;
+	struct ioasid_area *area;
 	struct ioasid_ioas *ioas;
 	struct ioasid_run run;
 	int rc;
@@ -678,20 +680,17 @@ int ioasid_access_rw(struct ioasid_access *access, u64 iova, void *data,
 		rc = -ENOENT;
 		goto out_unlock;
 	}
-	for (node = interval_tree_iter_first(&ioas->areas, iova, end); node;
-	     node = interval_tree_iter_next(node, iova, end)) {
-		if (!(container_of(node, struct ioasid_area, node)->prot &
-		      prot)) {
+	for (area = ioasid_area_first(ioas, iova, end); area;
+	     area = ioasid_area_next(area, iova, end)) {
+		if (!(area->prot & prot)) {
 			rc = -EPERM;
 			goto out_unlock;
 		}
 	}
 
 	cur = iova;
-	for (node = interval_tree_iter_first(&ioas->areas, iova, end); node;
-	     node = interval_tree_iter_next(node, iova, end)) {
-		struct ioasid_area *area =
-			container_of(node, struct ioasid_area, node);
+	for (area = ioasid_area_first(ioas, iova, end); area;
+	     area = ioasid_area_next(area, iova, end)) {
 		unsigned long e = min(area->node.last, end);
 		unsigned long index = area->use.start +
 				      ((cur - area->node.start) >> PAGE_SHIFT);
@@ -751,7 +750,7 @@ EXPORT_SYMBOL_GPL(ioasid_access_rw);
 int ioasid_access_next_mapping(struct ioasid_access *access, u64 iova,
 			       u64 *start, u64 *length)
 {
-	struct interval_tree_node *node;
+	struct ioasid_area *area;
 	struct ioasid_ioas *ioas;
 	int rc = -ENOENT;
 
@@ -760,10 +759,10 @@ int ioasid_access_next_mapping(struct ioasid_access *access, u64 iova,
 	ioas = ioasid_access_lock(access);
 	if (!ioas)
 		return -ENODEV;
-	node = interval_tree_iter_first(&ioas->areas, iova, ULONG_MAX);
-	if (node) {
-		*start = node->start;
-		*length = (u64)node->last - node->start + 1;
+	area = ioasid_area_first(ioas, iova, ULONG_MAX);
+	if (area) {
+		*start = area->node.start;
+		*length = (u64)area->node.last - area->node.start + 1;
 		rc = 0;
 	}
 	ioasid_access_unlock(access, ioas);

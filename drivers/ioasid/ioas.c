@@ -107,31 +107,6 @@ void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
 	}
 }
 
-static struct ioasid_area *to_area(struct interval_tree_node *node)
-{
-	return container_of(node, struct ioasid_area, node);
-}
-
-static struct ioasid_area *ioasid_area_first(struct ioasid_ioas *ioas,
-					     unsigned long start,
-					     unsigned long last)
-{
-	struct interval_tree_node *node;
-
-	node = interval_tree_iter_first(&ioas->areas, start, last);
-	return node ? to_area(node) : NULL;
-}
-
-static struct ioasid_area *ioasid_area_next(struct ioasid_area *area,
-					    unsigned long start,
-					    unsigned long last)
-{
-	struct interval_tree_node *node;
-
-	node = interval_tree_iter_next(&area->node, start, last);
-	return node ? to_area(node) : NULL;
-}
-
 /* Release an area that is in no tree and no domain */
 static void ioasid_area_free(struct ioasid_area *area)
 {
@@ -949,20 +924,21 @@ static int ioasid_ioas_can_cut(struct ioasid_ioas *ioas, unsigned long start,
 }
 
 /*
- * Unmap [start, last] from every domain and cut it out of the areas. Adds
- * the bytes removed to *@unmapped. Fails only before changing anything:
- * see ioasid_ioas_can_cut(), or -ENOMEM.
+ * Unmap [start, last] from every domain and cut it out of the areas, its
+ * first and last areas @head and @tail as ioasid_ioas_can_cut() found them
+ * under the lock still held. Adds the bytes removed to *@unmapped. Fails
+ * only before changing anything, with -ENOMEM.
  */
 static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
-			   unsigned long last, u64 *unmapped)
+			   unsigned long last, struct ioasid_area *head,
+			   struct ioasid_area *tail, u64 *unmapped)
 {
-	struct ioasid_area *head, *tail, *area, *spare[2] = {};
+	struct ioasid_area *area, *spare[2] = {};
 	struct ioasid_domain *idomain;
-	int rc;
+	int rc = 0;
 
-	rc = ioasid_ioas_can_cut(ioas, start, last, &head, &tail);
-	if (rc)
-		return rc;
+	lockdep_assert_held(&ioas->mutex);
+
 	if (head->node.start < start) {
 		spare[0] = kzalloc(sizeof(*spare[0]), GFP_KERNEL_ACCOUNT);
 		if (!spare[0])
@@ -1047,8 +1023,9 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 		if (!rc)
 			rc = ioasid_ioas_unpin_accesses(ioas, &wait);
 	} while (rc == -EAGAIN);
+	/* 0 only if the lock was held since head and tail were found */
 	if (!rc)
-		rc = ioasid_ioas_cut(ioas, start, last, &unmapped);
+		rc = ioasid_ioas_cut(ioas, start, last, head, tail, &unmapped);
 	ioasid_ioas_unpin_done(ioas, &wait);
 	mutex_unlock(&ioas->mutex);
 	/* VMMs empty an IOASID without knowing whether anything is left */
@@ -1647,9 +1624,7 @@ void ioasid_ioas_destroy(struct ioasid_ioas *ioas)
 		ioasid_area_free(area);
 		cond_resched();
 	}
-	while (ioas->stuck.rb_root.rb_node) {
-		area = to_area(interval_tree_iter_first(&ioas->stuck, 0,
-							ULONG_MAX));
+	while ((area = ioasid_area_first_in(&ioas->stuck, 0, ULONG_MAX))) {
 		interval_tree_remove(&area->node, &ioas->stuck);
 		ioasid_area_free(area);
 	}

@@ -237,6 +237,33 @@ struct ioasid_area {
 	bool stuck;
 };
 
+static inline struct ioasid_area *to_area(struct interval_tree_node *node)
+{
+	return container_of(node, struct ioasid_area, node);
+}
+
+/* The first area of @root overlapping [start, last], or NULL */
+static inline struct ioasid_area *
+ioasid_area_first_in(struct rb_root_cached *root, unsigned long start,
+		     unsigned long last)
+{
+	struct interval_tree_node *node;
+
+	node = interval_tree_iter_first(root, start, last);
+	return node ? to_area(node) : NULL;
+}
+
+/* The next area after @area overlapping [start, last], or NULL */
+static inline struct ioasid_area *ioasid_area_next(struct ioasid_area *area,
+						   unsigned long start,
+						   unsigned long last)
+{
+	struct interval_tree_node *node;
+
+	node = interval_tree_iter_next(&area->node, start, last);
+	return node ? to_area(node) : NULL;
+}
+
 /**
  * struct ioasid_domain - one IOMMU domain behind an IOASID
  * @node: In &struct ioasid_ioas.domains or &struct ioasid_nested.domains
@@ -305,6 +332,14 @@ struct ioasid_ioas {
 	struct list_head accesses;
 	struct rb_root_cached unpinning;
 };
+
+/* The first mapping of @ioas overlapping [start, last], or NULL */
+static inline struct ioasid_area *ioasid_area_first(struct ioasid_ioas *ioas,
+						    unsigned long start,
+						    unsigned long last)
+{
+	return ioasid_area_first_in(&ioas->areas, start, last);
+}
 
 /**
  * struct ioasid_nest_format - a stage-1 format the kernel knows

@@ -126,7 +126,6 @@ static void ioasid_mock_unpin_range(struct ioasid_mock_access *mock, u64 iova,
 {
 	u64 last = iova + min(length, U64_MAX - iova) - 1;
 	struct ioasid_mock_pin *pin, *next;
-	LIST_HEAD(dropped);
 
 	lockdep_assert_held(&mock->lock);
 

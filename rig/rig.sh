@@ -243,9 +243,7 @@ qemu_cmd() {
 		-initrd "$OUT/initramfs.cpio.gz"
 }
 
-# vdpa_sim in PA mode: its IOTLB holds physical addresses, as vhost-vdpa
-# fills it from /dev/ioasid's pinned pages (VA mode would skip them)
-CMDLINE="console=ttyS0 intel_iommu=on iommu=nopt panic=-1 oops=panic vdpa_sim.use_va=0"
+CMDLINE="console=ttyS0 intel_iommu=on iommu=nopt panic=-1 oops=panic"
 # iommufd's selftest mock IOMMU (CONFIG_IOMMUFD_TEST) has no fwnode, so
 # in 6.12 its devices are probed by whichever real IOMMU registered first:
 # with VT-d on, iommufd's mock devices cannot be created. The mock rows of

@@ -9,8 +9,11 @@
  * buffer stops delivery, a replacement IOASID carries the traffic, IOTLB
  * messages are refused while attached, and the fds close in any order.
  *
- * vdpa_sim must run in PA mode (vdpa_sim.use_va=0 on the kernel command
- * line): the rig boots the test kernel so.
+ * Every test runs on the three kinds of simulator device: PA mode with
+ * set_map(), VA mode with set_map() (the device then copies through the
+ * pages the IOASID pinned all the same: its IOTLB is marked physical) and
+ * PA mode with dma_map(). vdpa_sim's use_va and batch_mapping parameters
+ * choose the kind of the devices created after they are written.
  */
 #include "../kselftest_harness.h"
 #include "ioasid_utils.h"
@@ -157,6 +160,51 @@ static int vdpa_dev_of(bool add, const char *bus, const char *mgmt,
 static int vdpa_dev(bool add)
 {
 	return vdpa_dev_of(add, NULL, MGMTDEV, DEV_NAME);
+}
+
+/* Write @val to vdpa_sim parameter @name, its old value into @old */
+static int sim_param(const char *name, const char *val, char *old,
+		     size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/module/vdpa_sim/parameters/%s",
+		 name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = read(fd, old, len - 1);
+	old[n > 0 ? n : 0] = 0;
+	n = pwrite(fd, val, strlen(val), 0);
+	close(fd);
+	return n < 0 ? errno : 0;
+}
+
+/*
+ * Create the test's vDPA device with vdpa_sim parameters use_va and
+ * batch_mapping at @use_va and @batch; they are put back afterwards
+ */
+static int vdpa_dev_kind(const char *use_va, const char *batch)
+{
+	char va_old[8], batch_old[8];
+	int rc;
+
+	rc = sim_param("use_va", use_va, va_old, sizeof(va_old));
+	if (rc)
+		return rc;
+	rc = sim_param("batch_mapping", batch, batch_old, sizeof(batch_old));
+	if (!rc) {
+		rc = vdpa_dev(true);
+		/* Left behind by a test that failed */
+		if (rc == EEXIST && !vdpa_dev(false))
+			rc = vdpa_dev(true);
+		sim_param("batch_mapping", batch_old, batch_old,
+			  sizeof(batch_old));
+	}
+	sim_param("use_va", va_old, va_old, sizeof(va_old));
+	return rc;
 }
 
 /* Open the vhost-vdpa char device of vDPA device @name */
@@ -374,6 +422,23 @@ static void close_rings(struct rings *g)
 }
 
 /*
+ * Memory of a memfd, shared: in VA mode vhost-vdpa's IOTLB path takes
+ * only shared file mappings
+ */
+static void *shared_buf(size_t length)
+{
+	int memfd = memfd_create("ioasid_vdpa", MFD_CLOEXEC);
+	void *p;
+
+	if (memfd < 0)
+		return NULL;
+	p = ftruncate(memfd, length) ? MAP_FAILED :
+	    mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	close(memfd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
  * Own the vhost-vdpa device @vfd with the IOTLB message format of the
  * tests, and make a context whose IOASID maps the rings' memory @g
  */
@@ -392,7 +457,7 @@ static void setup_vhost_and_ioasid(struct __test_metadata *_metadata,
 	*fd = ioasid_open();
 	ASSERT_LE(0, *fd);
 	ASSERT_EQ(0, ioasid_create(*fd, ioasid));
-	g->mem = alloc_buf(NPAGES * PAGE_SZ);
+	g->mem = shared_buf(NPAGES * PAGE_SZ);
 	ASSERT_NE(NULL, g->mem);
 	memset(g->mem, 0, NPAGES * PAGE_SZ);
 	ASSERT_EQ(0, ioasid_map_fixed(*fd, *ioasid, g->mem, NPAGES * PAGE_SZ,
@@ -406,14 +471,32 @@ FIXTURE(vdpa) {
 	struct rings g;
 };
 
+/* vdpa_sim's use_va and batch_mapping for the device */
+FIXTURE_VARIANT(vdpa) {
+	const char *use_va;
+	const char *batch_mapping;
+};
+
+FIXTURE_VARIANT_ADD(vdpa, pa_set_map) {
+	.use_va = "0",
+	.batch_mapping = "1",
+};
+
+FIXTURE_VARIANT_ADD(vdpa, va_set_map) {
+	.use_va = "1",
+	.batch_mapping = "1",
+};
+
+FIXTURE_VARIANT_ADD(vdpa, pa_dma_map) {
+	.use_va = "0",
+	.batch_mapping = "0",
+};
+
 FIXTURE_SETUP(vdpa)
 {
 	int rc;
 
-	rc = vdpa_dev(true);
-	/* Left behind by a test that failed */
-	if (rc == EEXIST && !vdpa_dev(false))
-		rc = vdpa_dev(true);
+	rc = vdpa_dev_kind(variant->use_va, variant->batch_mapping);
 	if (rc == ENOENT || rc == EOPNOTSUPP)
 		SKIP(return, "no vdpa_sim_net: CONFIG_VDPA_SIM_NET");
 	ASSERT_EQ(0, rc);
@@ -556,8 +639,8 @@ static void *churn_fn(void *arg)
 
 /*
  * Traffic while another thread maps and unmaps other memory of the same
- * IOASID: every change goes through the mirror and set_map(), and no frame
- * may be lost or damaged for it.
+ * IOASID: every change goes through the mirror and set_map() or dma_map(),
+ * and no frame may be lost or damaged for it.
  */
 TEST_F(vdpa, traffic_while_mappings_change)
 {
@@ -578,6 +661,62 @@ TEST_F(vdpa, traffic_while_mappings_change)
 	check_loop(_metadata, &self->g, 99);
 	close_rings(&self->g);
 	munmap(c.mem, 16 * PAGE_SZ);
+}
+
+#define SPARE	32
+
+struct cutter {
+	int fd;
+	uint32_t ioasid;
+	unsigned int failed;
+	bool done;
+};
+
+/* Cut the spare pages after the rings off their mapping, last first */
+static void *cutter_fn(void *arg)
+{
+	struct cutter *c = arg;
+	unsigned int p;
+
+	for (p = NPAGES + SPARE - 1; p >= NPAGES; p--) {
+		if (ioasid_unmap(c->fd, c->ioasid, iova_of(p), PAGE_SZ, NULL))
+			c->failed++;
+		usleep(2000);
+	}
+	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * The rings share one mapping, and so the device's entries, with spare
+ * pages cut off it one by one while frames flow: each cut pins the rest
+ * again and hands the device the new entries, and the rings must stay
+ * translated throughout (a dma_map() parent gets the new entries before
+ * the cut range is taken away).
+ */
+TEST_F(vdpa, cuts_beside_the_rings)
+{
+	struct cutter c = { .fd = self->fd };
+	struct rings g2 = {};
+	unsigned int i = 0;
+	pthread_t t;
+
+	g2.mem = alloc_buf((NPAGES + SPARE) * PAGE_SZ);
+	ASSERT_NE(NULL, g2.mem);
+	memset(g2.mem, 0, (NPAGES + SPARE) * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_create(self->fd, &c.ioasid));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, c.ioasid, g2.mem,
+				      (NPAGES + SPARE) * PAGE_SZ, IOVA_BASE));
+	ASSERT_EQ(0, vdpa_start(self->vfd, &g2, self->fd, c.ioasid, ATTACH));
+	ASSERT_EQ(0, pthread_create(&t, NULL, cutter_fn, &c));
+	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
+		check_loop(_metadata, &g2, 40 + i++);
+	pthread_join(t, NULL);
+	TH_LOG("%u frames while %u pages were cut", i, SPARE);
+	ASSERT_EQ(0, c.failed);
+	check_loop(_metadata, &g2, 98);
+	close_rings(&g2);
+	munmap(g2.mem, (NPAGES + SPARE) * PAGE_SZ);
 }
 
 /* An address space that is not attached keeps the IOTLB path */
@@ -715,6 +854,34 @@ TEST_F(vdpa, close_in_any_order)
 	close(self->vfd);
 	self->vfd = -1;
 	ASSERT_EQ(base - NPAGES, locked_pages());
+}
+
+/*
+ * A dma_map() parent in VA mode has no way to take physical maps: the
+ * attach is refused, and the device keeps working over the IOTLB path
+ */
+TEST(va_dma_map_parent_refused)
+{
+	struct rings g = {};
+	uint32_t ioasid;
+	int rc, vfd, fd;
+
+	rc = vdpa_dev_kind("1", "0");
+	if (rc == ENOENT || rc == EOPNOTSUPP)
+		SKIP(return, "no vdpa_sim_net: CONFIG_VDPA_SIM_NET");
+	ASSERT_EQ(0, rc);
+	vfd = vhost_open();
+	ASSERT_LE(0, vfd);
+	setup_vhost_and_ioasid(_metadata, vfd, &fd, &ioasid, &g);
+	ASSERT_EQ(EOPNOTSUPP, vdpa_attach(vfd, fd, 0, ioasid));
+	/* Not bound to the context either: it can go */
+	ASSERT_EQ(0, ioasid_destroy(fd, ioasid));
+	ASSERT_EQ(0, vdpa_start(vfd, &g, -1, 0, IOTLB));
+	check_loop(_metadata, &g, 10);
+	close_rings(&g);
+	close(vfd);
+	close(fd);
+	ASSERT_EQ(0, vdpa_dev(false));
 }
 
 /*

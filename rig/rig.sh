@@ -239,6 +239,7 @@ qemu_cmd() {
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-device edu \
 		-device virtio-net-pci,iommu_platform=on,disable-legacy=on \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-kernel "${KERNEL_DIR:-$B}/arch/x86/boot/bzImage" \
 		-initrd "$OUT/initramfs.cpio.gz"
 }

@@ -936,6 +936,18 @@ static void sysfs_write(const char *path, const char *val)
 	close(fd);
 }
 
+/* Is the driver link at @path vp_vdpa's? */
+static bool bound_to_vp_vdpa(const char *path)
+{
+	char target[300];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return !strcmp(strrchr(target, '/') ?: target, "/vp-vdpa");
+}
+
 FIXTURE(vp) {
 	int fd;
 	int vfd;
@@ -953,10 +965,19 @@ FIXTURE_SETUP(vp)
 	self->fd = -1;
 	if (!find_virtio_net(bdf, sizeof(self->bdf)))
 		SKIP(return, "no virtio-net-pci device");
+	/* virtio_pci, when built in, takes it at boot: hand it to vp_vdpa */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 bdf);
+	sysfs_write(path, "vp-vdpa");
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	if (access(path, F_OK))
-		sysfs_write("/sys/bus/pci/drivers/vp-vdpa/new_id", "1af4 1041");
-	if (access(path, F_OK))
+	if (!access(path, F_OK) && !bound_to_vp_vdpa(path)) {
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		sysfs_write(path, bdf);
+	}
+	sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	if (!bound_to_vp_vdpa(path))
 		SKIP(return, "virtio-net-pci not bound to vp_vdpa: CONFIG_VP_VDPA");
 	rc = vdpa_dev_of(true, "pci", bdf, VP_NAME);
 	if (rc == EEXIST && !vdpa_dev_of(false, NULL, NULL, VP_NAME))

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Real VFIO clients in the test VM: the host's root filesystem is shared
+ * read-only over virtio-9p (mount tag "hostroot"), and its programs run
+ * from it under chroot, libraries and firmware included.
+ *
+ * The host's QEMU runs as an L2 that never starts a CPU (-S), driven over
+ * the qtest protocol on its stdin and stdout, with the edu device passed
+ * through with vfio-pci. The script programs edu's BAR, has it DMA a
+ * pattern from L2 RAM into its buffer and back to another L2 address, and
+ * reads that address: the bytes match only if edu's DMA went through the
+ * emulated VT-d tables that QEMU set up through vfio.
+ *
+ * This is the control the /dev/ioasid clients are compared against:
+ * unmodified QEMU on vfio's own type1 container.
+ */
+#include "../kselftest_harness.h"
+#include "ioasid_utils.h"
+#include "edu.h"
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define HOST		"/host"
+#define QEMU		"/usr/bin/qemu-system-x86_64"
+/* edu in L2: slot 4 of bus 0, its BAR 0 at EDU_L2_BAR */
+#define EDU_L2_SLOT	4
+#define EDU_L2_BAR	0xfe000000ULL
+#define L2_SRC		0x100000ULL
+#define L2_DST		0x200000ULL
+#define DMA_LEN		1024
+/* A qtest answer: "OK 0x" and two digits a byte */
+#define QT_LINE		(2 * DMA_LEN + 64)
+
+/* Mount the host's root on HOST with what a chroot into it needs */
+static int hostroot(void)
+{
+	static const char * const binds[] = { "/proc", "/sys", "/dev" };
+	char path[64];
+	unsigned int i;
+
+	if (!access(HOST QEMU, X_OK))
+		return 0;
+	mkdir(HOST, 0755);
+	if (mount("hostroot", HOST, "9p", MS_RDONLY,
+		  "trans=virtio,version=9p2000.L,cache=loose"))
+		return errno;
+	for (i = 0; i < ARRAY_SIZE(binds); i++) {
+		snprintf(path, sizeof(path), HOST "%s", binds[i]);
+		if (mount(binds[i], path, NULL, MS_BIND | MS_REC, NULL))
+			return errno;
+	}
+	if (mount("tmpfs", HOST "/tmp", "tmpfs", 0, NULL) ||
+	    mount("tmpfs", HOST "/run", "tmpfs", 0, NULL))
+		return errno;
+	return access(HOST QEMU, X_OK) ? errno : 0;
+}
+
+struct l2 {
+	pid_t pid;
+	FILE *in;	/* qtest commands */
+	FILE *out;	/* qtest answers */
+};
+
+/* Start the host's QEMU in its own process group, qtest on stdio */
+static int l2_start(struct l2 *q, const char *bdf)
+{
+	int to[2], from[2];
+	char dev[96];
+
+	snprintf(dev, sizeof(dev), "vfio-pci,host=%s,addr=%02x.0", bdf,
+		 EDU_L2_SLOT);
+	if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
+		return errno;
+	q->pid = fork();
+	if (q->pid < 0)
+		return errno;
+	if (!q->pid) {
+		int err = open(HOST "/tmp/qemu.log",
+			       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		setpgid(0, 0);
+		dup2(to[0], 0);
+		dup2(from[1], 1);
+		if (err >= 0)
+			dup2(err, 2);
+		if (chroot(HOST) || chdir("/"))
+			_exit(127);
+		execl(QEMU, QEMU, "-machine", "q35", "-accel", "tcg", "-S",
+		      "-qtest", "stdio", "-display", "none", "-nodefaults",
+		      "-m", "128", "-device", dev, (char *)NULL);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	q->in = fdopen(to[1], "w");
+	q->out = fdopen(from[0], "r");
+	return q->in && q->out ? 0 : ENOMEM;
+}
+
+/* QEMU does not leave when its qtest input closes: end its group */
+static void l2_stop(struct l2 *q)
+{
+	if (q->pid <= 0)
+		return;
+	kill(-q->pid, SIGKILL);
+	waitpid(q->pid, NULL, 0);
+	if (q->in)
+		fclose(q->in);
+	if (q->out)
+		fclose(q->out);
+	q->pid = 0;
+}
+
+/* One qtest command; its answer after "OK" into @ans. 0 or -1 */
+static int qt(struct l2 *q, char *ans, size_t len, const char *fmt, ...)
+{
+	static char line[QT_LINE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(q->in, fmt, ap);
+	va_end(ap);
+	fputc('\n', q->in);
+	fflush(q->in);
+	do {
+		if (!fgets(line, sizeof(line), q->out))
+			return -1;
+	} while (!strncmp(line, "IRQ", 3));	/* asynchronous, not ours */
+	if (strncmp(line, "OK", 2))
+		return -1;
+	line[strcspn(line, "\n")] = 0;
+	if (ans)
+		snprintf(ans, len, "%s", line[2] ? line + 3 : "");
+	return 0;
+}
+
+static int qt_val(struct l2 *q, uint64_t *val, const char *fmt, ...)
+{
+	char cmd[64], ans[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (qt(q, ans, sizeof(ans), "%s", cmd))
+		return -1;
+	*val = strtoull(ans, NULL, 0);
+	return 0;
+}
+
+/* Config space of edu in L2, by the 0xcf8/0xcfc mechanism */
+static uint32_t cfg_addr(unsigned int reg)
+{
+	return 0x80000000u | (EDU_L2_SLOT << 11) | reg;
+}
+
+/* Run one edu DMA and wait for it; 0, or -1 on a timeout */
+static int edu_l2_dma(struct l2 *q, uint64_t src, uint64_t dst, uint64_t cmd)
+{
+	uint64_t t0 = edu_now_ms(), v;
+
+	if (qt(q, NULL, 0, "writeq 0x%llx 0x%llx", EDU_L2_BAR +
+	       EDU_REG_DMA_SRC, src) ||
+	    qt(q, NULL, 0, "writeq 0x%llx 0x%llx", EDU_L2_BAR +
+	       EDU_REG_DMA_DST, dst) ||
+	    qt(q, NULL, 0, "writeq 0x%llx 0x%x", EDU_L2_BAR +
+	       EDU_REG_DMA_COUNT, DMA_LEN) ||
+	    qt(q, NULL, 0, "writeq 0x%llx 0x%llx", EDU_L2_BAR +
+	       EDU_REG_DMA_CMD, cmd | EDU_DMA_CMD_START))
+		return -1;
+	/* The outer QEMU runs edu's DMA on a timer: poll, no clock_step */
+	do {
+		if (qt_val(q, &v, "readl 0x%llx", EDU_L2_BAR + EDU_REG_DMA_CMD))
+			return -1;
+		if (!(v & EDU_DMA_CMD_START))
+			return 0;
+		usleep(1000);
+	} while (edu_now_ms() - t0 < EDU_DMA_TIMEOUT_MS);
+	return -1;
+}
+
+static void hex(char *dst, const unsigned char *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		sprintf(dst + 2 * i, "%02x", src[i]);
+}
+
+FIXTURE(qemu) {
+	struct l2 q;
+	char bdf[32];
+};
+
+FIXTURE_SETUP(qemu)
+{
+	int rc = hostroot();
+
+	if (rc)
+		SKIP(return, "no host root over virtio-9p: %s", strerror(rc));
+	if (edu_find(self->bdf, sizeof(self->bdf)))
+		SKIP(return, "no edu device");
+	ASSERT_EQ(0, edu_bind_vfio_pci(self->bdf));
+}
+
+FIXTURE_TEARDOWN(qemu)
+{
+	l2_stop(&self->q);
+}
+
+/*
+ * QEMU 7.2 as Debian ships it, on vfio's type1 container (it opens
+ * /dev/vfio/vfio and the group): edu copies L2 RAM to L2 RAM by DMA
+ */
+TEST_F(qemu, type1_edu_dma_round_trip)
+{
+	char buf[QT_LINE], want[QT_LINE];
+	unsigned char pattern[DMA_LEN];
+	struct l2 *q = &self->q;
+	uint64_t v;
+	int rc;
+
+	if (access("/dev/vfio/vfio", F_OK))
+		SKIP(return, "no vfio container: CONFIG_VFIO_CONTAINER");
+	ASSERT_EQ(0, l2_start(q, self->bdf));
+	/* The first answer comes once QEMU has mapped its RAM via vfio */
+	rc = qt(q, NULL, 0, "outl 0xcf8 0x%x", cfg_addr(0));
+	if (rc && !system("cat " HOST "/tmp/qemu.log >&2"))
+		TH_LOG("QEMU's stderr above");
+	ASSERT_EQ(0, rc);
+	ASSERT_EQ(0, qt_val(q, &v, "inl 0xcfc"));
+	ASSERT_EQ((EDU_DEVICE << 16) | EDU_VENDOR, v);
+	ASSERT_EQ(0, qt(q, NULL, 0, "outl 0xcf8 0x%x", cfg_addr(0x10)));
+	ASSERT_EQ(0, qt(q, NULL, 0, "outl 0xcfc 0x%llx", EDU_L2_BAR));
+	/* Memory space and bus mastering */
+	ASSERT_EQ(0, qt(q, NULL, 0, "outl 0xcf8 0x%x", cfg_addr(0x04)));
+	ASSERT_EQ(0, qt(q, NULL, 0, "outw 0xcfc 0x6"));
+	ASSERT_EQ(0, qt(q, NULL, 0, "writel 0x%llx 0x12345678",
+			EDU_L2_BAR + EDU_REG_ALIVE));
+	ASSERT_EQ(0, qt_val(q, &v, "readl 0x%llx",
+			    EDU_L2_BAR + EDU_REG_ALIVE));
+	ASSERT_EQ((uint32_t)~0x12345678u, v);
+
+	fill_pattern(pattern, sizeof(pattern), getpid());
+	hex(buf, pattern, sizeof(pattern));
+	ASSERT_EQ(0, qt(q, NULL, 0, "write 0x%llx 0x%x 0x%s", L2_SRC,
+			DMA_LEN, buf));
+	ASSERT_EQ(0, edu_l2_dma(q, L2_SRC, EDU_BUF, 0));
+	ASSERT_EQ(0, edu_l2_dma(q, EDU_BUF, L2_DST, EDU_DMA_CMD_TO_RAM));
+	ASSERT_EQ(0, qt(q, buf, sizeof(buf), "read 0x%llx 0x%x", L2_DST,
+			DMA_LEN));
+	want[0] = '0';
+	want[1] = 'x';
+	hex(want + 2, pattern, sizeof(pattern));
+	ASSERT_EQ(0, strcmp(buf, want));
+}
+
+TEST_HARNESS_MAIN

@@ -11,11 +11,14 @@
 #   rig.sh check       build, host checks, boot and run every selftest
 #   rig.sh bench       build, boot and run the full benchmark (real VT-d
 #                      rows for vfio type1, iommufd and ioasid; mock rows)
+#   rig.sh qemu        fetch and build QEMU 10.0.2 with qemu/patches/
+#                      (build does it too; see rig/qemu.sh)
 #
 # Everything big lives in a cache outside the checkout:
 #   $IOASID_CACHE (default ~/.cache/ioasid)/<kernel version>/{src,build,...}
 # The test kernel (lockdep, kmemleak, KASAN, ...) is built in build/, the
 # benchmark kernel (no debug options, rig/bench.config) in build-bench/.
+#   $IOASID_CACHE/qemu-<version>/{src,build,...}
 #   $IOASID_CACHE/ccache
 set -eu -o pipefail
 
@@ -27,7 +30,8 @@ BOOT_TIMEOUT=${IOASID_BOOT_TIMEOUT:-1500}
 
 PACKAGES="linux-source-6.12 qemu-system-x86 busybox-static gcc make libc6-dev
 	ccache sparse flex bison bc libelf-dev libssl-dev cpio gzip xz-utils
-	perl python3 patch"
+	perl python3 patch libglib2.0-dev libpixman-1-dev ninja-build
+	python3-venv python3-distlib libfdt-dev"
 
 # Directories of this repo that mirror kernel paths and are copied into the
 # kernel tree.
@@ -225,6 +229,8 @@ build_initramfs() {
 	done
 	cp "$REPO/rig/tests.list" "$root/usr/lib/ioasid/tests.list"
 	echo "$mode" > "$root/etc/rig-mode"
+	# The QEMU the VM runs from the host's root, next to Debian's
+	echo "$QEMU_BIN" > "$root/etc/rig-qemu"
 	printf '%s\n' "$cmd" > "$root/etc/rig-cmd"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) \
 		> "$OUT/initramfs.cpio.gz"
@@ -259,6 +265,7 @@ build_all() {
 	configure "$B" $(config_fragments)
 	build_kernel "$B" test
 	build_selftests
+	qemu_build
 }
 
 build_bench_kernel() {
@@ -509,12 +516,16 @@ do_check() {
 	[ $FAIL -eq 0 ]
 }
 
+# shellcheck source=rig/qemu.sh
+. "$REPO/rig/qemu.sh"
+
 case "${1:-}" in
 deps) deps ;;
+qemu) deps; qemu_build ;;
 build) build_all; build_bench_kernel ;;
 run) do_run "${CMD:-ioasid_demo}" ;;
 shell) do_shell ;;
 bench) do_bench ;;
 check) do_check ;;
-*) die "usage: [CMD=...] rig.sh deps|build|run|shell|check|bench" ;;
+*) die "usage: [CMD=...] rig.sh deps|build|run|shell|check|bench|qemu" ;;
 esac

@@ -11,8 +11,10 @@
  * reads that address: the bytes match only if edu's DMA went through the
  * emulated VT-d tables that QEMU set up through vfio.
  *
- * This is the control the /dev/ioasid clients are compared against:
- * unmodified QEMU on vfio's own type1 container.
+ * These are the controls the /dev/ioasid clients are compared against:
+ * QEMU 7.2 as Debian ships it on vfio's own type1 container, and QEMU
+ * 10.0.2 (built by the rig from Debian's source, the path of its binary in
+ * /etc/rig-qemu) on iommufd, in the same boot.
  */
 #include "../kselftest_harness.h"
 #include "ioasid_utils.h"
@@ -25,11 +27,15 @@
 
 #define HOST		"/host"
 #define QEMU		"/usr/bin/qemu-system-x86_64"
+/* Where the rig says its QEMU build is, in the host's root */
+#define RIG_QEMU	"/etc/rig-qemu"
 /* edu in L2: slot 4 of bus 0, its BAR 0 at EDU_L2_BAR */
 #define EDU_L2_SLOT	4
 #define EDU_L2_BAR	0xfe000000ULL
 #define L2_SRC		0x100000ULL
 #define L2_DST		0x200000ULL
+/* Past the L2's 128 MiB of RAM, below edu's 28-bit DMA mask */
+#define L2_HOLE		0xa000000ULL
 #define DMA_LEN		1024
 /* A qtest answer: "OK 0x" and two digits a byte */
 #define QT_LINE		(2 * DMA_LEN + 64)
@@ -58,20 +64,34 @@ static int hostroot(void)
 	return access(HOST QEMU, X_OK) ? errno : 0;
 }
 
+/* Can the host's root run @path? 0 or an errno */
+static int host_access(const char *path)
+{
+	char full[sizeof(HOST) + 256];
+
+	snprintf(full, sizeof(full), HOST "%s", path);
+	return access(full, X_OK) ? errno : 0;
+}
+
 struct l2 {
 	pid_t pid;
 	FILE *in;	/* qtest commands */
 	FILE *out;	/* qtest answers */
 };
 
-/* Start the host's QEMU in its own process group, qtest on stdio */
-static int l2_start(struct l2 *q, const char *bdf)
+/*
+ * Start QEMU binary @qemu of the host's root in its own process group,
+ * qtest on stdio, edu passed through on vfio's container or, with
+ * @iommufd, on an iommufd object
+ */
+static int l2_start(struct l2 *q, const char *qemu, const char *bdf,
+		    bool iommufd)
 {
 	int to[2], from[2];
-	char dev[96];
+	char dev[128];
 
-	snprintf(dev, sizeof(dev), "vfio-pci,host=%s,addr=%02x.0", bdf,
-		 EDU_L2_SLOT);
+	snprintf(dev, sizeof(dev), "vfio-pci,host=%s,addr=%02x.0%s", bdf,
+		 EDU_L2_SLOT, iommufd ? ",iommufd=iommufd0" : "");
 	if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
 		return errno;
 	q->pid = fork();
@@ -88,9 +108,16 @@ static int l2_start(struct l2 *q, const char *bdf)
 			dup2(err, 2);
 		if (chroot(HOST) || chdir("/"))
 			_exit(127);
-		execl(QEMU, QEMU, "-machine", "q35", "-accel", "tcg", "-S",
-		      "-qtest", "stdio", "-display", "none", "-nodefaults",
-		      "-m", "128", "-device", dev, (char *)NULL);
+		/* Firmware from Debian's QEMU: the rig's build has none */
+		char *argv[] = {
+			(char *)qemu, "-machine", "q35", "-accel", "tcg", "-S",
+			"-qtest", "stdio", "-display", "none", "-nodefaults",
+			"-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
+			"-m", "128", "-device", dev,
+			iommufd ? "-object" : NULL, "iommufd,id=iommufd0", NULL
+		};
+
+		execv(qemu, argv);
 		_exit(127);
 	}
 	close(to[0]);
@@ -193,6 +220,21 @@ static void hex(char *dst, const unsigned char *src, size_t len)
 FIXTURE(qemu) {
 	struct l2 q;
 	char bdf[32];
+	char qemu[256];
+};
+
+FIXTURE_VARIANT(qemu) {
+	bool iommufd;
+};
+
+/* QEMU 7.2 as Debian ships it: /dev/vfio/vfio and the group */
+FIXTURE_VARIANT_ADD(qemu, type1) {
+	.iommufd = false,
+};
+
+/* QEMU 10.0.2's -object iommufd: /dev/iommu and the device's cdev */
+FIXTURE_VARIANT_ADD(qemu, iommufd) {
+	.iommufd = true,
 };
 
 FIXTURE_SETUP(qemu)
@@ -204,6 +246,21 @@ FIXTURE_SETUP(qemu)
 	if (edu_find(self->bdf, sizeof(self->bdf)))
 		SKIP(return, "no edu device");
 	ASSERT_EQ(0, edu_bind_vfio_pci(self->bdf));
+	snprintf(self->qemu, sizeof(self->qemu), "%s", QEMU);
+	if (variant->iommufd) {
+		FILE *f = fopen(RIG_QEMU, "r");
+		char path[sizeof(self->qemu) - sizeof(HOST)];
+
+		if (!f || !fgets(path, sizeof(path), f)) {
+			if (f)
+				fclose(f);
+			SKIP(return, "no QEMU 10 from the rig (%s)", RIG_QEMU);
+		}
+		fclose(f);
+		path[strcspn(path, "\n")] = 0;
+		snprintf(self->qemu, sizeof(self->qemu), "%s", path);
+		ASSERT_EQ(0, host_access(self->qemu));
+	}
 }
 
 FIXTURE_TEARDOWN(qemu)
@@ -211,21 +268,16 @@ FIXTURE_TEARDOWN(qemu)
 	l2_stop(&self->q);
 }
 
-/*
- * QEMU 7.2 as Debian ships it, on vfio's type1 container (it opens
- * /dev/vfio/vfio and the group): edu copies L2 RAM to L2 RAM by DMA
- */
-TEST_F(qemu, type1_edu_dma_round_trip)
+/* Start the L2 with edu passed through, its BAR and bus mastering on */
+static void l2_edu_up(struct __test_metadata *_metadata, struct l2 *q,
+		      const char *qemu, const char *bdf, bool iommufd)
 {
-	char buf[QT_LINE], want[QT_LINE];
-	unsigned char pattern[DMA_LEN];
-	struct l2 *q = &self->q;
 	uint64_t v;
 	int rc;
 
-	if (access("/dev/vfio/vfio", F_OK))
+	if (!iommufd && access("/dev/vfio/vfio", F_OK))
 		SKIP(return, "no vfio container: CONFIG_VFIO_CONTAINER");
-	ASSERT_EQ(0, l2_start(q, self->bdf));
+	ASSERT_EQ(0, l2_start(q, qemu, bdf, iommufd));
 	/* The first answer comes once QEMU has mapped its RAM via vfio */
 	rc = qt(q, NULL, 0, "outl 0xcf8 0x%x", cfg_addr(0));
 	if (rc && !system("cat " HOST "/tmp/qemu.log >&2"))
@@ -243,7 +295,16 @@ TEST_F(qemu, type1_edu_dma_round_trip)
 	ASSERT_EQ(0, qt_val(q, &v, "readl 0x%llx",
 			    EDU_L2_BAR + EDU_REG_ALIVE));
 	ASSERT_EQ((uint32_t)~0x12345678u, v);
+}
 
+/* edu, passed through to the L2, copies L2 RAM to L2 RAM by DMA */
+TEST_F(qemu, edu_dma_round_trip)
+{
+	char buf[QT_LINE], want[QT_LINE];
+	unsigned char pattern[DMA_LEN];
+	struct l2 *q = &self->q;
+
+	l2_edu_up(_metadata, q, self->qemu, self->bdf, variant->iommufd);
 	fill_pattern(pattern, sizeof(pattern), getpid());
 	hex(buf, pattern, sizeof(pattern));
 	ASSERT_EQ(0, qt(q, NULL, 0, "write 0x%llx 0x%x 0x%s", L2_SRC,
@@ -256,6 +317,28 @@ TEST_F(qemu, type1_edu_dma_round_trip)
 	want[1] = 'x';
 	hex(want + 2, pattern, sizeof(pattern));
 	ASSERT_EQ(0, strcmp(buf, want));
+}
+
+/*
+ * A DMA to an L2 address that is no RAM, which QEMU therefore never
+ * mapped, is stopped by VT-d: the guest kernel logs the fault of edu at
+ * that address
+ */
+TEST_F(qemu, dma_outside_l2_ram_faults)
+{
+	struct l2 *q = &self->q;
+	char line[256];
+	int kmsg;
+
+	l2_edu_up(_metadata, q, self->qemu, self->bdf, variant->iommufd);
+	ASSERT_EQ(0, edu_kmsg_open(&kmsg));
+	edu_expect_dmar_fault();
+	ASSERT_EQ(0, edu_l2_dma(q, EDU_BUF, L2_HOLE, EDU_DMA_CMD_TO_RAM));
+	ASSERT_EQ(0, edu_wait_dmar_fault(kmsg, true, L2_HOLE, 3000, line,
+					 sizeof(line)));
+	TH_LOG("%s", line);
+	ASSERT_NE(NULL, strstr(line, self->bdf + 5));
+	close(kmsg);
 }
 
 TEST_HARNESS_MAIN

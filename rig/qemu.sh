@@ -19,7 +19,8 @@ QEMU_BIN=$QEMU_DIR/build/qemu-system-x86_64
 # Only what the tests drive: TCG, q35, vfio-pci, qtest, the iommufd backend
 QEMU_CONFIGURE="--python=/usr/bin/python3 --target-list=x86_64-softmmu
 	--without-default-features --disable-docs --disable-tools --disable-werror
-	--disable-download --enable-fdt=system --disable-install-blobs"
+	--disable-download --enable-fdt=system --disable-install-blobs
+	--disable-debug-info"
 QEMU_PYDEPS="meson python3-pycotap"
 
 qemu_apt() {
@@ -43,7 +44,7 @@ qemu_fetch() {
 	sum=$(qemu_apt_cache showsrc qemu | awk -v f="${QEMU_TARBALL##*/}" '
 		/^Checksums-Sha256:/ { in_sums = 1; next }
 		/^[^ ]/ { in_sums = 0 }
-		in_sums && $3 == f { print $1; exit }')
+		in_sums && $3 == f { print $1 }')
 	[ -n "$sum" ] || die "no QEMU $QEMU_VERSION source in bookworm-backports"
 	if [ ! -f "$QEMU_TARBALL" ]; then
 		# Fails on the .dsc; the tarball is what we want
@@ -52,11 +53,13 @@ qemu_fetch() {
 	fi
 	echo "$sum  $QEMU_TARBALL" | sha256sum -c --quiet ||
 		{ rm -f "$QEMU_TARBALL"; die "QEMU tarball checksum mismatch"; }
-	rm -rf "$QEMU_DIR/pydeps"
+	rm -rf "${QEMU_DIR:?}/pydeps"
+	rm -f "$QEMU_DIR"/apt/*.deb
 	for p in $QEMU_PYDEPS; do
 		(cd "$QEMU_DIR/apt" && qemu_apt download "$p/bookworm-backports" \
 			>/dev/null 2>&1) || die "no $p in bookworm-backports"
-		dpkg -x "$QEMU_DIR"/apt/"$p"_*.deb "$QEMU_DIR/pydeps"
+		dpkg -x "$QEMU_DIR"/apt/"$p"_*.deb "$QEMU_DIR/pydeps" ||
+			die "cannot unpack $p"
 	done
 	touch "$QEMU_DIR/pydeps/stamp"
 }
@@ -68,18 +71,20 @@ qemu_apt_cache() {
 		-o Dir::Cache="$QEMU_DIR/apt/cache" "$@"
 }
 
-# Rebuild only when the tarball, the patches or the options change
+# Rebuild only when the tarball, the patches, this recipe or the build
+# tools it unpacked change
 qemu_build() {
 	local stamp start=$SECONDS p
 	qemu_fetch
 	stamp=$( { sha256sum "$QEMU_TARBALL" | cut -d' ' -f1
-		cat "$REPO"/qemu/patches/*.patch 2>/dev/null
-		echo "$QEMU_CONFIGURE"; } | sha256sum | cut -d' ' -f1)
+		cat "$REPO"/qemu/patches/*.patch 2>/dev/null || true
+		cat "$REPO/rig/qemu.sh"
+		ls "$QEMU_DIR"/apt/*.deb; } | sha256sum | cut -d' ' -f1)
 	if [ -x "$QEMU_BIN" ] && [ "$(cat "$QEMU_DIR/stamp" 2>/dev/null)" = "$stamp" ]; then
 		return 0
 	fi
 	say "building QEMU $QEMU_VERSION (x86_64-softmmu) in $QEMU_DIR (cold ~8 min)"
-	rm -rf "$QEMU_DIR/src" "$QEMU_DIR/build" "$QEMU_DIR/stamp"
+	rm -rf "${QEMU_DIR:?}/src" "$QEMU_DIR/build" "$QEMU_DIR/stamp"
 	mkdir -p "$QEMU_DIR/src" "$QEMU_DIR/build"
 	tar xJf "$QEMU_TARBALL" -C "$QEMU_DIR/src" --strip-components=1
 	for p in "$REPO"/qemu/patches/*.patch; do
@@ -90,7 +95,7 @@ qemu_build() {
 	# The +ds tarball has no firmware, but QEMU unpacks its edk2 images
 	# whenever it finds bzip2: build with a PATH that has everything of
 	# /usr/bin but bzip2
-	rm -rf "$QEMU_DIR/bin"
+	rm -rf "${QEMU_DIR:?}/bin"
 	mkdir -p "$QEMU_DIR/bin"
 	ln -s /usr/bin/* "$QEMU_DIR/bin/"
 	rm -f "$QEMU_DIR/bin/bzip2"

@@ -7,14 +7,18 @@
 # The machine's apt configuration is left alone: a private sources list,
 # package lists and cache under $QEMU_DIR/apt. The source package's .dsc
 # and debian.tar.xz are not served (404) and apt-get source then fails,
-# but the upstream tarball arrives; it is checked against the SHA-256 of
-# the Sources index. The +ds tarball has no bundled Python wheels, and
-# QEMU 10 needs meson >= 1.5 (Debian 12 has 1.0) and pycotap (not in
-# Debian 12): both come from backports too, unpacked, never installed.
+# but the upstream tarball arrives. It must match the SHA-256 pinned here,
+# which the Sources index must agree with; once backports moves past this
+# version, the tarball still comes from Debian's pool (trixie ships the
+# same one). The +ds tarball has no bundled Python wheels, and QEMU 10
+# needs meson >= 1.5 (Debian 12 has 1.0) and pycotap (not in Debian 12):
+# both come from backports too, unpacked, never installed.
 
 QEMU_VERSION=10.0.2
 QEMU_DIR=$CACHE/qemu-$QEMU_VERSION
 QEMU_TARBALL=$QEMU_DIR/qemu_$QEMU_VERSION+ds.orig.tar.xz
+QEMU_SHA256=0901da33844a331bf8b3602b9c1fbd178e60b737c8e3ade678255bd090c9b9f1
+QEMU_POOL=http://deb.debian.org/debian/pool/main/q/qemu
 QEMU_BIN=$QEMU_DIR/build/qemu-system-x86_64
 # Only what the tests drive: TCG, q35, vfio-pci, qtest, the iommufd backend
 QEMU_CONFIGURE="--python=/usr/bin/python3 --target-list=x86_64-softmmu
@@ -45,13 +49,18 @@ qemu_fetch() {
 		/^Checksums-Sha256:/ { in_sums = 1; next }
 		/^[^ ]/ { in_sums = 0 }
 		in_sums && $3 == f { print $1 }')
-	[ -n "$sum" ] || die "no QEMU $QEMU_VERSION source in bookworm-backports"
-	if [ ! -f "$QEMU_TARBALL" ]; then
+	[ -z "$sum" ] || [ "$sum" = "$QEMU_SHA256" ] ||
+		die "bookworm-backports' QEMU $QEMU_VERSION is not the tarball pinned"
+	if [ -n "$sum" ] && [ ! -f "$QEMU_TARBALL" ]; then
 		# Fails on the .dsc; the tarball is what we want
 		(cd "$QEMU_DIR" && qemu_apt source --download-only qemu \
 			>/dev/null 2>&1) || true
 	fi
-	echo "$sum  $QEMU_TARBALL" | sha256sum -c --quiet ||
+	if [ ! -f "$QEMU_TARBALL" ]; then
+		curl -fsSL -o "$QEMU_TARBALL" "$QEMU_POOL/${QEMU_TARBALL##*/}" ||
+			{ rm -f "$QEMU_TARBALL"; die "no QEMU $QEMU_VERSION tarball in Debian's pool"; }
+	fi
+	echo "$QEMU_SHA256  $QEMU_TARBALL" | sha256sum -c --quiet ||
 		{ rm -f "$QEMU_TARBALL"; die "QEMU tarball checksum mismatch"; }
 	rm -rf "${QEMU_DIR:?}/pydeps"
 	rm -f "$QEMU_DIR"/apt/*.deb

@@ -31,7 +31,7 @@ BOOT_TIMEOUT=${IOASID_BOOT_TIMEOUT:-1500}
 PACKAGES="linux-source-6.12 qemu-system-x86 busybox-static gcc make libc6-dev
 	ccache sparse flex bison bc libelf-dev libssl-dev cpio gzip xz-utils
 	perl python3 patch libglib2.0-dev libpixman-1-dev ninja-build
-	python3-venv python3-distlib libfdt-dev pkg-config zlib1g-dev"
+	python3-venv python3-distlib libfdt-dev pkg-config zlib1g-dev curl"
 
 # Directories of this repo that mirror kernel paths and are copied into the
 # kernel tree.

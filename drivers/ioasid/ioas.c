@@ -107,6 +107,35 @@ void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
 	}
 }
 
+/* IOVA at which @area maps page index 0 of its pages; it may wrap */
+static unsigned long ioasid_area_base(struct ioasid_area *area)
+{
+	return area->node.start - (area->use.start << PAGE_SHIFT);
+}
+
+/*
+ * Let @area's pages keep what they can in the IOASID's first domain, which
+ * maps @area whole. They only ever keep them in the first: domains join at
+ * the tail, and when the first goes ioasid_ioas_put_domain() moves them to
+ * the next. Every change of the domains' mappings is made under the
+ * IOASID's mutex, which ioasid_ioas_cut() holds as it takes the pages'
+ * runs back before unmapping.
+ */
+static void ioasid_area_store(struct ioasid_ioas *ioas,
+			      struct ioasid_area *area)
+{
+	struct ioasid_domain *idomain;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	idomain = list_first_entry_or_null(&ioas->domains,
+					   struct ioasid_domain, node);
+	if (idomain)
+		ioasid_pages_store(area->pages, idomain->domain,
+				   ioasid_area_base(area), area->use.start,
+				   area->use.last);
+}
+
 /* Release an area that is in no tree and no domain */
 static void ioasid_area_free(struct ioasid_area *area)
 {
@@ -473,8 +502,10 @@ again:
 		ioasid_domains_unmap_areas(ioas, areas, n);
 		goto err_unplace;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		interval_tree_insert(&areas[i]->node, &ioas->areas);
+		ioasid_area_store(ioas, areas[i]);
+	}
 	mutex_unlock(&ioas->mutex);
 	return 0;
 
@@ -952,6 +983,26 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 		}
 	}
 
+	/*
+	 * Pages that keep runs in the first domain, the only one they keep
+	 * them in (ioasid_area_store()), take them back before it unmaps
+	 */
+	idomain = list_first_entry_or_null(&ioas->domains,
+					   struct ioasid_domain, node);
+	for (area = head; idomain && area;
+	     area = ioasid_area_next(area, start, last)) {
+		unsigned long s = max(area->node.start, start);
+		unsigned long e = min(area->node.last, last);
+
+		rc = ioasid_pages_recall(area->pages, idomain->domain,
+					 area->use.start +
+					 ((s - area->node.start) >> PAGE_SHIFT),
+					 area->use.start +
+					 ((e - area->node.start) >> PAGE_SHIFT));
+		if (rc)
+			goto out_free;
+	}
+
 	/* One IOTLB flush per domain, before any page is unpinned */
 	list_for_each_entry(idomain, &ioas->domains, node) {
 		struct iommu_iotlb_gather gather;
@@ -1330,6 +1381,16 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 		return ERR_PTR(rc);
 	}
 	list_add_tail(&idomain->node, &ioas->domains);
+	/* The first domain: the areas' pages can keep runs in it now */
+	if (list_is_singular(&ioas->domains)) {
+		struct ioasid_area *area;
+
+		for (area = ioasid_area_first(ioas, 0, ULONG_MAX); area;
+		     area = ioasid_area_next(area, 0, ULONG_MAX)) {
+			ioasid_area_store(ioas, area);
+			cond_resched();
+		}
+	}
 out_attached:
 	idomain->users++;
 	return idomain;
@@ -1343,13 +1404,25 @@ out_attached:
 void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
 			    struct ioasid_domain *idomain)
 {
+	struct ioasid_domain *next;
+	struct ioasid_area *area;
+
 	lockdep_assert_held(&ioas->mutex);
 
-	if (!--idomain->users) {
-		list_del(&idomain->node);
-		iommu_domain_free(idomain->domain);
-		kfree(idomain);
+	if (--idomain->users)
+		return;
+	list_del(&idomain->node);
+	/* Pages that kept runs in the domain keep them in the next one */
+	next = list_first_entry_or_null(&ioas->domains, struct ioasid_domain,
+					node);
+	for (area = ioasid_area_first(ioas, 0, ULONG_MAX); area;
+	     area = ioasid_area_next(area, 0, ULONG_MAX)) {
+		ioasid_pages_move_store(area->pages, idomain->domain,
+					next ? next->domain : NULL);
+		cond_resched();
 	}
+	iommu_domain_free(idomain->domain);
+	kfree(idomain);
 }
 
 /**

@@ -160,12 +160,16 @@ int ioasid_ucmd_respond_nofault(struct ioasid_ucmd *ucmd, size_t cmd_len);
  * @node: Key in the registry: where the memory comes from, in bytes (user
  *        address or file offset), [start, last]
  * @origin: The mm or the file's inode the memory comes from
- * @mutex: Protects @users and @runs
+ * @mutex: Protects @users, @runs and @store, @store_base and @nstored
  * @users: Ranges of page indexes in use by areas; a page no range covers
  *         is unpinned and recorded as a hole
  * @runs: The pinned pages as physically contiguous runs, one array of runs
  *        per chunk of IOASID_PAGES_CHUNK pages (see pages.c); a chunk with
- *        nothing pinned has no entry
+ *        nothing pinned has no entry, one kept in @store a value entry
+ * @store: IOMMU domain that maps the chunks kept in it, NULL if none is
+ * @store_base: IOVA at which @store maps page index 0
+ * @nstored: Chunks kept in @store; read without @mutex by the holder of
+ *           the lock that serialises @store's mappings
  * @npages: Pages in the range, pinned or not
  * @npinned: Pages still pinned and charged
  * @account: &enum ioasid_account_mode the pages are charged in
@@ -182,6 +186,9 @@ struct ioasid_pages {
 	struct mutex mutex; /* users and runs */
 	struct rb_root_cached users;
 	struct xarray runs;
+	struct iommu_domain *store;
+	unsigned long store_base;
+	unsigned long nstored;
 	unsigned long npages;
 	unsigned long npinned;
 	u32 account;
@@ -218,6 +225,15 @@ unsigned long ioasid_pages_runs(struct ioasid_pages *pages,
 				struct ioasid_run *runs, unsigned int *nruns);
 bool ioasid_pages_is_block(struct ioasid_pages *pages, unsigned long index,
 			   unsigned long npages);
+void ioasid_pages_store(struct ioasid_pages *pages,
+			struct iommu_domain *domain, unsigned long base,
+			unsigned long first, unsigned long last);
+int ioasid_pages_recall(struct ioasid_pages *pages,
+			struct iommu_domain *domain, unsigned long first,
+			unsigned long last);
+void ioasid_pages_move_store(struct ioasid_pages *pages,
+			     struct iommu_domain *from,
+			     struct iommu_domain *to);
 
 /**
  * struct ioasid_area - one mapping of a normal IOASID

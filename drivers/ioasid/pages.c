@@ -25,6 +25,20 @@
  * by the whole range at once: a MAP is bounded by RLIMIT_MEMLOCK alone,
  * which is charged before anything is pinned or allocated for the pages.
  *
+ * Scattered pages would still cost 8 bytes each, as much again as the
+ * IOMMU's own page tables, which hold the same frames. So once a mapping
+ * is in an IOMMU domain, a chunk of many short runs is kept there instead
+ * (ioasid_pages_store()): its entry becomes IOASID_CHUNK_STORED, and its
+ * frames are read back from the domain (iommu_iova_to_phys()) when they
+ * are needed. A pages object keeps chunks in one domain, at one IOVA
+ * offset, &ioasid_pages.store. The rule that makes it safe: as long as a
+ * chunk's entry says so, under &ioasid_pages.mutex, the domain maps every
+ * page of the chunk there. So whoever is about to unmap such a page from
+ * that domain, or to free the domain, first takes the chunk's runs back
+ * (ioasid_pages_recall(), ioasid_pages_move_store()), under that mutex.
+ * Chunks with few runs, such as huge pages, are not worth a page table walk
+ * per page and keep their runs.
+ *
  * The pages objects of a context sit in the context's registry, keyed by
  * where the memory comes from, so that a MAP of memory the context already
  * holds pinned shares it instead of pinning and charging it again.
@@ -102,6 +116,11 @@ static void ioasid_uncharge(struct ioasid_pages *pages, unsigned long npages)
 
 static_assert((IOASID_RUN_LEN >> 55) + 1 >= IOASID_PAGES_CHUNK);
 
+/* The entry of a chunk whose frames are read back from pages->store */
+#define IOASID_CHUNK_STORED	xa_mk_value(0)
+/* Fewest runs for a chunk to be kept in a domain: 1 byte a page */
+#define IOASID_STORE_MIN_RUNS	(IOASID_PAGES_CHUNK / 8)
+
 static u64 ioasid_run_make(unsigned long pfn, unsigned long npages)
 {
 	return FIELD_PREP(IOASID_RUN_LEN, npages - 1) |
@@ -151,6 +170,8 @@ struct ioasid_run_iter {
 	const u64 *runs;	/* runs of index's chunk, or NULL to look up */
 	unsigned int i;		/* run of @runs holding index */
 	unsigned long pos;	/* chunk-relative page where run i starts */
+	bool stored;		/* index's chunk is kept in pages->store */
+	unsigned long next_pfn;	/* if stored: index's frame, or 0 unread */
 };
 
 static void ioasid_run_iter_init(struct ioasid_run_iter *it,
@@ -161,6 +182,47 @@ static void ioasid_run_iter_init(struct ioasid_run_iter *it,
 	it->index = index;
 	it->end = index + npages;
 	it->runs = NULL;
+	it->stored = false;
+	it->next_pfn = 0;
+}
+
+/* The frame of page @index of a stored chunk, or IOASID_RUN_HOLE */
+static unsigned long ioasid_stored_pfn(struct ioasid_pages *pages,
+				       unsigned long index)
+{
+	phys_addr_t phys;
+
+	phys = iommu_iova_to_phys(pages->store, pages->store_base +
+				  (index << PAGE_SHIFT));
+	/* The domain lost the page: the rule in the comment on top broke */
+	if (WARN_ON_ONCE(!phys))
+		return IOASID_RUN_HOLE;
+	return PHYS_PFN(phys);
+}
+
+/* The next run of a stored chunk, read back page by page */
+static void ioasid_run_iter_stored(struct ioasid_run_iter *it,
+				   unsigned long chunk, unsigned long *pfn,
+				   unsigned long *len)
+{
+	unsigned long stop = min(it->end, chunk * IOASID_PAGES_CHUNK +
+				 ioasid_chunk_span(it->pages, chunk));
+	unsigned long next;
+
+	*pfn = it->next_pfn ?: ioasid_stored_pfn(it->pages, it->index);
+	it->next_pfn = 0;
+	for (*len = 1; it->index + *len < stop; (*len)++) {
+		next = ioasid_stored_pfn(it->pages, it->index + *len);
+		if (*pfn == IOASID_RUN_HOLE || next != *pfn + *len) {
+			/* Read once: the next call starts with it */
+			it->next_pfn = next;
+			break;
+		}
+	}
+	it->index += *len;
+	/* At the chunk's end nothing was read ahead */
+	if (it->index == stop)
+		it->stored = false;
 }
 
 /* The next run: @pfn is IOASID_RUN_HOLE where nothing is pinned */
@@ -170,20 +232,29 @@ static bool ioasid_run_iter_next(struct ioasid_run_iter *it,
 	unsigned long chunk = it->index / IOASID_PAGES_CHUNK;
 	unsigned long off = it->index % IOASID_PAGES_CHUNK;
 	unsigned long skip;
+	void *entry;
 	u64 run;
 
 	if (it->index >= it->end)
 		return false;
-	if (!it->runs) {
-		it->runs = xa_load(&it->pages->runs, chunk);
-		if (!it->runs) {
+	if (!it->runs && !it->stored) {
+		entry = xa_load(&it->pages->runs, chunk);
+		it->stored = entry == IOASID_CHUNK_STORED;
+		if (!it->stored)
+			it->runs = entry;
+		if (!entry) {
 			*pfn = IOASID_RUN_HOLE;
 			*len = min(it->end, (chunk + 1) * IOASID_PAGES_CHUNK) -
 			       it->index;
 			it->index += *len;
 			return true;
 		}
-		it->i = ioasid_chunk_find(it->runs, off, &it->pos);
+		if (it->runs)
+			it->i = ioasid_chunk_find(it->runs, off, &it->pos);
+	}
+	if (it->stored) {
+		ioasid_run_iter_stored(it, chunk, pfn, len);
+		return true;
 	}
 	run = it->runs[it->i];
 	skip = off - it->pos;
@@ -340,6 +411,39 @@ static void ioasid_chunk_punch(const u64 *runs, unsigned long span,
 }
 
 /*
+ * Give a chunk kept in pages->store its runs back, read from the domain
+ * while it still maps them. Allocates only with @gfp.
+ */
+static int ioasid_chunk_recall(struct ioasid_pages *pages, unsigned long chunk,
+			       gfp_t gfp)
+{
+	unsigned long span = ioasid_chunk_span(pages, chunk), pfn, len;
+	struct ioasid_runs_out out = {};
+	struct ioasid_run_iter it;
+	u64 *runs;
+
+	lockdep_assert_held(&pages->mutex);
+
+	out.runs = kmalloc_array(span, sizeof(*out.runs), gfp);
+	if (!out.runs)
+		return -ENOMEM;
+	ioasid_run_iter_init(&it, pages, chunk * IOASID_PAGES_CHUNK, span);
+	while (ioasid_run_iter_next(&it, &pfn, &len))
+		ioasid_runs_emit(&out, pfn, len);
+	runs = kmemdup_array(out.runs, out.n, sizeof(*runs),
+			     gfp | __GFP_ACCOUNT);
+	kfree(out.runs);
+	if (!runs)
+		return -ENOMEM;
+	/* Replaces an entry: needs no memory */
+	xa_store(&pages->runs, chunk, runs, GFP_KERNEL);
+	WRITE_ONCE(pages->nstored, pages->nstored - 1);
+	if (!pages->nstored)
+		pages->store = NULL;
+	return 0;
+}
+
+/*
  * Unpin chunk-relative pages [s, e] of chunk @chunk, holes and all, and
  * record them as a hole; mark them dirty if @dirty. Returns the number of
  * pages unpinned.
@@ -359,6 +463,14 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	runs = xa_load(&pages->runs, chunk);
 	if (!runs)
 		return 0;
+	/*
+	 * Whoever unmaps a stored chunk takes it back first; pages released
+	 * while the domain still holds them are read back here.
+	 */
+	if (runs == IOASID_CHUNK_STORED) {
+		ioasid_chunk_recall(pages, chunk, GFP_KERNEL | __GFP_NOFAIL);
+		runs = xa_load(&pages->runs, chunk);
+	}
 	for (i = 0, pos = 0; pos <= e; pos += len, i++) {
 		len = ioasid_run_len(runs[i]);
 		pfn = ioasid_run_pfn(runs[i]);
@@ -433,6 +545,161 @@ static unsigned long ioasid_pages_unpin(struct ioasid_pages *pages,
 		cond_resched();
 	}
 	return freed;
+}
+
+/*
+ * Number of runs of chunk @chunk, whose entry is @runs; 0 if it has a hole,
+ * or frame 0, which iommu_iova_to_phys() cannot tell from nothing mapped
+ */
+static unsigned int ioasid_chunk_nruns(struct ioasid_pages *pages,
+				       unsigned long chunk, const u64 *runs)
+{
+	unsigned long span = ioasid_chunk_span(pages, chunk), pos;
+	unsigned int i;
+
+	for (i = 0, pos = 0; pos < span; pos += ioasid_run_len(runs[i++]))
+		if (ioasid_run_pfn(runs[i]) == IOASID_RUN_HOLE ||
+		    !ioasid_run_pfn(runs[i]))
+			return 0;
+	return i;
+}
+
+/**
+ * ioasid_pages_store() - keep pinned pages in the IOMMU domain mapping them
+ * @pages: The pages
+ * @domain: A paging domain that maps page index i of [@first, @last] at
+ *          IOVA @base + i * PAGE_SIZE
+ * @base: IOVA of page index 0, which may wrap around
+ * @first: First page index mapped
+ * @last: Last page index mapped
+ *
+ * Drops the runs of the chunks of many short runs that lie entirely in
+ * [@first, @last]: their frames are read back from @domain from then on.
+ * The caller holds the lock under which @domain's mappings change, and
+ * under it calls ioasid_pages_recall() before unmapping any of those pages
+ * from @domain and ioasid_pages_move_store() before freeing @domain. Does
+ * nothing if @pages keeps chunks in another domain or at another offset.
+ */
+void ioasid_pages_store(struct ioasid_pages *pages,
+			struct iommu_domain *domain, unsigned long base,
+			unsigned long first, unsigned long last)
+{
+	unsigned long chunk, start;
+	u64 *runs;
+
+	/* Too few pages for a chunk worth keeping */
+	if (!domain->ops->iova_to_phys ||
+	    last - first + 1 < IOASID_STORE_MIN_RUNS)
+		return;
+	mutex_lock(&pages->mutex);
+	if (pages->store &&
+	    (pages->store != domain || pages->store_base != base))
+		goto out_unlock;
+	for (chunk = DIV_ROUND_UP(first, IOASID_PAGES_CHUNK);
+	     (start = chunk * IOASID_PAGES_CHUNK) < pages->npages &&
+	     start + ioasid_chunk_span(pages, chunk) - 1 <= last; chunk++) {
+		runs = xa_load(&pages->runs, chunk);
+		if (!runs || runs == IOASID_CHUNK_STORED ||
+		    ioasid_chunk_nruns(pages, chunk, runs) <
+		    IOASID_STORE_MIN_RUNS)
+			continue;
+		/* A domain that reads back something else cannot store */
+		if (WARN_ON_ONCE(iommu_iova_to_phys(domain, base +
+						    (start << PAGE_SHIFT)) !=
+				 PFN_PHYS(ioasid_run_pfn(runs[0]))))
+			break;
+		pages->store = domain;
+		pages->store_base = base;
+		/* Replaces an entry: needs no memory */
+		xa_store(&pages->runs, chunk, IOASID_CHUNK_STORED, GFP_KERNEL);
+		kfree(runs);
+		WRITE_ONCE(pages->nstored, pages->nstored + 1);
+		cond_resched();
+	}
+out_unlock:
+	mutex_unlock(&pages->mutex);
+}
+
+/**
+ * ioasid_pages_recall() - take back the runs of chunks kept in a domain
+ * @pages: The pages
+ * @domain: Domain about to unmap pages [@first, @last]
+ * @first: First page index about to be unmapped
+ * @last: Last page index about to be unmapped
+ *
+ * Reads the frames of the chunks of [@first, @last] that
+ * ioasid_pages_store() kept in @domain back from it. For the holder of the
+ * lock ioasid_pages_store() was called under for @domain, before it unmaps
+ * pages from @domain. Chunks kept in another domain stay there: the
+ * mapping that put them there keeps them pinned whole.
+ *
+ * Return: 0, or -ENOMEM with some chunks perhaps taken back and nothing
+ * else changed.
+ */
+int ioasid_pages_recall(struct ioasid_pages *pages,
+			struct iommu_domain *domain, unsigned long first,
+			unsigned long last)
+{
+	unsigned long chunk;
+	void *entry;
+	int rc = 0;
+
+	/* Chunks kept in @domain were stored under the caller's lock */
+	if (!READ_ONCE(pages->nstored))
+		return 0;
+	mutex_lock(&pages->mutex);
+	if (pages->store != domain)
+		goto out_unlock;
+	xa_for_each_range(&pages->runs, chunk, entry, first / IOASID_PAGES_CHUNK,
+			  last / IOASID_PAGES_CHUNK) {
+		if (entry != IOASID_CHUNK_STORED)
+			continue;
+		rc = ioasid_chunk_recall(pages, chunk, GFP_KERNEL);
+		if (rc || !pages->nstored)
+			break;
+		cond_resched();
+	}
+out_unlock:
+	mutex_unlock(&pages->mutex);
+	return rc;
+}
+
+/**
+ * ioasid_pages_move_store() - move chunks out of a domain about to go
+ * @pages: The pages
+ * @from: The domain, with every mapping still in it
+ * @to: Another domain with the same mappings at the same IOVAs, or NULL
+ *
+ * The chunks kept in @from are kept in @to from now on; without @to they
+ * get their runs back, with allocations that cannot fail: what is pinned
+ * must stay known. For the holder of the lock ioasid_pages_store() was
+ * called under, before it frees @from.
+ */
+void ioasid_pages_move_store(struct ioasid_pages *pages,
+			     struct iommu_domain *from,
+			     struct iommu_domain *to)
+{
+	unsigned long chunk;
+	void *entry;
+
+	/* As for ioasid_pages_recall(): @from's chunks came under our lock */
+	if (!READ_ONCE(pages->nstored))
+		return;
+	mutex_lock(&pages->mutex);
+	if (pages->store != from)
+		goto out_unlock;
+	if (to && to->ops->iova_to_phys) {
+		pages->store = to;
+		goto out_unlock;
+	}
+	xa_for_each(&pages->runs, chunk, entry) {
+		if (entry == IOASID_CHUNK_STORED)
+			ioasid_chunk_recall(pages, chunk,
+					    GFP_KERNEL | __GFP_NOFAIL);
+		cond_resched();
+	}
+out_unlock:
+	mutex_unlock(&pages->mutex);
 }
 
 /*
@@ -682,12 +949,16 @@ static bool ioasid_pages_same(struct ioasid_pages *pages, unsigned long index,
 {
 	unsigned long pfn = 0, len = 0, new_pfn = 0, new_len = 0, step;
 	struct ioasid_run_iter it, new_it;
+	unsigned int n = 0;
 
 	lockdep_assert_held(&pages->mutex);
 
 	ioasid_run_iter_init(&it, pages, index, new->npages);
 	ioasid_run_iter_init(&new_it, new, 0, new->npages);
 	for (;;) {
+		/* Scattered pages are a run, and a read-back, each */
+		if (!(++n % IOASID_PAGES_CHUNK))
+			cond_resched();
 		if (!len && !ioasid_run_iter_next(&it, &pfn, &len))
 			return true;
 		if (!new_len && !ioasid_run_iter_next(&new_it, &new_pfn,

@@ -344,24 +344,6 @@ static long thp_bytes(void *buf)
 }
 
 /*
- * Fault in the @len bytes at @buf, a multiple of 2 MiB, in a scattered
- * order. Fresh pages tend to come from the page allocator in ascending
- * physical order, so faulting front to back would make the buffer
- * physically contiguous; touching page i * 40503 mod 512 of each 2 MiB
- * i-th instead (every page once, as 40503 is odd) gives neighbouring
- * pages far-apart frames: each page is a physical run of its own.
- */
-static void fault_scattered(unsigned char *buf, size_t len)
-{
-	const size_t n = NPAGES(SZ_2M);
-	size_t off, i;
-
-	for (off = 0; off < len; off += SZ_2M)
-		for (i = 0; i != n; i++)
-			buf[off + (i * 40503 % n) * PAGE_SZ] = 1;
-}
-
-/*
  * Physically contiguous runs of the pages of the @len bytes at @buf, all
  * present, from /proc/self/pagemap; -1 if it hides the frame numbers, as
  * it does without CAP_SYS_ADMIN.
@@ -498,6 +480,8 @@ struct split_ctx {
 	unsigned char *buf;
 	long base;
 	bool mapped[SPLIT_PAGES];
+	/* Times cuts_check_all() ran */
+	unsigned int full_checks;
 };
 
 FIXTURE(split) {
@@ -3713,14 +3697,18 @@ static void cuts_check_all(struct __test_metadata *_metadata,
 			   struct split_ctx *s)
 {
 	uint64_t syncs, map_syncs, areas = 0;
-	unsigned int p;
+	unsigned int p, i;
 
 	for (p = 0; p != CUTS_PAGES; p++)
 		areas += s->mapped[p] && (!p || !s->mapped[p - 1]);
-	/* Its only device gone, the domain goes */
-	ASSERT_EQ(0, mock_detach(s->fd, s->mocks[1]));
+	/*
+	 * Its only device gone, the domain goes; every other time it is the
+	 * IOASID's first, which scattered pages are kept in (pages.c)
+	 */
+	i = s->full_checks++ % s->nmocks;
+	ASSERT_EQ(0, mock_detach(s->fd, s->mocks[i]));
 	ASSERT_EQ(0, mock_iotlb_syncs(s->fd, &syncs, &map_syncs));
-	ASSERT_EQ(0, mock_attach(s->fd, s->mocks[1], s->ioasid));
+	ASSERT_EQ(0, mock_attach(s->fd, s->mocks[i], s->ioasid));
 	check_syncs(_metadata, s->fd, 0, areas);
 	cuts_check(_metadata, s, 0, CUTS_PAGES);
 }
@@ -3787,6 +3775,143 @@ TEST_F(cuts, keep_translations)
 	check_unmapped(_metadata, s->fd, s->mocks, s->nmocks, CUTS_IOVA,
 		       CUTS_SIZE);
 	ASSERT_IOASID_EMPTY(s->fd, s->ioasid);
+}
+
+/*
+ * 4 KiB pages scattered in memory are kept in the IOASID's first domain
+ * (pages.c): their frames are read back from it. They must follow the
+ * domains as devices come and go: to the next domain when the first one
+ * goes, back to runs of their own when the last one goes, into the first
+ * domain again on attach. Every step, each device translates exactly what
+ * is mapped and VmLck holds exactly that.
+ */
+TEST(stored_pages_follow_domains)
+{
+	const uint64_t len = 2 * SZ_2M, x = 64 * SZ_1M;
+	const uint64_t cut = SZ_2M / 2 + 5 * PAGE_SZ;
+	uint32_t ioasid, mocks[2];
+	uint64_t unmapped;
+	unsigned char *buf;
+	unsigned int i;
+	long base;
+	int fd;
+
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	for (i = 0; i != 2; i++)
+		ASSERT_EQ(0, mock_new_attached(fd, i, ioasid, &mocks[i]));
+	buf = alloc_backed(BACKING_SCATTERED, len);
+	ASSERT_NE(NULL, buf);
+	check_scattered(_metadata, buf, len);
+	base = locked_pages();
+	ASSERT_LE(0, base);
+
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, len, x));
+	ASSERT_EQ(base + NPAGES(len), locked_pages());
+	check_data(_metadata, fd, mocks, 2, x, buf, len);
+
+	/* The first domain goes: a cut reads the frames from the other */
+	ASSERT_EQ(0, mock_detach(fd, mocks[0]));
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, x + cut, PAGE_SZ, &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
+	ASSERT_EQ(base + NPAGES(len) - 1, locked_pages());
+	check_data(_metadata, fd, &mocks[1], 1, x, buf, cut);
+	check_unmapped(_metadata, fd, &mocks[1], 1, x + cut, PAGE_SZ);
+	check_data(_metadata, fd, &mocks[1], 1, x + cut + PAGE_SZ,
+		   buf + cut + PAGE_SZ, len - cut - PAGE_SZ);
+
+	/* A new domain filled from pages that are partly in the old one */
+	ASSERT_EQ(0, mock_attach(fd, mocks[0], ioasid));
+	check_data(_metadata, fd, mocks, 2, x, buf, cut);
+	check_unmapped(_metadata, fd, mocks, 2, x + cut, PAGE_SZ);
+	check_data(_metadata, fd, mocks, 2, x + cut + PAGE_SZ,
+		   buf + cut + PAGE_SZ, len - cut - PAGE_SZ);
+
+	/* Both domains go, the one holding the pages first; all stays */
+	ASSERT_EQ(0, mock_detach(fd, mocks[1]));
+	ASSERT_EQ(0, mock_detach(fd, mocks[0]));
+	ASSERT_EQ(base + NPAGES(len) - 1, locked_pages());
+
+	/* Attached again, the first domain holds them again */
+	ASSERT_EQ(0, mock_attach(fd, mocks[1], ioasid));
+	ASSERT_EQ(0, mock_attach(fd, mocks[0], ioasid));
+	check_data(_metadata, fd, mocks, 2, x, buf, cut);
+	check_unmapped(_metadata, fd, mocks, 2, x + cut, PAGE_SZ);
+	check_data(_metadata, fd, mocks, 2, x + cut + PAGE_SZ,
+		   buf + cut + PAGE_SZ, len - cut - PAGE_SZ);
+
+	/* A cut across both chunks, then the rest */
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, x + SZ_2M - PAGE_SZ,
+				  2 * PAGE_SZ, &unmapped));
+	ASSERT_EQ(2 * PAGE_SZ, unmapped);
+	ASSERT_EQ(base + NPAGES(len) - 3, locked_pages());
+	check_data(_metadata, fd, mocks, 2, x + SZ_2M + PAGE_SZ,
+		   buf + SZ_2M + PAGE_SZ, SZ_2M - PAGE_SZ);
+	check_unmapped(_metadata, fd, mocks, 2, x + SZ_2M - PAGE_SZ,
+		       2 * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(fd, ioasid, &unmapped));
+	ASSERT_EQ(len - 3 * PAGE_SZ, unmapped);
+	ASSERT_EQ(base, locked_pages());
+	check_unmapped(_metadata, fd, mocks, 2, x, len);
+	close(fd);
+	munmap(buf, len);
+}
+
+/*
+ * Scattered pages kept in the domain of IOASID a are shared by a MAP of
+ * the same memory into IOASID b (compared frame by frame, read back from
+ * a's domain) and by a COPY out of a (mapped into b's domain from a's).
+ * UNMAP of a takes them back before a's domain lets go of them, and they
+ * stay pinned exactly as long as b uses them.
+ */
+TEST(stored_pages_shared)
+{
+	const uint64_t len = 2 * SZ_2M, x = 64 * SZ_1M, y = 128 * SZ_1M;
+	uint64_t z = 192 * SZ_1M, unmapped;
+	uint32_t a, b, ma, mb;
+	unsigned char *buf;
+	long base;
+	int fd;
+
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &a));
+	ASSERT_EQ(0, ioasid_create(fd, &b));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, a, &ma));
+	ASSERT_EQ(0, mock_new_attached(fd, 1, b, &mb));
+	buf = alloc_backed(BACKING_SCATTERED, len);
+	ASSERT_NE(NULL, buf);
+	check_scattered(_metadata, buf, len);
+	base = locked_pages();
+	ASSERT_LE(0, base);
+
+	ASSERT_EQ(0, ioasid_map_fixed(fd, a, buf, len, x));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, b, buf, len, y));
+	ASSERT_EQ(0, ioasid_copy(fd, b, a, x + SZ_2M, SZ_2M, &z,
+				 MAP_FIXED_RW));
+	/* Pinned and charged once */
+	ASSERT_EQ(base + NPAGES(len), locked_pages());
+	check_data(_metadata, fd, &ma, 1, x, buf, len);
+	check_data(_metadata, fd, &mb, 1, y, buf, len);
+	check_data(_metadata, fd, &mb, 1, z, buf + SZ_2M, SZ_2M);
+
+	ASSERT_EQ(0, ioasid_unmap_all(fd, a, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	ASSERT_EQ(base + NPAGES(len), locked_pages());
+	check_unmapped(_metadata, fd, &ma, 1, x, len);
+	check_data(_metadata, fd, &mb, 1, y, buf, len);
+	check_data(_metadata, fd, &mb, 1, z, buf + SZ_2M, SZ_2M);
+
+	ASSERT_EQ(0, ioasid_unmap(fd, b, y, len, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	ASSERT_EQ(base + NPAGES(SZ_2M), locked_pages());
+	check_data(_metadata, fd, &mb, 1, z, buf + SZ_2M, SZ_2M);
+	ASSERT_EQ(0, ioasid_unmap_all(fd, b, &unmapped));
+	ASSERT_EQ(SZ_2M, unmapped);
+	ASSERT_EQ(base, locked_pages());
+	close(fd);
+	munmap(buf, len);
 }
 
 /*

@@ -58,6 +58,9 @@
 #define IOVA_DST	0x600000ULL
 /* A 2 MiB hugetlb page mapped here is one large IOMMU page */
 #define IOVA_HUGE	0x800000ULL
+/* Scattered 4 KiB pages, two chunks of them (see pages.c), are mapped here */
+#define IOVA_STORED	0x1000000ULL
+#define STORED_SIZE	(4UL << 20)
 /* 2 MiB hugetlb pages to have free: a sequence uses one at a time */
 #define HUGE_PAGES	2
 
@@ -440,6 +443,17 @@ static unsigned char *new_buf(size_t len, unsigned int seed)
 	unsigned char *buf = alloc_buf(len);
 
 	CHECK(buf, "cannot allocate %zu bytes", len);
+	fill_pattern(buf, len, seed);
+	return buf;
+}
+
+/* 4 KiB pages far apart in memory: chunks of them are kept in a domain */
+static unsigned char *new_scattered(size_t len, unsigned int seed)
+{
+	unsigned char *buf = alloc_buf(len);
+
+	CHECK(buf, "cannot allocate %zu bytes", len);
+	fault_scattered(buf, len);
 	fill_pattern(buf, len, seed);
 	return buf;
 }
@@ -879,6 +893,75 @@ static void seq_unmap_split(void)
 	      (unsigned long long)unmapped);
 	two_expect(&t, IOVA_NEW, buf, NEW_SIZE, false);
 	expect_locked(locked - NEW_SIZE / PAGE_SZ);
+	two_teardown(&t);
+	finish();
+}
+
+/*
+ * Both devices read the pages of the stored mapping beside @cut and at its
+ * ends, and at @cut itself unless @hole.
+ */
+static void stored_expect(struct two *t, const unsigned char *buf,
+			  uint64_t cut, bool hole)
+{
+	const uint64_t off[] = {
+		0, cut - DATA_LEN, cut, cut + PAGE_SZ, STORED_SIZE - DATA_LEN,
+	};
+	unsigned int i, j;
+
+	for (i = 0; i < 2; i++) {
+		expect_read(t->fd, t->mock[i], 0, IOVA_OLD, t->old);
+		for (j = 0; j < ARRAY_SIZE(off); j++) {
+			if (hole && off[j] == cut)
+				expect_fault(t->fd, t->mock[i], 0,
+					     IOVA_STORED + off[j],
+					     IOASID_TEST_FAULT_NOT_PRESENT);
+			else
+				expect_read(t->fd, t->mock[i], 0,
+					    IOVA_STORED + off[j],
+					    buf + off[j]);
+		}
+	}
+}
+
+/*
+ * UNMAP of 4 KiB pages scattered in memory, which the pages keep in the
+ * first domain rather than as runs of their own: the chunks an UNMAP cuts
+ * get their runs back, read from that domain, before anything is unmapped,
+ * and those are the only allocations such a cut adds. A failed one leaves
+ * every translation and every pin as they were; so does a failed UNMAP of
+ * the rest, over a chunk that has its runs back and one that does not.
+ */
+static void seq_unmap_stored(void)
+{
+	const uint64_t cut = SZ_2M / 2;
+	unsigned char *buf = new_scattered(STORED_SIZE, 6);
+	uint64_t unmapped = 0;
+	struct two t;
+	long locked;
+
+	two_setup(&t);
+	MUST(ioasid_map_fixed(t.fd, t.a, buf, STORED_SIZE, IOVA_STORED));
+	locked = locked_pages();
+
+	while (inj_unmap(t.fd, t.a, IOVA_STORED + cut, PAGE_SZ, &unmapped)) {
+		stored_expect(&t, buf, cut, false);
+		expect_locked(locked);
+	}
+	CHECK(unmapped == PAGE_SZ, "UNMAP of a page says %llu bytes",
+	      (unsigned long long)unmapped);
+	stored_expect(&t, buf, cut, true);
+	expect_locked(locked - 1);
+
+	while (inj_unmap(t.fd, t.a, IOVA_STORED, STORED_SIZE, &unmapped)) {
+		stored_expect(&t, buf, cut, true);
+		expect_locked(locked - 1);
+	}
+	CHECK(unmapped == STORED_SIZE - PAGE_SZ,
+	      "UNMAP of the rest says %llu bytes",
+	      (unsigned long long)unmapped);
+	two_expect(&t, IOVA_STORED, buf, STORED_SIZE, false);
+	expect_locked(locked - STORED_SIZE / PAGE_SZ);
 	two_teardown(&t);
 	finish();
 }
@@ -1678,6 +1761,11 @@ TEST_F_TIMEOUT(fail_nth, map_chunks, SWEEP_TIMEOUT)
 TEST_F_TIMEOUT(fail_nth, unmap_split, SWEEP_TIMEOUT)
 {
 	sweep(_metadata, "unmap_split", seq_unmap_split);
+}
+
+TEST_F_TIMEOUT(fail_nth, unmap_stored, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "unmap_stored", seq_unmap_stored);
 }
 
 TEST_F_TIMEOUT(fail_nth, copy, SWEEP_TIMEOUT)

@@ -727,6 +727,25 @@ static int set_memlock_pages(unsigned long pages)
 	return setrlimit(RLIMIT_MEMLOCK, &rl);
 }
 
+/*
+ * Fault in the @len bytes at @p, a multiple of 2 MiB, in a scattered
+ * order. Fresh pages tend to come from the page allocator in ascending
+ * physical order, so faulting front to back would make the buffer
+ * physically contiguous; touching page i * 40503 mod 512 of each 2 MiB
+ * i-th instead (every page once, as 40503 is odd) gives neighbouring
+ * pages far-apart frames: each page is a physical run of its own.
+ */
+static void fault_scattered(void *p, size_t len)
+{
+	const size_t n = SZ_2M / PAGE_SZ;
+	unsigned char *buf = p;
+	size_t off, i;
+
+	for (off = 0; off < len; off += SZ_2M)
+		for (i = 0; i != n; i++)
+			buf[off + (i * 40503 % n) * PAGE_SZ] = 1;
+}
+
 static void *alloc_buf(size_t length)
 {
 	void *buf = mmap(NULL, length, PROT_READ | PROT_WRITE,

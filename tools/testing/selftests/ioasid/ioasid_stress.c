@@ -2284,4 +2284,324 @@ TEST_F_TIMEOUT(stress, destroy_and_close_races, stress_timeout())
 	munmap(t.buf, T3_BUF_SIZE);
 }
 
+/*
+ * stored_pages_vs_domains
+ *
+ * Scattered 4 KiB pages mapped in one piece are kept in the IOASID's first
+ * domain rather than as runs of their own (pages.c): their frames are read
+ * back from it. Threads race everything that reads them back or changes
+ * where they are kept: a cutter UNMAPs pieces of the mapping (the chunks
+ * get their runs back first) and MAPs holes again; a cycler detaches and
+ * attaches the two devices of A, so that the domain holding the pages goes
+ * (they move to the other one, or back to runs of their own when none is
+ * left) and comes back; a copier COPYs ranges of A into B and a sharer
+ * MAPs the same memory into B, both of which read the frames from A's
+ * domain, and each checks through B's device what it mapped; a reader DMAs
+ * through A's devices, and whatever it reads must be the memory mapped at
+ * that IOVA: a frame read back wrong, or unpinned while still mapped, would
+ * read other memory. At the end A maps exactly what the cutter says, and
+ * exactly that stays pinned.
+ */
+#define T4_PAGES	2048UL		/* 8 MiB: four chunks of 512 pages */
+#define T4_SIZE		(T4_PAGES * PAGE_SZ)
+#define T4_COPY_IOVA	(64UL << 20)	/* where COPY puts ranges in B */
+#define T4_SHARE_IOVA	(128UL << 20)	/* where the sharer maps them */
+#define T4_CHECK	64		/* bytes a DMA check reads */
+
+enum {
+	T4_UNMAP,
+	T4_MAP,
+	T4_ATTACH,
+	T4_DETACH,
+	T4_COPY,
+	T4_SHARE,
+	T4_UNMAP_B,
+	T4_DMA,
+	T4_NR_OPS
+};
+
+static const struct stress_op t4_ops[T4_NR_OPS] = {
+	/* Which of the two it must be is checked from the cutter's map */
+	[T4_UNMAP] = { "unmap", ACCEPT(0, ENOENT) },
+	[T4_MAP] = { "map", ACCEPT(0) },
+	[T4_ATTACH] = { "mock_attach", ACCEPT(0) },
+	[T4_DETACH] = { "mock_detach", ACCEPT(0) },
+	/* -ENOENT when the cutter made a hole in the range */
+	[T4_COPY] = { "copy", ACCEPT(0, ENOENT) },
+	[T4_SHARE] = { "map(same memory into B)", ACCEPT(0) },
+	[T4_UNMAP_B] = { "unmap(B)", ACCEPT(0) },
+	[T4_DMA] = { "test_dma", ACCEPT(0) },
+};
+
+enum {
+	T4_N_READ,
+	T4_N_FAULT,
+	T4_N_CHECKED,
+	T4_N_NO_DOMAIN,
+	T4_NR_NOTES
+};
+
+static const char *const t4_notes[T4_NR_NOTES] = {
+	[T4_N_READ] = "dma read",
+	[T4_N_FAULT] = "dma faulted",
+	[T4_N_CHECKED] = "B ranges checked",
+	[T4_N_NO_DOMAIN] = "A without a domain",
+};
+
+struct t4 {
+	int fd;
+	uint32_t a, b;
+	uint32_t dev[3];	/* two on A (instances 0, 1), one on B */
+	int attached[2];	/* dev[0], dev[1] attached to A */
+	unsigned char *buf;
+	bool mapped[T4_PAGES];	/* A's mappings: the cutter's alone */
+};
+
+/* Does @len bytes at @off of the buffer read back as @data? */
+static bool t4_data_ok(struct stress *st, struct t4 *t, const char *who,
+		       uint64_t off, const void *data, uint64_t len)
+{
+	if (!memcmp(t->buf + off, data, len))
+		return true;
+	stress_fail(st, "%s: DMA at offset %#llx read other memory", who,
+		    (unsigned long long)off);
+	return false;
+}
+
+static void t4_cut_step(struct stress_worker *w, struct t4 *t)
+{
+	unsigned long a = rnd_below(w, T4_PAGES), n, b, p, mapped = 0;
+	struct stress *st = w->st;
+	uint64_t unmapped = 0;
+	char buf[16];
+	int rc;
+
+	if (!t->mapped[a] && one_in(w, 2)) {
+		/* MAP the hole around @a again, in one piece */
+		for (b = a; b < T4_PAGES && !t->mapped[b]; b++)
+			;
+		while (a && !t->mapped[a - 1])
+			a--;
+		rc = ioasid_map_fixed(t->fd, t->a, t->buf + a * PAGE_SZ,
+				      (b - a) * PAGE_SZ, a * PAGE_SZ);
+		if (stress_call(st, T4_MAP, rc))
+			for (p = a; p < b; p++)
+				STORE(t->mapped[p], true);
+		return;
+	}
+	/* Mostly a few pages, now and then a chunk or more */
+	n = one_in(w, 8) ? 1 + rnd_below(w, 700) : 1 + rnd_below(w, 16);
+	b = a + n > T4_PAGES ? T4_PAGES : a + n;
+	for (p = a; p < b; p++)
+		mapped += t->mapped[p];
+	rc = ioasid_unmap(t->fd, t->a, a * PAGE_SZ, (b - a) * PAGE_SZ,
+			  &unmapped);
+	if (!stress_call(st, T4_UNMAP, rc))
+		return;
+	if (rc != (mapped ? 0 : ENOENT) ||
+	    (!rc && unmapped != mapped * PAGE_SZ)) {
+		stress_fail(st, "UNMAP of pages [%lu, %lu), %lu mapped: %s, %llu bytes",
+			    a, b, mapped, errno_str(rc, buf),
+			    (unsigned long long)unmapped);
+		return;
+	}
+	for (p = a; p < b; p++)
+		STORE(t->mapped[p], false);
+}
+
+static void t4_cycle_step(struct stress_worker *w, struct t4 *t)
+{
+	unsigned int d = rnd_below(w, 2);
+	struct timespec nap = { .tv_nsec = 2 * 1000 * 1000 };
+
+	if (t->attached[d]) {
+		if (stress_call(w->st, T4_DETACH, mock_detach(t->fd, t->dev[d])))
+			t->attached[d] = false;
+		if (!t->attached[0] && !t->attached[1])
+			stress_note(w->st, T4_N_NO_DOMAIN);
+	} else if (stress_call(w->st, T4_ATTACH,
+			       mock_attach(t->fd, t->dev[d], t->a))) {
+		t->attached[d] = true;
+	}
+	/* Let the others run into each state */
+	nanosleep(&nap, NULL);
+}
+
+/* B's device reads [iova, iova + len), which maps buffer offset @off */
+static void t4_check_b(struct stress_worker *w, struct t4 *t, uint64_t iova,
+		       uint64_t off, uint64_t len, const char *who)
+{
+	const uint64_t at[] = { 0, len / 2, len - T4_CHECK };
+	unsigned char data[T4_CHECK];
+	struct dma_result res;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < ARRAY_SIZE(at); i++) {
+		rc = mock_dma(t->fd, t->dev[2], iova + at[i], data,
+			      sizeof(data), false, &res);
+		if (!stress_call(w->st, T4_DMA, rc))
+			return;
+		if (res.fault != IOASID_TEST_FAULT_NONE) {
+			stress_fail(w->st, "%s: B faults at %#llx (reason %u)",
+				    who, (unsigned long long)(iova + at[i]),
+				    res.fault);
+			return;
+		}
+		if (!t4_data_ok(w->st, t, who, off + at[i], data,
+				sizeof(data)))
+			return;
+	}
+	stress_note(w->st, T4_N_CHECKED);
+}
+
+/* COPY a range of A into B, or MAP the same memory into B; check; UNMAP */
+static void t4_b_step(struct stress_worker *w, struct t4 *t, bool share)
+{
+	unsigned long n = share ? 64 + rnd_below(w, 960) : 1 + rnd_below(w, 64);
+	unsigned long a = rnd_below(w, T4_PAGES - n + 1);
+	uint64_t iova = (share ? T4_SHARE_IOVA : T4_COPY_IOVA) + a * PAGE_SZ;
+	uint64_t len = n * PAGE_SZ, dst = iova, unmapped = 0;
+	int rc;
+
+	if (share)
+		rc = ioasid_map_fixed(t->fd, t->b, t->buf + a * PAGE_SZ, len,
+				      iova);
+	else
+		rc = ioasid_copy(t->fd, t->b, t->a, a * PAGE_SZ, len, &dst,
+				 MAP_FIXED_RW);
+	if (!stress_call(w->st, share ? T4_SHARE : T4_COPY, rc) || rc)
+		return;
+	t4_check_b(w, t, iova, a * PAGE_SZ, len, share ? "share" : "copy");
+	rc = ioasid_unmap(t->fd, t->b, iova, len, &unmapped);
+	if (stress_call(w->st, T4_UNMAP_B, rc) && unmapped != len)
+		stress_fail(w->st, "UNMAP of %llu bytes of B says %llu",
+			    (unsigned long long)len,
+			    (unsigned long long)unmapped);
+}
+
+static void t4_read_step(struct stress_worker *w, struct t4 *t)
+{
+	uint64_t off = rnd_below(w, T4_PAGES) * PAGE_SZ +
+		       rnd_below(w, PAGE_SZ / T4_CHECK) * T4_CHECK;
+	unsigned char data[T4_CHECK];
+	struct dma_result res;
+	int rc;
+
+	rc = mock_dma(t->fd, t->dev[rnd_below(w, 2)], off, data, sizeof(data),
+		      false, &res);
+	if (!stress_call(w->st, T4_DMA, rc))
+		return;
+	if (res.fault != IOASID_TEST_FAULT_NONE) {
+		stress_note(w->st, T4_N_FAULT);
+		return;
+	}
+	stress_note(w->st, T4_N_READ);
+	t4_data_ok(w->st, t, "read", off, data, sizeof(data));
+}
+
+static void *t4_thread(void *arg)
+{
+	struct stress_worker *w = arg;
+	struct t4 *t = w->test;
+
+	while (!stress_stopped(w->st)) {
+		switch (w->idx) {
+		case 0:
+			t4_cut_step(w, t);
+			break;
+		case 1:
+			t4_cycle_step(w, t);
+			break;
+		case 2:
+			t4_b_step(w, t, false);
+			break;
+		case 3:
+			t4_b_step(w, t, true);
+			break;
+		default:
+			t4_read_step(w, t);
+			break;
+		}
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(stress, stored_pages_vs_domains, stress_timeout())
+{
+	struct stress_worker w[5];
+	struct stress *st = self->st;
+	unsigned char data[T4_CHECK];
+	struct dma_result res;
+	uint64_t unmapped;
+	struct t4 t = {};
+	unsigned long p;
+	double elapsed;
+	long base, mapped = 0;
+	unsigned int i;
+
+	st->ops = t4_ops;
+	st->nr_ops = T4_NR_OPS;
+	st->note_names = t4_notes;
+	st->nr_notes = T4_NR_NOTES;
+
+	t.buf = alloc_buf(T4_SIZE);
+	ASSERT_NE(NULL, t.buf);
+	fault_scattered(t.buf, T4_SIZE);
+	fill_pattern(t.buf, T4_SIZE, (unsigned int)st->seed);
+
+	base = locked_pages();
+	ASSERT_LE(0, base);
+	t.fd = ioasid_open();
+	ASSERT_LE(0, t.fd);
+	/* IOMMU pages of 4 KiB in A: UNMAP can cut anywhere (no -EXDEV) */
+	ASSERT_EQ(0, ioasid_create_max_pgsize(t.fd, PAGE_SZ, &t.a));
+	ASSERT_EQ(0, ioasid_create(t.fd, &t.b));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, mock_create(t.fd, i == 1, &t.dev[i]));
+		ASSERT_EQ(0, mock_bind(t.fd, t.dev[i], NULL));
+		ASSERT_EQ(0, mock_attach(t.fd, t.dev[i], i < 2 ? t.a : t.b));
+	}
+	t.attached[0] = true;
+	t.attached[1] = true;
+	/* One MAP: whole chunks, kept in the first domain */
+	ASSERT_EQ(0, ioasid_map_fixed(t.fd, t.a, t.buf, T4_SIZE, 0));
+	for (p = 0; p < T4_PAGES; p++)
+		t.mapped[p] = true;
+
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		w[i].fn = t4_thread;
+	elapsed = stress_run(st, w, ARRAY_SIZE(w), &t);
+	stress_report(st, elapsed);
+	ASSERT_EQ(0, st->failures)
+		TH_LOG("%s", st->first_failure);
+
+	/* Both devices of A see exactly what the cutter left mapped */
+	for (i = 0; i < 2; i++)
+		if (!t.attached[i])
+			ASSERT_EQ(0, mock_attach(t.fd, t.dev[i], t.a));
+	for (p = 0; p < T4_PAGES; p++) {
+		for (i = 0; i < 2; i++) {
+			ASSERT_EQ(0, mock_dma(t.fd, t.dev[i], p * PAGE_SZ, data,
+					      sizeof(data), false, &res));
+			ASSERT_EQ(t.mapped[p] ? IOASID_TEST_FAULT_NONE :
+				  IOASID_TEST_FAULT_NOT_PRESENT, res.fault)
+				TH_LOG("page %lu through device %u", p, i);
+			if (t.mapped[p])
+				ASSERT_EQ(0, memcmp(data, t.buf + p * PAGE_SZ,
+						    sizeof(data)))
+					TH_LOG("page %lu through device %u",
+					       p, i);
+		}
+		mapped += t.mapped[p];
+	}
+	ASSERT_EQ(base + mapped, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap_all(t.fd, t.a, &unmapped));
+	ASSERT_EQ(mapped * PAGE_SZ, unmapped);
+	ASSERT_EQ(base, locked_pages());
+	close(t.fd);
+	munmap(t.buf, T4_SIZE);
+}
+
 TEST_HARNESS_MAIN

@@ -183,7 +183,7 @@ struct ioasid_pages {
 	struct ioasid_ctx *ctx;
 	struct interval_tree_node node;
 	void *origin;
-	struct mutex mutex; /* users and runs */
+	struct mutex mutex; /* users, runs, store */
 	struct rb_root_cached users;
 	struct xarray runs;
 	struct iommu_domain *store;

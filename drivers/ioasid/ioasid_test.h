@@ -358,6 +358,8 @@ enum {
  *                         the previous IOASID_TEST_IOTLB_SYNCS
  * @iotlb_syncs.out_map_count: IOTLB syncs after new mappings
  *                             (iotlb_sync_map) since then
+ * @iotlb_syncs.out_reads: Frames read back from mock paging domains
+ *                         (iova_to_phys) since then
  * @access: The ACCESS_ ops
  * @access.out_fd: IOASID_TEST_ACCESS_CREATE: fd of the new access
  * @access.ioasid: IOASID_TEST_ACCESS_ATTACH: the IOASID
@@ -413,6 +415,7 @@ struct ioasid_test_cmd {
 		struct {
 			__aligned_u64 out_count;
 			__aligned_u64 out_map_count;
+			__aligned_u64 out_reads;
 		} iotlb_syncs;
 		struct {
 			__u32 out_fd;

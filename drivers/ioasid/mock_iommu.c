@@ -511,6 +511,9 @@ static size_t mock_unmap_pages(struct iommu_domain *domain, unsigned long iova,
 	return unmapped;
 }
 
+/* Frames read back from paging domains, which tests count */
+static atomic_long_t mock_reads = ATOMIC_LONG_INIT(0);
+
 static phys_addr_t mock_iova_to_phys(struct iommu_domain *domain,
 				     dma_addr_t iova)
 {
@@ -519,6 +522,7 @@ static phys_addr_t mock_iova_to_phys(struct iommu_domain *domain,
 	int level;
 	u64 *pte;
 
+	atomic_long_inc(&mock_reads);
 	mutex_lock(&mock->lock);
 	pte = mock_pgtable_lookup(mock, iova, &level);
 	if (pte)
@@ -920,13 +924,15 @@ static int mock_iotlb_sync_map(struct iommu_domain *domain,
  * ioasid_mock_iotlb_syncs() - IOTLB syncs of paging domains since last time
  * @syncs: Set to the number of iotlb_sync calls (after unmaps)
  * @map_syncs: Set to the number of iotlb_sync_map calls (after maps)
+ * @reads: Set to the number of iova_to_phys calls
  *
- * Both count from the previous call.
+ * All count from the previous call.
  */
-void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs)
+void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs, u64 *reads)
 {
 	*syncs = atomic_long_xchg(&mock_iotlb_syncs, 0);
 	*map_syncs = atomic_long_xchg(&mock_iotlb_map_syncs, 0);
+	*reads = atomic_long_xchg(&mock_reads, 0);
 }
 
 static const struct iommu_domain_ops mock_domain_ops = {

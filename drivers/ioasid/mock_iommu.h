@@ -27,7 +27,7 @@ void ioasid_mock_dev_destroy(struct device *dev);
 
 void ioasid_mock_fail_map(int after);
 void ioasid_mock_fail_unmap(int after);
-void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs);
+void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs, u64 *reads);
 void ioasid_mock_fail_invalidate(int after);
 
 struct ioasid_ucmd;

@@ -564,6 +564,27 @@ static unsigned int ioasid_chunk_nruns(struct ioasid_pages *pages,
 	return i;
 }
 
+/* Give the stored chunks from @first to @last their runs back */
+static int ioasid_chunks_recall(struct ioasid_pages *pages, unsigned long first,
+				unsigned long last, gfp_t gfp)
+{
+	unsigned long chunk;
+	void *entry;
+	int rc;
+
+	xa_for_each_range(&pages->runs, chunk, entry, first, last) {
+		if (entry != IOASID_CHUNK_STORED)
+			continue;
+		rc = ioasid_chunk_recall(pages, chunk, gfp);
+		if (rc)
+			return rc;
+		if (!pages->nstored)
+			break;
+		cond_resched();
+	}
+	return 0;
+}
+
 /**
  * ioasid_pages_store() - keep pinned pages in the IOMMU domain mapping them
  * @pages: The pages
@@ -640,26 +661,15 @@ int ioasid_pages_recall(struct ioasid_pages *pages,
 			struct iommu_domain *domain, unsigned long first,
 			unsigned long last)
 {
-	unsigned long chunk;
-	void *entry;
 	int rc = 0;
 
 	/* Chunks kept in @domain were stored under the caller's lock */
 	if (!READ_ONCE(pages->nstored))
 		return 0;
 	mutex_lock(&pages->mutex);
-	if (pages->store != domain)
-		goto out_unlock;
-	xa_for_each_range(&pages->runs, chunk, entry, first / IOASID_PAGES_CHUNK,
-			  last / IOASID_PAGES_CHUNK) {
-		if (entry != IOASID_CHUNK_STORED)
-			continue;
-		rc = ioasid_chunk_recall(pages, chunk, GFP_KERNEL);
-		if (rc || !pages->nstored)
-			break;
-		cond_resched();
-	}
-out_unlock:
+	if (pages->store == domain)
+		rc = ioasid_chunks_recall(pages, first / IOASID_PAGES_CHUNK,
+					  last / IOASID_PAGES_CHUNK, GFP_KERNEL);
 	mutex_unlock(&pages->mutex);
 	return rc;
 }
@@ -679,26 +689,15 @@ void ioasid_pages_move_store(struct ioasid_pages *pages,
 			     struct iommu_domain *from,
 			     struct iommu_domain *to)
 {
-	unsigned long chunk;
-	void *entry;
-
 	/* As for ioasid_pages_recall(): @from's chunks came under our lock */
 	if (!READ_ONCE(pages->nstored))
 		return;
 	mutex_lock(&pages->mutex);
-	if (pages->store != from)
-		goto out_unlock;
-	if (to && to->ops->iova_to_phys) {
+	if (pages->store == from && to && to->ops->iova_to_phys)
 		pages->store = to;
-		goto out_unlock;
-	}
-	xa_for_each(&pages->runs, chunk, entry) {
-		if (entry == IOASID_CHUNK_STORED)
-			ioasid_chunk_recall(pages, chunk,
-					    GFP_KERNEL | __GFP_NOFAIL);
-		cond_resched();
-	}
-out_unlock:
+	else if (pages->store == from)
+		ioasid_chunks_recall(pages, 0, ULONG_MAX,
+				     GFP_KERNEL | __GFP_NOFAIL);
 	mutex_unlock(&pages->mutex);
 }
 

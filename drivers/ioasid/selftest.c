@@ -240,7 +240,8 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 		return 0;
 	case IOASID_TEST_IOTLB_SYNCS:
 		ioasid_mock_iotlb_syncs(&cmd->iotlb_syncs.out_count,
-					&cmd->iotlb_syncs.out_map_count);
+					&cmd->iotlb_syncs.out_map_count,
+					&cmd->iotlb_syncs.out_reads);
 		return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 	case IOASID_TEST_ACCESS_CREATE:
 	case IOASID_TEST_ACCESS_ATTACH:

@@ -833,27 +833,28 @@ static void seq_map_file(void)
 }
 
 /*
- * Both devices read both ends of @buf at IOVA_NEW and either side of its
- * middle page, which reads too or, if @cut, faults.
+ * Both devices read both ends of the @size bytes of @buf at @iova and
+ * either side of the page at offset @cut, which reads too or, if @hole,
+ * faults.
  */
-static void split_expect(struct two *t, const unsigned char *buf, bool cut)
+static void cut_expect(struct two *t, uint64_t iova, const unsigned char *buf,
+		       uint64_t size, uint64_t cut, bool hole)
 {
-	const uint64_t mid = NEW_SIZE / 2;
 	const uint64_t off[] = {
-		0, mid - DATA_LEN, mid, mid + PAGE_SZ, NEW_SIZE - DATA_LEN,
+		0, cut - DATA_LEN, cut, cut + PAGE_SZ, size - DATA_LEN,
 	};
 	unsigned int i, j;
 
 	for (i = 0; i < 2; i++) {
 		expect_read(t->fd, t->mock[i], 0, IOVA_OLD, t->old);
 		for (j = 0; j < ARRAY_SIZE(off); j++) {
-			if (cut && off[j] == mid)
+			if (hole && off[j] == cut)
 				expect_fault(t->fd, t->mock[i], 0,
-					     IOVA_NEW + off[j],
+					     iova + off[j],
 					     IOASID_TEST_FAULT_NOT_PRESENT);
 			else
 				expect_read(t->fd, t->mock[i], 0,
-					    IOVA_NEW + off[j], buf + off[j]);
+					    iova + off[j], buf + off[j]);
 		}
 	}
 }
@@ -876,17 +877,17 @@ static void seq_unmap_split(void)
 	locked = locked_pages();
 
 	while (inj_unmap(t.fd, t.a, cut, PAGE_SZ, &unmapped)) {
-		split_expect(&t, buf, false);
+		cut_expect(&t, IOVA_NEW, buf, NEW_SIZE, NEW_SIZE / 2, false);
 		expect_locked(locked);
 	}
 	CHECK(unmapped == PAGE_SZ, "UNMAP of a page says %llu bytes",
 	      (unsigned long long)unmapped);
-	split_expect(&t, buf, true);
+	cut_expect(&t, IOVA_NEW, buf, NEW_SIZE, NEW_SIZE / 2, true);
 	expect_locked(locked - 1);
 
 	/* The halves keep their pages: the hole fills, all of it goes */
 	MUST(ioasid_map_fixed(t.fd, t.a, buf + NEW_SIZE / 2, PAGE_SZ, cut));
-	split_expect(&t, buf, false);
+	cut_expect(&t, IOVA_NEW, buf, NEW_SIZE, NEW_SIZE / 2, false);
 	expect_locked(locked);
 	MUST(ioasid_unmap(t.fd, t.a, IOVA_NEW, NEW_SIZE, &unmapped));
 	CHECK(unmapped == NEW_SIZE, "UNMAP of the three mappings says %llu",
@@ -895,33 +896,6 @@ static void seq_unmap_split(void)
 	expect_locked(locked - NEW_SIZE / PAGE_SZ);
 	two_teardown(&t);
 	finish();
-}
-
-/*
- * Both devices read the pages of the stored mapping beside @cut and at its
- * ends, and at @cut itself unless @hole.
- */
-static void stored_expect(struct two *t, const unsigned char *buf,
-			  uint64_t cut, bool hole)
-{
-	const uint64_t off[] = {
-		0, cut - DATA_LEN, cut, cut + PAGE_SZ, STORED_SIZE - DATA_LEN,
-	};
-	unsigned int i, j;
-
-	for (i = 0; i < 2; i++) {
-		expect_read(t->fd, t->mock[i], 0, IOVA_OLD, t->old);
-		for (j = 0; j < ARRAY_SIZE(off); j++) {
-			if (hole && off[j] == cut)
-				expect_fault(t->fd, t->mock[i], 0,
-					     IOVA_STORED + off[j],
-					     IOASID_TEST_FAULT_NOT_PRESENT);
-			else
-				expect_read(t->fd, t->mock[i], 0,
-					    IOVA_STORED + off[j],
-					    buf + off[j]);
-		}
-	}
 }
 
 /*
@@ -945,16 +919,16 @@ static void seq_unmap_stored(void)
 	locked = locked_pages();
 
 	while (inj_unmap(t.fd, t.a, IOVA_STORED + cut, PAGE_SZ, &unmapped)) {
-		stored_expect(&t, buf, cut, false);
+		cut_expect(&t, IOVA_STORED, buf, STORED_SIZE, cut, false);
 		expect_locked(locked);
 	}
 	CHECK(unmapped == PAGE_SZ, "UNMAP of a page says %llu bytes",
 	      (unsigned long long)unmapped);
-	stored_expect(&t, buf, cut, true);
+	cut_expect(&t, IOVA_STORED, buf, STORED_SIZE, cut, true);
 	expect_locked(locked - 1);
 
 	while (inj_unmap(t.fd, t.a, IOVA_STORED, STORED_SIZE, &unmapped)) {
-		stored_expect(&t, buf, cut, true);
+		cut_expect(&t, IOVA_STORED, buf, STORED_SIZE, cut, true);
 		expect_locked(locked - 1);
 	}
 	CHECK(unmapped == STORED_SIZE - PAGE_SZ,

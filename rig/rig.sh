@@ -236,14 +236,20 @@ build_initramfs() {
 		> "$OUT/initramfs.cpio.gz"
 }
 
-# The kernel qemu_cmd boots: the test kernel unless set to the bench one
+# The kernel qemu_cmd boots: the test kernel unless set to the bench one.
+# edu sits behind a root port, as two functions of one slot: vfio-pci can
+# hot reset them by resetting the port's secondary bus (it cannot reset a
+# device on the root bus), and the pair, one iommu_group and one reset
+# domain, is what ownership of a reset is checked on.
 KERNEL_DIR=
 qemu_cmd() {
 	echo qemu-system-x86_64 \
 		-machine q35,kernel-irqchip=split -accel tcg -cpu max \
 		-m 2G -smp 2 -no-reboot -display none \
 		-device intel-iommu,intremap=on,caching-mode=on \
-		-device edu \
+		-device pcie-root-port,id=rp0,chassis=1 \
+		-device edu,bus=rp0,addr=0.0,multifunction=on \
+		-device edu,bus=rp0,addr=0.1 \
 		-device virtio-net-pci,iommu_platform=on,disable-legacy=on \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-kernel "${KERNEL_DIR:-$B}/arch/x86/boot/bzImage" \

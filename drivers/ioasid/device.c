@@ -441,6 +441,80 @@ void ioasid_unbind_device(struct ioasid_device *idev)
 }
 EXPORT_SYMBOL_GPL(ioasid_unbind_device);
 
+/**
+ * ioasid_device_ctx() - the context a device is bound to
+ * @idev: The binding, from ioasid_bind_device()
+ *
+ * For a driver that must tell whether two of its devices are bound to the
+ * same context, as a bus reset that reaches both requires. The context
+ * lives at least as long as the binding.
+ *
+ * Return: the @ctx @idev was bound with.
+ */
+struct ioasid_ctx *ioasid_device_ctx(struct ioasid_device *idev)
+{
+	return idev->ctx;
+}
+EXPORT_SYMBOL_GPL(ioasid_device_ctx);
+
+/**
+ * ioasid_device_id() - the id of a bound device in its context
+ * @idev: The binding, from ioasid_bind_device()
+ *
+ * Return: the id ioasid_bind_device() gave back, by which the device is
+ * named in the ioctls of its context.
+ */
+u32 ioasid_device_id(struct ioasid_device *idev)
+{
+	return idev->obj.id;
+}
+EXPORT_SYMBOL_GPL(ioasid_device_id);
+
+/**
+ * ioasid_ctx_has_group() - is a device of an iommu_group bound to a context?
+ * @ctx: The context
+ * @group: The iommu_group
+ *
+ * While a device of @group is bound to @ctx, the DMA of the whole group
+ * belongs to @ctx (see ioasid_bind_device()): no kernel driver and no other
+ * user can own any of its devices, so a driver may treat the others as
+ * owned by the user of @ctx too. The answer holds only as long as the
+ * caller keeps the bindings of @group from changing, for vfio by holding
+ * the device set lock that binding and unbinding take.
+ *
+ * Callable with locks held that the context's own must not nest in: vfio
+ * asks with the memory_lock of devices held, which its BAR faults take
+ * under the mmap_lock that pinning takes under the context's locks.
+ *
+ * Return: true when a device of @group is bound to @ctx.
+ */
+bool ioasid_ctx_has_group(struct ioasid_ctx *ctx, struct iommu_group *group)
+{
+	struct ioasid_device *idev;
+	struct ioasid_object *obj;
+	unsigned long id;
+	bool found = false;
+
+	/*
+	 * A device is in the table from its publication, after its group is
+	 * set, until its unbind takes it out, before the group is let go;
+	 * ids being bound hold a zero entry, which the walk skips.
+	 */
+	xa_lock(&ctx->objects);
+	xa_for_each(&ctx->objects, id, obj) {
+		if (obj->type != IOASID_OBJ_DEVICE)
+			continue;
+		idev = container_of(obj, struct ioasid_device, obj);
+		if (idev->igroup->group == group) {
+			found = true;
+			break;
+		}
+	}
+	xa_unlock(&ctx->objects);
+	return found;
+}
+EXPORT_SYMBOL_GPL(ioasid_ctx_has_group);
+
 /*
  * Find a bound device for an ioctl. Devices take no short-term references
  * (their unbind cannot wait for ioctls), so the device is used under the

@@ -14,6 +14,7 @@
 #include <linux/types.h>
 
 struct device;
+struct iommu_group;
 struct ioasid_access;
 struct ioasid_ctx;
 struct ioasid_device;
@@ -54,6 +55,9 @@ void ioasid_ctx_put(struct ioasid_ctx *ctx);
 struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 					 struct device *dev, u32 *dev_id);
 void ioasid_unbind_device(struct ioasid_device *idev);
+struct ioasid_ctx *ioasid_device_ctx(struct ioasid_device *idev);
+u32 ioasid_device_id(struct ioasid_device *idev);
+bool ioasid_ctx_has_group(struct ioasid_ctx *ctx, struct iommu_group *group);
 int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid);
 void ioasid_device_detach(struct ioasid_device *idev);
 int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
@@ -92,6 +96,22 @@ ioasid_bind_device(struct ioasid_ctx *ctx, struct device *dev, u32 *dev_id)
 
 static inline void ioasid_unbind_device(struct ioasid_device *idev)
 {
+}
+
+static inline struct ioasid_ctx *ioasid_device_ctx(struct ioasid_device *idev)
+{
+	return NULL;
+}
+
+static inline u32 ioasid_device_id(struct ioasid_device *idev)
+{
+	return 0;
+}
+
+static inline bool ioasid_ctx_has_group(struct ioasid_ctx *ctx,
+					struct iommu_group *group)
+{
+	return false;
 }
 
 static inline int ioasid_device_attach(struct ioasid_device *idev, u32 ioasid)

@@ -49,6 +49,9 @@
 
 #define EDU_REG_ID		0x00	/* 0xRRrr00ed: major, minor, magic */
 #define EDU_REG_ALIVE		0x04	/* reads back ~ what was written */
+#define EDU_REG_IRQ_STATUS	0x24	/* interrupt causes raised, not acked */
+#define EDU_REG_IRQ_RAISE	0x60	/* or these into it: INTx goes up */
+#define EDU_REG_IRQ_ACK		0x64	/* clear these: INTx drops at zero */
 #define EDU_REG_DMA_SRC		0x80
 #define EDU_REG_DMA_DST		0x88
 #define EDU_REG_DMA_COUNT	0x90
@@ -144,9 +147,14 @@ static bool edu_sysfs_id_is(const char *bdf, const char *attr,
 	return strtoul(val, NULL, 0) == id;
 }
 
-/* Find the first edu device; ENODEV when there is none */
-static int edu_find(char *bdf, size_t len)
+/*
+ * Find an edu device: the first one, or with @near another than @near on
+ * its PCI bus (a function of the same slot, say). ENODEV when there is
+ * none.
+ */
+static int edu_scan(char *bdf, size_t len, const char *near)
 {
+	const char *bus_end = near ? strrchr(near, ':') : NULL;
 	struct dirent *d;
 	DIR *dir;
 	int rc;
@@ -160,6 +168,9 @@ static int edu_find(char *bdf, size_t len)
 	while ((d = readdir(dir))) {
 		if (d->d_name[0] == '.')
 			continue;
+		if (near && (!strcmp(d->d_name, near) ||
+			     strncmp(d->d_name, near, bus_end - near + 1)))
+			continue;
 		if (edu_sysfs_id_is(d->d_name, "vendor", EDU_VENDOR) &&
 		    edu_sysfs_id_is(d->d_name, "device", EDU_DEVICE)) {
 			rc = (size_t)snprintf(bdf, len, "%s", d->d_name) < len ?
@@ -169,8 +180,16 @@ static int edu_find(char *bdf, size_t len)
 		}
 	}
 	closedir(dir);
+	if (near)
+		return edu_fail(ENODEV, "no other edu on the bus of %s", near);
 	return edu_fail(ENODEV, "no edu PCI device (%04x:%04x) in %s",
 			EDU_VENDOR, EDU_DEVICE, "/sys/bus/pci/devices");
+}
+
+/* Find the first edu device; ENODEV when there is none */
+static int edu_find(char *bdf, size_t len)
+{
+	return edu_scan(bdf, len, NULL);
 }
 
 /* Name of the driver @bdf is bound to into @drv, "" for none */
@@ -236,6 +255,26 @@ static int edu_bind_vfio_pci(const char *bdf)
 		return edu_fail(ENXIO, "%s is not bound to vfio-pci (%s?)",
 				bdf, "CONFIG_VFIO_PCI");
 	return 0;
+}
+
+/* Take @bdf from vfio-pci and leave it without a driver */
+static int edu_unbind_vfio_pci(const char *bdf)
+{
+	char path[PATH_MAX], drv[64];
+	int rc;
+
+	rc = edu_driver(bdf, drv, sizeof(drv));
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 bdf);
+	/* A lone newline clears the override */
+	rc = edu_sysfs_write(path, "\n");
+	if (rc)
+		return rc;
+	if (strcmp(drv, "vfio-pci"))
+		return 0;
+	return edu_sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf);
 }
 
 /* N of the vfio cdev /dev/vfio/devices/vfioN of @bdf */
@@ -400,6 +439,16 @@ static int edu_config16(struct edu_dev *edu, uint64_t cfg, unsigned int reg,
 	}
 	*val = le16toh(le);
 	return 0;
+}
+
+/* Offset of config space in the bound device's fd; 0 when unknown */
+static uint64_t edu_config_offset(struct edu_dev *edu)
+{
+	struct vfio_region_info info;
+
+	if (edu_region_info(edu, VFIO_PCI_CONFIG_REGION_INDEX, &info))
+		return 0;
+	return info.offset;
 }
 
 /* Let the bound device decode its BAR and master the bus */

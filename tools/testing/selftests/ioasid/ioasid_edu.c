@@ -13,6 +13,9 @@
  */
 #define EDU_LOG_PREFIX "# edu: "
 
+#include <poll.h>
+#include <sys/eventfd.h>
+
 #include "../kselftest_harness.h"
 #include "ioasid_vfio_utils.h"
 #include "edu.h"
@@ -486,6 +489,277 @@ TEST_F(edu, close_ioasid_first)
 	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
 	ASSERT_EQ(0, edu_open(&self->edu));
 	edu_up();
+	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+}
+
+/*
+ * Hot reset, as a VMM resets a device without FLR when its VM resets:
+ * edu has no reset of its own, so vfio-pci resets the secondary bus of the
+ * root port the rig puts it behind, with a second edu function beside it.
+ * Both functions are in one iommu_group, and one bus reset reaches both:
+ * vfio-pci allows it only when the caller owns both.
+ */
+FIXTURE(edu_reset) {
+	struct edu_dev edu;
+	struct edu_dev sib;	/* The other function */
+	bool sib_was_vfio;	/* Bound to vfio-pci before the test */
+	uint64_t cfg;		/* Where config space is in the device fd */
+	int fd;
+	uint32_t ioasid;
+	unsigned char *a;
+	unsigned char *b;
+};
+
+FIXTURE_SETUP(edu_reset)
+{
+	char drv[64];
+	int rc;
+
+	self->fd = -1;
+	self->edu.fd = -1;
+	self->sib.fd = -1;
+	self->sib_was_vfio = true;
+	rc = edu_prepare(&self->edu);
+	if (rc == ENODEV)
+		SKIP(return,
+		     "no edu PCI device (%04x:%04x): run in the rig's VM",
+		     EDU_VENDOR, EDU_DEVICE);
+	ASSERT_EQ(0, rc);
+	/* The rig's VM has two: a test without the second cannot pass */
+	ASSERT_EQ(0, edu_scan(self->sib.bdf, sizeof(self->sib.bdf),
+			      self->edu.bdf));
+	ASSERT_EQ(0, edu_driver(self->sib.bdf, drv, sizeof(drv)));
+	self->sib_was_vfio = !strcmp(drv, "vfio-pci");
+
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
+	self->a = alloc_buf(MAP_SIZE);
+	ASSERT_NE(NULL, self->a);
+	self->b = alloc_buf(MAP_SIZE);
+	ASSERT_NE(NULL, self->b);
+	fill_pattern(self->a, MAP_SIZE, 1);
+	ASSERT_EQ(0, edu_open(&self->edu));
+	ASSERT_EQ(0, edu_start(&self->edu, self->fd));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->a,
+				      MAP_SIZE, IOVA_A));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->b,
+				      MAP_SIZE, IOVA_B));
+	ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));
+	self->cfg = edu_config_offset(&self->edu);
+	ASSERT_NE(0, self->cfg);
+}
+
+FIXTURE_TEARDOWN(edu_reset)
+{
+	if (self->edu.bar)
+		edu_write32(self->edu.bar, EDU_REG_IRQ_ACK, ~0u);
+	edu_close(&self->edu);
+	edu_close(&self->sib);
+	/* Leave the second function as found: a bus reset at every close
+	 * of the first would slow down all the other tests.
+	 */
+	if (!self->sib_was_vfio)
+		edu_unbind_vfio_pci(self->sib.bdf);
+	if (self->fd >= 0)
+		close(self->fd);
+	munmap(self->a, MAP_SIZE);
+	munmap(self->b, MAP_SIZE);
+}
+
+/* VFIO_DEVICE_GET_PCI_HOT_RESET_INFO into @info with room for @max */
+static int reset_info(int dev_fd, struct vfio_pci_hot_reset_info *info,
+		      uint32_t max)
+{
+	info->argsz = sizeof(*info) + max * sizeof(info->devices[0]);
+	info->flags = 0;
+	info->count = 0;
+	return ioasid_call(dev_fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info);
+}
+
+/* The zero-length form of the cdev user: devices proven by the context */
+static int hot_reset(int dev_fd)
+{
+	struct vfio_pci_hot_reset reset = { .argsz = sizeof(reset) };
+
+	return ioasid_call(dev_fd, VFIO_DEVICE_PCI_HOT_RESET, &reset);
+}
+
+/* The devid reported for @bdf, or -2 when @info lacks it */
+static int64_t reset_devid(struct vfio_pci_hot_reset_info *info,
+			   const char *bdf)
+{
+	unsigned int seg, bus, dev, fn, i;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+		return -2;
+	for (i = 0; i < info->count; i++) {
+		struct vfio_pci_dependent_device *d = &info->devices[i];
+
+		if (d->segment == seg && d->bus == bus &&
+		    d->devfn == ((dev << 3) | fn))
+			return (int32_t)d->devid;
+	}
+	return -2;
+}
+
+/* PCI_STATUS of @edu as the device reports it */
+static uint16_t edu_pci_status(struct edu_dev *edu, uint64_t cfg)
+{
+	uint16_t status = 0;
+
+	if (edu_config16(edu, cfg, PCI_STATUS, &status, false))
+		return 0xffff;
+	return status;
+}
+
+/*
+ * Raise edu's INTx with an eventfd on it, as a VMM would have it: vfio-pci
+ * signals the eventfd and masks the line, which stays up in PCI_STATUS
+ * until the device is reset or the cause acked.
+ */
+static int edu_raise_intx(struct edu_dev *edu, int *efd)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+	struct pollfd pfd;
+	int rc;
+
+	*efd = eventfd(0, EFD_CLOEXEC);
+	if (*efd < 0)
+		return errno;
+	set->argsz = sizeof(buf);
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = VFIO_PCI_INTX_IRQ_INDEX;
+	set->start = 0;
+	set->count = 1;
+	memcpy(set->data, efd, sizeof(int32_t));
+	rc = ioasid_call(edu->fd, VFIO_DEVICE_SET_IRQS, set);
+	if (rc)
+		return rc;
+	edu_write32(edu->bar, EDU_REG_IRQ_RAISE, 1);
+	pfd.fd = *efd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, EDU_DMA_TIMEOUT_MS) != 1)
+		return edu_fail(ETIMEDOUT, "no INTx from edu in %d ms",
+				EDU_DMA_TIMEOUT_MS);
+	return 0;
+}
+
+/*
+ * The context's devices are reported by their ids in it; one of its group
+ * that no fd has bound is owned all the same; one the context cannot own
+ * makes the reset impossible, and the flags say so.
+ */
+TEST_F(edu_reset, info)
+{
+	struct {
+		struct vfio_pci_hot_reset_info hdr;
+		struct vfio_pci_dependent_device devices[8];
+	} r;
+
+	/* Asked without room, the count comes back */
+	ASSERT_EQ(ENOSPC, reset_info(self->edu.fd, &r.hdr, 0));
+	ASSERT_EQ(2, r.hdr.count);
+	r.hdr.argsz = offsetof(struct vfio_pci_hot_reset_info, count);
+	ASSERT_EQ(EINVAL, ioasid_call(self->edu.fd,
+				      VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+				      &r.hdr));
+
+	/* The second function has no driver: not the context's to reset */
+	ASSERT_EQ(0, edu_unbind_vfio_pci(self->sib.bdf));
+	ASSERT_EQ(0, reset_info(self->edu.fd, &r.hdr, 8));
+	ASSERT_EQ(2, r.hdr.count);
+	ASSERT_EQ(VFIO_PCI_HOT_RESET_FLAG_DEV_ID, r.hdr.flags);
+	ASSERT_EQ(self->edu.dev_id, reset_devid(&r.hdr, self->edu.bdf));
+	ASSERT_EQ(VFIO_PCI_DEVID_NOT_OWNED, reset_devid(&r.hdr, self->sib.bdf));
+
+	/* On vfio-pci, unopened: the context owns its group, hence it */
+	ASSERT_EQ(0, edu_bind_vfio_pci(self->sib.bdf));
+	ASSERT_EQ(0, reset_info(self->edu.fd, &r.hdr, 8));
+	ASSERT_EQ(VFIO_PCI_HOT_RESET_FLAG_DEV_ID |
+		  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED, r.hdr.flags);
+	ASSERT_EQ(self->edu.dev_id, reset_devid(&r.hdr, self->edu.bdf));
+	ASSERT_EQ(VFIO_PCI_DEVID_OWNED, reset_devid(&r.hdr, self->sib.bdf));
+
+	/* Bound to the context too, by its id, seen from either function */
+	ASSERT_EQ(0, edu_cdev_index(self->sib.bdf, &self->sib.index));
+	ASSERT_EQ(0, edu_open(&self->sib));
+	ASSERT_EQ(0, edu_bind(&self->sib, self->fd));
+	ASSERT_NE(self->edu.dev_id, self->sib.dev_id);
+	ASSERT_EQ(0, reset_info(self->sib.fd, &r.hdr, 8));
+	ASSERT_EQ(VFIO_PCI_HOT_RESET_FLAG_DEV_ID |
+		  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED, r.hdr.flags);
+	ASSERT_EQ(self->edu.dev_id, reset_devid(&r.hdr, self->edu.bdf));
+	ASSERT_EQ(self->sib.dev_id, reset_devid(&r.hdr, self->sib.bdf));
+}
+
+/*
+ * The reset reaches the device: the INTx it holds up drops, though edu
+ * itself still has the cause pending. Its attachment survives, so DMA
+ * goes on through the same IOASID.
+ */
+TEST_F(edu_reset, resets_device)
+{
+	int efd;
+
+	ASSERT_EQ(0, edu_bind_vfio_pci(self->sib.bdf));
+	ASSERT_EQ(0, edu_raise_intx(&self->edu, &efd));
+	ASSERT_EQ(PCI_STATUS_INTERRUPT,
+		  edu_pci_status(&self->edu, self->cfg) & PCI_STATUS_INTERRUPT);
+
+	ASSERT_EQ(0, hot_reset(self->edu.fd));
+	ASSERT_EQ(0, edu_pci_status(&self->edu, self->cfg) &
+		     PCI_STATUS_INTERRUPT);
+	ASSERT_EQ(1, edu_read32(self->edu.bar, EDU_REG_IRQ_STATUS));
+	close(efd);
+
+	/* The state vfio-pci restored lets the device work on */
+	ASSERT_EQ(0, edu_check_alive(self->edu.bar));
+	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+
+	/* From the second function, bound to the same context, as well */
+	ASSERT_EQ(0, edu_cdev_index(self->sib.bdf, &self->sib.index));
+	ASSERT_EQ(0, edu_open(&self->sib));
+	ASSERT_EQ(0, edu_bind(&self->sib, self->fd));
+	ASSERT_EQ(0, hot_reset(self->sib.fd));
+	memset(self->b, 0, MAP_SIZE);
+	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
+}
+
+/* A reset that is refused, or asked wrongly, leaves the device alone */
+TEST_F(edu_reset, refused)
+{
+	struct vfio_pci_hot_reset reset = { .argsz = sizeof(reset) };
+	int efd;
+
+	ASSERT_EQ(0, edu_unbind_vfio_pci(self->sib.bdf));
+	ASSERT_EQ(0, edu_raise_intx(&self->edu, &efd));
+
+	/* The second function is no one's: the bus cannot be reset */
+	ASSERT_EQ(EINVAL, hot_reset(self->edu.fd));
+
+	ASSERT_EQ(0, edu_bind_vfio_pci(self->sib.bdf));
+	/* Group fds are for devices opened through their group */
+	reset.count = 1;
+	ASSERT_EQ(EINVAL, ioasid_call(self->edu.fd, VFIO_DEVICE_PCI_HOT_RESET,
+				      &reset));
+	reset.count = 0;
+	reset.flags = 1;
+	ASSERT_EQ(EINVAL, ioasid_call(self->edu.fd, VFIO_DEVICE_PCI_HOT_RESET,
+				      &reset));
+	reset.flags = 0;
+	reset.argsz = offsetof(struct vfio_pci_hot_reset, count);
+	ASSERT_EQ(EINVAL, ioasid_call(self->edu.fd, VFIO_DEVICE_PCI_HOT_RESET,
+				      &reset));
+
+	/* Through none of them did the device see a reset */
+	ASSERT_EQ(PCI_STATUS_INTERRUPT,
+		  edu_pci_status(&self->edu, self->cfg) & PCI_STATUS_INTERRUPT);
+	close(efd);
 	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 }

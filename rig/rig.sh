@@ -424,7 +424,8 @@ bench_short() {
 	local start=$SECONDS
 	say "benchmark, short form (type1, iommufd, ioasid on VT-d; not a test)"
 	BENCH_RESULT=ok
-	KERNEL_DIR=$BB boot_cmd "ioasid_bench_vtd --short" "$CMDLINE" \
+	KERNEL_DIR=$BB boot_cmd \
+		"ioasid_bench_vtd --short && ioasid_bench_qemu --short" "$CMDLINE" \
 		"$OUT/bench.log" || BENCH_RESULT=fail
 	tr -d '\r' < "$OUT/bench.log" | sed '/^@@EXIT /d; s/^/    /'
 	say "benchmark ran for $((SECONDS - start)) s"
@@ -438,7 +439,9 @@ do_bench() {
 	build_all
 	build_bench_kernel
 	say "benchmark on VT-d: vfio type1, iommufd, ioasid"
-	KERNEL_DIR=$BB boot_cmd "ioasid_bench_vtd ${BENCH_ARGS:-}" "$CMDLINE" \
+	KERNEL_DIR=$BB boot_cmd \
+		"ioasid_bench_vtd ${BENCH_ARGS:-} && ioasid_bench_qemu ${QEMU_BENCH_ARGS:-}" \
+		"$CMDLINE" \
 		"$OUT/bench.log" || rc=$?
 	tr -d '\r' < "$OUT/bench.log" | sed '/^@@EXIT /d'
 	say "benchmark on the mock IOMMUs: iommufd's mock vs ioasid's mock"

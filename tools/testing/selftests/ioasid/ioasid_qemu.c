@@ -13,29 +13,20 @@
  * across the VM (FOLL_PIN in /proc/vmstat): all of L2 RAM while QEMU runs,
  * once for two devices, none after it quits or is killed.
  *
- * These are the controls the /dev/ioasid clients are compared against:
- * QEMU 7.2 as Debian ships it on vfio's own type1 container, and QEMU
- * 10.0.2 (built by the rig from Debian's source, the path of its binary in
- * /etc/rig-qemu) on iommufd, in the same boot.
+ * Three stacks in one boot: QEMU 7.2 as Debian ships it on vfio's own
+ * type1 container, and QEMU 10.0.2 built by the rig from Debian's source
+ * with qemu/patches (the path of its binary in /etc/rig-qemu) on iommufd
+ * and on /dev/ioasid. The last fixture checks the messages of QEMU's
+ * /dev/ioasid backend when it cannot start.
  */
 #define EDU_LOG_PREFIX "# edu: "
 
 #include "../kselftest_harness.h"
 #include "ioasid_utils.h"
 #include "edu.h"
+#include "qemu_l2.h"
 
-#include <signal.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-
-#define HOST		"/host"
-#define QEMU		"/usr/bin/qemu-system-x86_64"
-/* Where the rig says its QEMU build is, in the host's root */
-#define RIG_QEMU	"/etc/rig-qemu"
-/* edu in L2: slot 4 of bus 0 and up, BAR 0 at EDU_L2_BAR and up */
-#define EDU_L2_SLOT	4
+/* edu in L2: at L2_SLOT and up, BAR 0 at EDU_L2_BAR and up */
 #define EDU_L2_BAR	0xfe000000ULL
 #define EDU_L2_BAR_SIZE	0x100000ULL
 /* L2 RAM, all of it mapped for DMA by QEMU */
@@ -48,237 +39,13 @@
 /* Past the L2's 128 MiB of RAM, below edu's 28-bit DMA mask */
 #define L2_HOLE		0xa000000ULL
 #define DMA_LEN		1024
-/* A qtest answer: "OK 0x" and two digits a byte */
-#define QT_LINE		(2 * DMA_LEN + 64)
-
-/* Mount the host's root on HOST with what a chroot into it needs */
-static int hostroot(void)
-{
-	static const char * const binds[] = { "/proc", "/sys", "/dev" };
-	char path[64];
-	unsigned int i;
-
-	if (!access(HOST QEMU, X_OK))
-		return 0;
-	mkdir(HOST, 0755);
-	if (mount("hostroot", HOST, "9p", MS_RDONLY,
-		  "trans=virtio,version=9p2000.L,cache=loose"))
-		return errno;
-	for (i = 0; i < ARRAY_SIZE(binds); i++) {
-		snprintf(path, sizeof(path), HOST "%s", binds[i]);
-		if (mount(binds[i], path, NULL, MS_BIND | MS_REC, NULL))
-			return errno;
-	}
-	if (mount("tmpfs", HOST "/tmp", "tmpfs", 0, NULL) ||
-	    mount("tmpfs", HOST "/run", "tmpfs", 0, NULL))
-		return errno;
-	return access(HOST QEMU, X_OK) ? errno : 0;
-}
-
-/* Can the host's root run @path? 0 or an errno */
-static int host_access(const char *path)
-{
-	char full[sizeof(HOST) + 256];
-
-	snprintf(full, sizeof(full), HOST "%s", path);
-	return access(full, X_OK) ? errno : 0;
-}
-
-struct l2 {
-	pid_t pid;
-	FILE *in;	/* qtest commands */
-	FILE *out;	/* qtest answers */
-};
-
-/*
- * Start QEMU binary @qemu of the host's root in its own process group,
- * qtest on stdio, the @n edu functions @bdfs passed through to slots
- * EDU_L2_SLOT and up, on vfio's container or, with @backend ("iommufd" or
- * "ioasid"), on one object of that type
- */
-static int l2_start(struct l2 *q, const char *qemu, char (*bdfs)[32],
-		    unsigned int n, const char *backend)
-{
-	/* Firmware from Debian's QEMU: the rig's build has none */
-	char *argv[32] = {
-		(char *)qemu, "-machine", "q35", "-accel", "tcg", "-S",
-		"-qtest", "stdio", "-display", "none", "-nodefaults",
-		"-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
-		"-m", NULL,
-	};
-	int to[2], from[2], argc = 17;
-	char dev[2][128], obj[64], mem[16];
-	pid_t parent = getpid();
-	unsigned int i;
-
-	if (n > ARRAY_SIZE(dev))
-		return edu_fail(EINVAL, "%u devices, at most %zu", n,
-				ARRAY_SIZE(dev));
-	snprintf(mem, sizeof(mem), "%d", L2_RAM_MB);
-	argv[16] = mem;
-	for (i = 0; i < n; i++) {
-		snprintf(dev[i], sizeof(dev[i]),
-			 "vfio-pci,host=%s,addr=%02x.0%s%s%s", bdfs[i],
-			 EDU_L2_SLOT + i, backend ? "," : "",
-			 backend ? backend : "", backend ? "=be0" : "");
-		argv[argc++] = "-device";
-		argv[argc++] = dev[i];
-	}
-	if (backend) {
-		snprintf(obj, sizeof(obj), "%s,id=be0", backend);
-		argv[argc++] = "-object";
-		argv[argc++] = obj;
-	}
-	if (pipe2(to, O_CLOEXEC))
-		return errno;
-	if (pipe2(from, O_CLOEXEC)) {
-		close(to[0]);
-		close(to[1]);
-		return errno;
-	}
-	q->pid = fork();
-	if (!q->pid) {
-		int err = open(HOST "/tmp/qemu.log",
-			       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-		/* Gone with the test, even one the harness kills */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setpgid(0, 0);
-		dup2(to[0], 0);
-		dup2(from[1], 1);
-		if (err >= 0)
-			dup2(err, 2);
-		if (chroot(HOST) || chdir("/"))
-			_exit(127);
-		execv(qemu, argv);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	if (q->pid < 0) {
-		close(to[1]);
-		close(from[0]);
-		return errno;
-	}
-	/* Before any kill of the group: whichever of the two runs first */
-	setpgid(q->pid, q->pid);
-	q->in = fdopen(to[1], "w");
-	q->out = fdopen(from[0], "r");
-	return q->in && q->out ? 0 : ENOMEM;
-}
-
-/*
- * QEMU does not leave when its qtest input closes: end its group with
- * @sig, and give how QEMU ended
- */
-static int l2_stop_sig(struct l2 *q, int sig)
-{
-	int status = -1;
-
-	if (q->pid <= 0)
-		return status;
-	kill(q->pid, sig);
-	if (sig == SIGKILL)
-		kill(-q->pid, SIGKILL);
-	if (q->in)
-		fclose(q->in);
-	q->in = NULL;
-	waitpid(q->pid, &status, 0);
-	/* Anything QEMU left behind in its group */
-	kill(-q->pid, SIGKILL);
-	if (q->out)
-		fclose(q->out);
-	q->out = NULL;
-	q->pid = 0;
-	return status;
-}
-
-static void l2_stop(struct l2 *q)
-{
-	l2_stop_sig(q, SIGKILL);
-}
-
-/*
- * Pages pinned for DMA (FOLL_PIN) in the whole VM, which runs nothing
- * else that pins: -1 when /proc/vmstat does not say
- */
-static long foll_pins(void)
-{
-	long long acquired = -1, released = -1, v;
-	char name[64];
-	FILE *f;
-
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			released = v;
-	}
-	fclose(f);
-	return acquired < 0 || released < 0 ? -1 : acquired - released;
-}
-
-/* Wait up to 5 s for the pins to come back to @base; the last count */
-static long pins_settle(long base)
-{
-	uint64_t t0 = edu_now_ms();
-	long now;
-
-	while ((now = foll_pins()) != base && edu_now_ms() - t0 < 5000)
-		usleep(10000);
-	return now;
-}
-
-/* One qtest command; its answer after "OK" into @ans. 0 or -1 */
-static int __printf(4, 5)
-qt(struct l2 *q, char *ans, size_t len, const char *fmt, ...)
-{
-	static char line[QT_LINE];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(q->in, fmt, ap);
-	va_end(ap);
-	fputc('\n', q->in);
-	/* QEMU gone: EPIPE, SIGPIPE being ignored */
-	if (fflush(q->in))
-		return -1;
-	do {
-		if (!fgets(line, sizeof(line), q->out))
-			return -1;
-	} while (!strncmp(line, "IRQ", 3));	/* asynchronous, not ours */
-	if (strncmp(line, "OK", 2))
-		return -1;
-	line[strcspn(line, "\n")] = 0;
-	if (ans)
-		snprintf(ans, len, "%s", line[2] ? line + 3 : "");
-	return 0;
-}
-
-static int __printf(3, 4)
-qt_val(struct l2 *q, uint64_t *val, const char *fmt, ...)
-{
-	char cmd[64], ans[64];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (qt(q, ans, sizeof(ans), "%s", cmd))
-		return -1;
-	*val = strtoull(ans, NULL, 0);
-	return 0;
-}
+/* A qtest answer: "OK 0x" and two digits a byte of DMA_LEN fit in it */
+#define QT_LINE		L2_QT_LINE
 
 /* Config space of edu number @i in L2, by the 0xcf8/0xcfc mechanism */
 static uint32_t cfg_addr(unsigned int i, unsigned int reg)
 {
-	return 0x80000000u | ((EDU_L2_SLOT + i) << 11) | reg;
+	return 0x80000000u | ((L2_SLOT + i) << 11) | reg;
 }
 
 /* BAR 0 of edu number @i in L2 */
@@ -349,6 +116,11 @@ FIXTURE_VARIANT_ADD(qemu, iommufd) {
 	.backend = "iommufd",
 };
 
+/* The rig's QEMU 10.0.2 with qemu/patches: /dev/ioasid and the cdev */
+FIXTURE_VARIANT_ADD(qemu, ioasid) {
+	.backend = "ioasid",
+};
+
 FIXTURE_SETUP(qemu)
 {
 	char drv[64];
@@ -370,17 +142,8 @@ FIXTURE_SETUP(qemu)
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(self->qemu, sizeof(self->qemu), "%s", QEMU);
 	if (variant->backend) {
-		FILE *f = fopen(RIG_QEMU, "r");
-		char path[sizeof(self->qemu) - sizeof(HOST)];
-
-		if (!f || !fgets(path, sizeof(path), f)) {
-			if (f)
-				fclose(f);
+		if (rig_qemu(self->qemu, sizeof(self->qemu) - sizeof(HOST)))
 			SKIP(return, "no QEMU 10 from the rig (%s)", RIG_QEMU);
-		}
-		fclose(f);
-		path[strcspn(path, "\n")] = 0;
-		snprintf(self->qemu, sizeof(self->qemu), "%s", path);
 		ASSERT_EQ(0, host_access(self->qemu));
 	}
 	self->pins = foll_pins();
@@ -428,7 +191,7 @@ static void l2_edu_up(struct __test_metadata *_metadata, struct l2 *q,
 {
 	unsigned int i;
 
-	ASSERT_EQ(0, l2_start(q, qemu, bdfs, n, backend));
+	ASSERT_EQ(0, l2_start(q, qemu, bdfs, n, backend, L2_RAM_MB));
 	for (i = 0; i < n; i++)
 		l2_edu_init(_metadata, q, i);
 }
@@ -464,12 +227,30 @@ static void l2_round_trip(struct __test_metadata *_metadata, struct l2 *q,
  */
 #define L2_TIMEOUT	120
 
-/* edu, passed through to the L2, copies L2 RAM to L2 RAM by DMA */
+/*
+ * edu, passed through to the L2, copies L2 RAM to L2 RAM by DMA. What the
+ * backend did to get there, from QEMU's trace, is in the log: the demo.
+ */
 TEST_F_TIMEOUT(qemu, edu_dma_round_trip, L2_TIMEOUT)
 {
+	char trace[32], line[256];
+	FILE *f;
+
+	if (variant->backend) {
+		snprintf(trace, sizeof(trace), "%s_*", variant->backend);
+		self->q.trace = trace;
+	}
 	l2_edu_up(_metadata, &self->q, self->qemu, self->bdf, 1,
 		  variant->backend);
 	l2_round_trip(_metadata, &self->q, 0);
+	TH_LOG("%ld pages pinned; QEMU's trace:", foll_pins() - self->pins);
+	f = fopen(HOST "/tmp/qemu.log", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		TH_LOG("%s", line);
+	}
+	fclose(f);
 }
 
 /*
@@ -550,6 +331,109 @@ TEST_F_TIMEOUT(qemu, two_devices_share_mappings, L2_TIMEOUT)
 	l2_round_trip(_metadata, &self->q, 1);
 	l2_stop(&self->q);
 	ASSERT_EQ(self->pins, pins_settle(self->pins));
+}
+
+/*
+ * The errors of QEMU's /dev/ioasid backend: QEMU refuses to start with a
+ * clear message, pins nothing and leaves the kernel quiet (the rig's scan
+ * of the guest's dmesg checks that part).
+ */
+FIXTURE(qemu_ioasid_errors) {
+	struct l2 q;
+	char bdf[1][32];
+	char qemu[256];
+	long pins;
+};
+
+FIXTURE_SETUP(qemu_ioasid_errors)
+{
+	int rc = hostroot();
+
+	if (rc)
+		SKIP(return, "no host root over virtio-9p: %s", strerror(rc));
+	if (edu_find(self->bdf[0], sizeof(self->bdf[0])))
+		SKIP(return, "no edu device");
+	ASSERT_EQ(0, edu_bind_vfio_pci(self->bdf[0]));
+	signal(SIGPIPE, SIG_IGN);
+	if (rig_qemu(self->qemu, sizeof(self->qemu) - sizeof(HOST)))
+		SKIP(return, "no QEMU 10 from the rig (%s)", RIG_QEMU);
+	ASSERT_EQ(0, host_access(self->qemu));
+	self->pins = foll_pins();
+	ASSERT_LE(0, self->pins);
+}
+
+FIXTURE_TEARDOWN(qemu_ioasid_errors)
+{
+	l2_stop(&self->q);
+}
+
+/* QEMU must fail to start, exit with 1 and say @what on stderr */
+static void l2_refused(struct __test_metadata *_metadata, struct l2 *q,
+		       const char *qemu, char (*bdf)[32], const char *what)
+{
+	char line[512];
+	bool said = false;
+	int status;
+	FILE *f;
+
+	ASSERT_EQ(0, l2_start(q, qemu, bdf, 1, "ioasid", L2_RAM_MB));
+	ASSERT_NE(0, qt(q, NULL, 0, "outl 0xcf8 0x%x", cfg_addr(0, 0)));
+	status = l2_stop_sig(q, SIGKILL);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(1, WEXITSTATUS(status));
+	f = fopen(HOST "/tmp/qemu.log", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		TH_LOG("QEMU: %s", line);
+		said |= !!strstr(line, what);
+	}
+	fclose(f);
+	ASSERT_TRUE(said);
+}
+
+/* ioasid= names an object the command line does not create */
+TEST_F_TIMEOUT(qemu_ioasid_errors, missing_object, L2_TIMEOUT)
+{
+	self->q.no_object = true;
+	l2_refused(_metadata, &self->q, self->qemu, self->bdf,
+		   "'be0' not found");
+	ASSERT_EQ(self->pins, pins_settle(self->pins));
+}
+
+/* A kernel without /dev/ioasid */
+TEST_F_TIMEOUT(qemu_ioasid_errors, no_dev_ioasid, L2_TIMEOUT)
+{
+	self->q.no_node = true;
+	l2_refused(_metadata, &self->q, self->qemu, self->bdf,
+		   "/dev/ioasid: No such file or directory");
+	ASSERT_EQ(self->pins, pins_settle(self->pins));
+}
+
+/*
+ * The device is bound to another context already: QEMU cannot have it,
+ * and the binding it could not take works on
+ */
+TEST_F_TIMEOUT(qemu_ioasid_errors, device_bound_elsewhere, L2_TIMEOUT)
+{
+	struct edu_dev edu;
+	uint32_t ioasid;
+	int fd;
+
+	ASSERT_EQ(0, edu_prepare(&edu));
+	ASSERT_EQ(0, edu_open(&edu));
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, edu_start(&edu, fd));
+
+	l2_refused(_metadata, &self->q, self->qemu, self->bdf, "in use");
+	ASSERT_EQ(self->pins, pins_settle(self->pins));
+
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	ASSERT_EQ(0, edu_attach(&edu, ioasid));
+	ASSERT_EQ(0, edu_check_alive(edu.bar));
+	edu_close(&edu);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -79,6 +80,8 @@ struct l2 {
 	bool no_node;	/* hide /dev/ioasid, as a kernel without it */
 	/* QEMU trace events to enable, to stderr: "ioasid_*", say */
 	const char *trace;
+	/* Guest RAM from a shared memfd rather than anonymous memory */
+	bool memfd;
 };
 
 /* The host's /dev for QEMU, but for /dev/ioasid: 0 or an errno */
@@ -134,7 +137,7 @@ static int l2_start(struct l2 *q, const char *qemu, char (*bdfs)[32],
 		"-m", NULL,
 	};
 	int to[2], from[2], argc = 17;
-	char dev[2][128], obj[64], mem[16];
+	char dev[2][128], obj[64], mem[16], ram[96];
 	pid_t parent = getpid();
 	unsigned int i;
 
@@ -146,6 +149,14 @@ static int l2_start(struct l2 *q, const char *qemu, char (*bdfs)[32],
 	}
 	snprintf(mem, sizeof(mem), "%u", mem_mb);
 	argv[16] = mem;
+	if (q->memfd) {
+		snprintf(ram, sizeof(ram),
+			 "memory-backend-memfd,id=ram0,size=%uM,share=on",
+			 mem_mb);
+		argv[2] = "q35,memory-backend=ram0";
+		argv[argc++] = "-object";
+		argv[argc++] = ram;
+	}
 	for (i = 0; i < n; i++) {
 		snprintf(dev[i], sizeof(dev[i]),
 			 "vfio-pci,host=%s,addr=%02x.0%s%s%s", bdfs[i],
@@ -236,19 +247,38 @@ static void l2_stop(struct l2 *q)
 	l2_stop_sig(q, SIGKILL);
 }
 
+static uint64_t l2_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
- * Pages pinned for DMA (FOLL_PIN) in the whole VM, which runs nothing
- * else that pins: -1 when /proc/vmstat does not say
+ * Pins taken for DMA (FOLL_PIN) in the whole VM, which runs nothing else
+ * that pins, as a count that only a difference makes sense of: LONG_MIN
+ * when /proc/vmstat does not say. The per-CPU parts of the counters are
+ * folded in first (vm.stat_refresh), or two counts a second apart could
+ * differ with nothing pinned or unpinned in between.
  */
 static long foll_pins(void)
 {
 	long long acquired = -1, released = -1, v;
 	char name[64];
 	FILE *f;
+	int fd;
 
+	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) != 1)
+			fprintf(stderr, "# vm.stat_refresh: %s\n",
+				strerror(errno));
+		close(fd);
+	}
 	f = fopen("/proc/vmstat", "r");
 	if (!f)
-		return -1;
+		return LONG_MIN;
 	while (fscanf(f, "%63s %lld", name, &v) == 2) {
 		if (!strcmp(name, "nr_foll_pin_acquired"))
 			acquired = v;
@@ -256,15 +286,7 @@ static long foll_pins(void)
 			released = v;
 	}
 	fclose(f);
-	return acquired < 0 || released < 0 ? -1 : acquired - released;
-}
-
-static uint64_t l2_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return acquired < 0 || released < 0 ? LONG_MIN : acquired - released;
 }
 
 /* Wait up to 5 s for the pins to come back to @base; the last count */
@@ -274,7 +296,7 @@ static long pins_settle(long base)
 	long now;
 
 	while ((now = foll_pins()) != base && l2_now_ms() - t0 < 5000)
-		usleep(10000);
+		usleep(50000);
 	return now;
 }
 

@@ -327,15 +327,35 @@ TEST_F_TIMEOUT(qemu, sigkill_unpins_all, L2_TIMEOUT)
  * Both edu functions in one QEMU: each DMAs through the address space QEMU
  * set up, and guest RAM is pinned once for the two, not once per device,
  * and charged once: to QEMU's VmLck by type1 and by /dev/ioasid's default
- * accounting (iommufd charges the user, which no file shows)
+ * accounting (iommufd charges the user, which no file shows). Having both
+ * functions, QEMU resets them, which they need for lack of FLR, with a bus
+ * reset at machine reset: through vfio-pci's cdev path on iommufd and
+ * /dev/ioasid (the rig's QEMU, whose trace tells).
  */
 TEST_F_TIMEOUT(qemu, two_devices_share_mappings, L2_TIMEOUT)
 {
+	bool reset = false;
 	long pinned, locked;
+	char line[256];
+	FILE *f;
 
 	ASSERT_EQ(0, edu_bind_vfio_pci(self->bdf[1]));
+	if (variant->backend)
+		self->q.trace = "vfio_pci_hot_reset*";
 	l2_edu_up(_metadata, &self->q, self->qemu, self->bdf, 2,
 		  variant->backend);
+	if (variant->backend) {
+		f = fopen(HOST "/tmp/qemu.log", "r");
+		ASSERT_NE(NULL, f);
+		while (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = 0;
+			TH_LOG("%s", line);
+			reset |= strstr(line, "vfio_pci_hot_reset_result") &&
+				 strstr(line, "hot reset: Success");
+		}
+		fclose(f);
+		ASSERT_TRUE(reset);
+	}
 	pinned = foll_pins() - self->pins;
 	TH_LOG("%ld pages pinned for two devices", pinned);
 	ASSERT_LE(L2_PINNED_MIN, pinned);

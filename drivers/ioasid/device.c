@@ -478,9 +478,11 @@ EXPORT_SYMBOL_GPL(ioasid_device_id);
  * While a device of @group is bound to @ctx, the DMA of the whole group
  * belongs to @ctx (see ioasid_bind_device()): no kernel driver and no other
  * user can own any of its devices, so a driver may treat the others as
- * owned by the user of @ctx too. The answer holds only as long as the
- * caller keeps the bindings of @group from changing, for vfio by holding
- * the device set lock that binding and unbinding take.
+ * owned by the user of @ctx too. The answer can be out of date as soon as
+ * it is given, since the group's devices may be bound and unbound by other
+ * drivers or under other locks; it suits checks that fail safe, such as
+ * vfio's, which asks about devices whose opening waits for the device set
+ * lock it holds.
  *
  * Callable with locks held that the context's own must not nest in: vfio
  * asks with the memory_lock of devices held, which its BAR faults take

@@ -159,6 +159,9 @@ static int edu_scan(char *bdf, size_t len, const char *near)
 	DIR *dir;
 	int rc;
 
+	if (near && !bus_end)
+		return edu_fail(EINVAL, "%s is no PCI address", near);
+
 	dir = opendir("/sys/bus/pci/devices");
 	if (!dir) {
 		rc = errno;

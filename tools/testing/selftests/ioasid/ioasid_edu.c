@@ -48,6 +48,25 @@ FIXTURE(edu) {
 	unsigned char *b;
 };
 
+/*
+ * A context with IOASID @ioasid, buffers @a (with a pattern) and @b (zero)
+ * for it, and @edu opened but not bound
+ */
+static void edu_ctx_setup(struct __test_metadata *_metadata,
+			  struct edu_dev *edu, int *fd, uint32_t *ioasid,
+			  unsigned char **a, unsigned char **b)
+{
+	*fd = ioasid_open();
+	ASSERT_LE(0, *fd);
+	ASSERT_EQ(0, ioasid_create(*fd, ioasid));
+	*a = alloc_buf(MAP_SIZE);
+	ASSERT_NE(NULL, *a);
+	*b = alloc_buf(MAP_SIZE);
+	ASSERT_NE(NULL, *b);
+	fill_pattern(*a, MAP_SIZE, 1);
+	ASSERT_EQ(0, edu_open(edu));
+}
+
 FIXTURE_SETUP(edu)
 {
 	int rc;
@@ -60,16 +79,8 @@ FIXTURE_SETUP(edu)
 		     "no edu PCI device (%04x:%04x): run in the rig's VM",
 		     EDU_VENDOR, EDU_DEVICE);
 	ASSERT_EQ(0, rc);
-
-	self->fd = ioasid_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
-	self->a = alloc_buf(MAP_SIZE);
-	ASSERT_NE(NULL, self->a);
-	self->b = alloc_buf(MAP_SIZE);
-	ASSERT_NE(NULL, self->b);
-	fill_pattern(self->a, MAP_SIZE, 1);
-	ASSERT_EQ(0, edu_open(&self->edu));
+	edu_ctx_setup(_metadata, &self->edu, &self->fd, &self->ioasid,
+		      &self->a, &self->b);
 }
 
 FIXTURE_TEARDOWN(edu)
@@ -532,15 +543,8 @@ FIXTURE_SETUP(edu_reset)
 	ASSERT_EQ(0, edu_driver(self->sib.bdf, drv, sizeof(drv)));
 	self->sib_was_vfio = !strcmp(drv, "vfio-pci");
 
-	self->fd = ioasid_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
-	self->a = alloc_buf(MAP_SIZE);
-	ASSERT_NE(NULL, self->a);
-	self->b = alloc_buf(MAP_SIZE);
-	ASSERT_NE(NULL, self->b);
-	fill_pattern(self->a, MAP_SIZE, 1);
-	ASSERT_EQ(0, edu_open(&self->edu));
+	edu_ctx_setup(_metadata, &self->edu, &self->fd, &self->ioasid,
+		      &self->a, &self->b);
 	ASSERT_EQ(0, edu_start(&self->edu, self->fd));
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->a,
 				      MAP_SIZE, IOVA_A));
@@ -610,7 +614,7 @@ static int64_t reset_devid(struct vfio_pci_hot_reset_info *info,
 /* Is INTx up in PCI_STATUS of @edu, as the device reports it? */
 static int edu_intx_up(struct edu_dev *edu, uint64_t cfg, bool *up)
 {
-	uint16_t status;
+	uint16_t status = 0;
 	int rc;
 
 	rc = edu_config16(edu, cfg, PCI_STATUS, &status, false);

@@ -619,11 +619,60 @@ void ioasid_device_destroy(struct ioasid_device *idev)
 		kfree(igroup);
 	}
 	/* With no device left, the next one bound selects the IOMMU anew */
-	if (list_empty(&ctx->groups)) {
+	if (list_empty(&ctx->groups) && !ctx->iommu_holds) {
 		spin_lock(&ctx->caps_lock);
 		ctx->iommu_ops = NULL;
 		spin_unlock(&ctx->caps_lock);
 	}
 	mutex_unlock(&ctx->lock);
 	kfree(idev);
+}
+
+/**
+ * ioasid_ctx_hold_iommu() - select the IOMMU of a device without binding it
+ * @ctx: The context
+ * @dev: A device behind the IOMMU wanted
+ *
+ * For the vfio container shim, which must know its IOMMU when a vfio group
+ * is set to it, before any of its devices is bound: select the IOMMU of
+ * @dev if the context has none, and keep it selected until
+ * ioasid_ctx_unhold_iommu(), even with no device bound.
+ *
+ * Return: 0, -EXDEV when the context selected another IOMMU, or the error
+ * of allocating a domain for @dev.
+ */
+int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct device *dev)
+{
+	struct ioasid_caps caps;
+	int rc = 0;
+
+	mutex_lock(&ctx->lock);
+	if (!ctx->iommu_ops) {
+		rc = ioasid_probe_caps(dev, &caps);
+		if (!rc) {
+			spin_lock(&ctx->caps_lock);
+			ctx->iommu_ops = dev_iommu_ops(dev);
+			ctx->caps = caps;
+			spin_unlock(&ctx->caps_lock);
+		}
+	} else if (dev_iommu_ops(dev) != ctx->iommu_ops) {
+		rc = -EXDEV;
+	}
+	if (!rc)
+		ctx->iommu_holds++;
+	mutex_unlock(&ctx->lock);
+	return rc;
+}
+
+/* Undo ioasid_ctx_hold_iommu() */
+void ioasid_ctx_unhold_iommu(struct ioasid_ctx *ctx)
+{
+	mutex_lock(&ctx->lock);
+	if (!WARN_ON(!ctx->iommu_holds) && !--ctx->iommu_holds &&
+	    list_empty(&ctx->groups)) {
+		spin_lock(&ctx->caps_lock);
+		ctx->iommu_ops = NULL;
+		spin_unlock(&ctx->caps_lock);
+	}
+	mutex_unlock(&ctx->lock);
 }

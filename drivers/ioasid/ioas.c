@@ -28,7 +28,7 @@
 #include "ioasid_private.h"
 
 /* A normal IOASID; a nested or delegated one is a bad request */
-static struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id)
+struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id)
 {
 	struct ioasid_object *obj;
 
@@ -36,6 +36,33 @@ static struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id)
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
 	return container_of(obj, struct ioasid_ioas, obj);
+}
+
+/* A new, empty normal IOASID, not yet in the table */
+static struct ioasid_ioas *ioasid_ioas_alloc(bool nest_parent,
+					     unsigned long max_pgsize)
+{
+	struct ioasid_ioas *ioas;
+
+	ioas = kzalloc(sizeof(*ioas), GFP_KERNEL_ACCOUNT);
+	if (!ioas)
+		return NULL;
+	ioas->nest_parent = nest_parent;
+	ioas->max_pgsize = max_pgsize;
+	mutex_init(&ioas->mutex);
+	ioas->areas = RB_ROOT_CACHED;
+	ioas->reserved = RB_ROOT_CACHED;
+	ioas->stuck = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&ioas->domains);
+	INIT_LIST_HEAD(&ioas->accesses);
+	ioas->unpinning = RB_ROOT_CACHED;
+	return ioas;
+}
+
+static void ioasid_ioas_free(struct ioasid_ioas *ioas)
+{
+	mutex_destroy(&ioas->mutex);
+	kfree(ioas);
 }
 
 int ioasid_ioas_create(struct ioasid_ucmd *ucmd)
@@ -58,19 +85,10 @@ int ioasid_ioas_create(struct ioasid_ucmd *ucmd)
 	    ioasid_ctx_caps(ucmd->ctx, &caps) && !caps.formats)
 		return -EOPNOTSUPP;
 
-	ioas = kzalloc(sizeof(*ioas), GFP_KERNEL_ACCOUNT);
+	ioas = ioasid_ioas_alloc(cmd->flags & IOASID_CREATE_NEST_PARENT,
+				 cmd->max_pgsize);
 	if (!ioas)
 		return -ENOMEM;
-	ioas->nest_parent = cmd->flags & IOASID_CREATE_NEST_PARENT;
-	ioas->max_pgsize = cmd->max_pgsize;
-	mutex_init(&ioas->mutex);
-	ioas->areas = RB_ROOT_CACHED;
-	ioas->reserved = RB_ROOT_CACHED;
-	ioas->stuck = RB_ROOT_CACHED;
-	INIT_LIST_HEAD(&ioas->domains);
-	INIT_LIST_HEAD(&ioas->accesses);
-	ioas->unpinning = RB_ROOT_CACHED;
-
 	rc = ioasid_object_reserve(ucmd->ctx, &ioas->obj, IOASID_OBJ_IOAS);
 	if (rc)
 		goto err_free;
@@ -84,9 +102,37 @@ int ioasid_ioas_create(struct ioasid_ucmd *ucmd)
 err_abort:
 	ioasid_object_abort(ucmd->ctx, &ioas->obj);
 err_free:
-	mutex_destroy(&ioas->mutex);
-	kfree(ioas);
+	ioasid_ioas_free(ioas);
 	return rc;
+}
+
+/**
+ * ioasid_ioas_new() - create a normal IOASID for the kernel's own use
+ * @ctx: Context whose table gets it
+ * @max_pgsize: Largest IOMMU page its mappings may use, 0 for no limit
+ * @id: Set to its id
+ *
+ * For the vfio container shim, which keeps its mappings in an IOASID of
+ * the context like any other.
+ *
+ * Return: 0, -ENOMEM or -ENOSPC.
+ */
+int ioasid_ioas_new(struct ioasid_ctx *ctx, unsigned long max_pgsize, u32 *id)
+{
+	struct ioasid_ioas *ioas;
+	int rc;
+
+	ioas = ioasid_ioas_alloc(false, max_pgsize);
+	if (!ioas)
+		return -ENOMEM;
+	rc = ioasid_object_reserve(ctx, &ioas->obj, IOASID_OBJ_IOAS);
+	if (rc) {
+		ioasid_ioas_free(ioas);
+		return rc;
+	}
+	*id = ioas->obj.id;
+	ioasid_object_publish(ctx, &ioas->obj);
+	return 0;
 }
 
 /**
@@ -437,7 +483,8 @@ static u64 ioasid_map_align(struct ioasid_caps *caps, u64 addr, u64 length)
  * @iova: The IOVA, in or out
  * @length: Bytes of the whole placement
  * @align: Alignment of a chosen IOVA
- * @ucmd: The call, answered before the areas become visible
+ * @ucmd: The call, answered before the areas become visible; NULL when
+ *        the caller has nothing to answer (the IOVA is fixed)
  * @cmd_len: Size of the kernel's struct of @ucmd
  */
 struct ioasid_placement {
@@ -496,7 +543,8 @@ again:
 	 * a userfaultfd could then hold forever.
 	 */
 	*place->iova = iova;
-	rc = ioasid_ucmd_respond_nofault(place->ucmd, place->cmd_len);
+	rc = place->ucmd ? ioasid_ucmd_respond_nofault(place->ucmd,
+						       place->cmd_len) : 0;
 	if (rc) {
 		faulted = true;
 		ioasid_domains_unmap_areas(ioas, areas, n);
@@ -576,6 +624,59 @@ static int ioasid_map_prot(u32 flags)
 	       (flags & IOASID_MAP_WRITE ? IOMMU_WRITE : 0);
 }
 
+/*
+ * Pin @place->length bytes of memory from @addr (a user address, or an
+ * offset in @file) and map them where @place says, with the IOASID_MAP_*
+ * permissions of @flags.
+ */
+static int ioasid_ioas_map_memory(struct ioasid_ctx *ctx,
+				  struct ioasid_ioas *ioas, struct file *file,
+				  u64 addr, u32 flags, struct ioasid_caps *caps,
+				  struct ioasid_placement *place)
+{
+	struct ioasid_area *area;
+	int rc;
+
+	/*
+	 * A MAP over existing mappings fails before anything is pinned; this
+	 * is checked again, under the lock, once the memory is pinned
+	 */
+	if (place->fixed) {
+		u64 start, last;
+
+		mutex_lock(&ioas->mutex);
+		ioasid_ioas_aperture(ioas, caps, &start, &last);
+		rc = ioasid_ioas_check_fixed(ioas, start, last, *place->iova,
+					     place->length);
+		mutex_unlock(&ioas->mutex);
+		if (rc)
+			return rc;
+	}
+
+	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
+	if (!area)
+		return -ENOMEM;
+	area->prot = ioasid_map_prot(flags);
+	area->node.last = place->length - 1;
+
+	/* Pinning can take long: do it before taking the IOASID's lock */
+	area->pages = ioasid_pages_pin(ctx, file, addr,
+				       place->length >> PAGE_SHIFT,
+				       flags & IOASID_MAP_WRITE, &area->use);
+	if (IS_ERR(area->pages)) {
+		rc = PTR_ERR(area->pages);
+		kfree(area);
+		return rc;
+	}
+
+	rc = ioasid_ioas_add_areas(ioas, caps, &area, 1, place);
+	if (rc && area)
+		ioasid_area_free(area);
+	if (!rc)
+		ioasid_ioas_notify_map(ioas, *place->iova, place->length);
+	return rc;
+}
+
 int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 {
 	const u32 known = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ |
@@ -589,7 +690,6 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 		.cmd_len = sizeof(*cmd),
 	};
 	struct file *file = NULL;
-	struct ioasid_area *area;
 	struct ioasid_caps caps;
 	struct ioasid_ioas *ioas;
 	int rc;
@@ -615,53 +715,46 @@ int ioasid_ioas_map(struct ioasid_ucmd *ucmd)
 			goto out_put;
 		}
 	}
-
-	/*
-	 * A MAP over existing mappings fails before anything is pinned; this
-	 * is checked again, under the lock, once the memory is pinned
-	 */
-	if (place.fixed) {
-		u64 start, last;
-
-		mutex_lock(&ioas->mutex);
-		ioasid_ioas_aperture(ioas, &caps, &start, &last);
-		rc = ioasid_ioas_check_fixed(ioas, start, last, cmd->iova,
-					     cmd->length);
-		mutex_unlock(&ioas->mutex);
-		if (rc)
-			goto out_fput;
-	}
-
-	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
-	if (!area) {
-		rc = -ENOMEM;
-		goto out_fput;
-	}
-	area->prot = ioasid_map_prot(cmd->flags);
-	area->node.last = cmd->length - 1;
-
-	/* Pinning can take long: do it before taking the IOASID's lock */
-	area->pages = ioasid_pages_pin(ucmd->ctx, file, cmd->user_va,
-				       cmd->length >> PAGE_SHIFT,
-				       cmd->flags & IOASID_MAP_WRITE,
-				       &area->use);
-	if (IS_ERR(area->pages)) {
-		rc = PTR_ERR(area->pages);
-		kfree(area);
-		goto out_fput;
-	}
-
-	rc = ioasid_ioas_add_areas(ioas, &caps, &area, 1, &place);
-	if (rc && area)
-		ioasid_area_free(area);
-	if (!rc)
-		ioasid_ioas_notify_map(ioas, cmd->iova, cmd->length);
-out_fput:
+	rc = ioasid_ioas_map_memory(ucmd->ctx, ioas, file, cmd->user_va,
+				    cmd->flags, &caps, &place);
 	if (file)
 		fput(file);
 out_put:
 	ioasid_object_put(&ioas->obj);
 	return rc;
+}
+
+/**
+ * ioasid_ioas_map_user() - map user memory at a fixed IOVA, for the kernel
+ * @ctx: Context of @ioas
+ * @ioas: The IOASID, held by the caller
+ * @user_va: Address of the memory in the caller's mm
+ * @iova: Where to map it
+ * @length: Bytes to map
+ * @flags: IOASID_MAP_READ and/or IOASID_MAP_WRITE
+ *
+ * IOASID_MAP with IOASID_MAP_FIXED_IOVA, for the vfio container shim.
+ *
+ * Return: 0, or the errors of IOASID_MAP.
+ */
+int ioasid_ioas_map_user(struct ioasid_ctx *ctx, struct ioasid_ioas *ioas,
+			 u64 user_va, u64 iova, u64 length, u32 flags)
+{
+	struct ioasid_placement place = {
+		.fixed = true,
+		.iova = &iova,
+		.length = length,
+	};
+	struct ioasid_caps caps;
+	int rc;
+
+	flags |= IOASID_MAP_FIXED_IOVA;
+	rc = ioasid_prepare_placement(ctx, flags, iova, length, 0, user_va,
+				      &caps, &place);
+	if (rc)
+		return rc;
+	return ioasid_ioas_map_memory(ctx, ioas, NULL, user_va, flags, &caps,
+				      &place);
 }
 
 /*
@@ -1025,13 +1118,67 @@ out_free:
 	return rc;
 }
 
-int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
+/**
+ * ioasid_ioas_unmap_range() - unmap [@start, @last] of a normal IOASID
+ * @ctx: Context of @ioas
+ * @ioas: The IOASID, held by the caller
+ * @start: First IOVA
+ * @last: Last IOVA
+ * @whole: Refuse to cut a mapping: the range must start and end at the
+ *         edges of the mappings it touches (vfio type1 v2)
+ * @unmapped: Set to the bytes unmapped
+ *
+ * IOASID_UNMAP, for the ioctl and the vfio container shim.
+ *
+ * Return: 0, or -ENOENT when nothing is mapped in the range, -EINVAL when
+ * it is not aligned to what the IOMMUs can unmap or, with @whole, cuts a
+ * mapping, -EXDEV when it would cut a large IOMMU page, -ENOMEM, -EBUSY
+ * when a driver pinning the memory did not let go in time. Nothing is
+ * unmapped on failure.
+ */
+int ioasid_ioas_unmap_range(struct ioasid_ctx *ctx, struct ioasid_ioas *ioas,
+			    u64 start, u64 last, bool whole, u64 *unmapped)
 {
 	struct ioasid_unpin_wait wait = {};
-	struct ioasid_unmap *cmd = ucmd->cmd;
 	struct ioasid_area *head, *tail;
-	struct ioasid_ioas *ioas;
 	struct ioasid_caps caps;
+	int rc;
+
+	*unmapped = 0;
+	ioasid_ctx_caps(ctx, &caps);
+
+	/* Drivers that pin memory of the range let go of it first */
+	wait.node.start = start;
+	wait.node.last = last;
+	wait.deadline = jiffies + IOASID_ACCESS_UNPIN_TIMEOUT;
+	mutex_lock(&ioas->mutex);
+	do {
+		if (!IS_ALIGNED(start | (last + 1),
+				ioasid_ioas_unmap_align(ioas, &caps))) {
+			rc = -EINVAL;
+			break;
+		}
+		/* Nothing to unmap, or a cut that fails: nobody is asked */
+		rc = ioasid_ioas_can_cut(ioas, start, last, &head, &tail);
+		if (!rc && whole &&
+		    (head->node.start < start ||
+		     (tail && tail->node.last > last)))
+			rc = -EINVAL;
+		if (!rc)
+			rc = ioasid_ioas_unpin_accesses(ioas, &wait);
+	} while (rc == -EAGAIN);
+	/* 0 only if the lock was held since head and tail were found */
+	if (!rc)
+		rc = ioasid_ioas_cut(ioas, start, last, head, tail, unmapped);
+	ioasid_ioas_unpin_done(ioas, &wait);
+	mutex_unlock(&ioas->mutex);
+	return rc;
+}
+
+int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_unmap *cmd = ucmd->cmd;
+	struct ioasid_ioas *ioas;
 	u64 unmapped = 0;
 	u64 start, last;
 	int rc;
@@ -1053,32 +1200,11 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 		start = cmd->iova;
 	}
 
-	ioasid_ctx_caps(ucmd->ctx, &caps);
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->ioasid);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-
-	/* Drivers that pin memory of the range let go of it first */
-	wait.node.start = start;
-	wait.node.last = last;
-	wait.deadline = jiffies + IOASID_ACCESS_UNPIN_TIMEOUT;
-	mutex_lock(&ioas->mutex);
-	do {
-		if (!IS_ALIGNED(start | (last + 1),
-				ioasid_ioas_unmap_align(ioas, &caps))) {
-			rc = -EINVAL;
-			break;
-		}
-		/* Nothing to unmap, or a cut that fails: nobody is asked */
-		rc = ioasid_ioas_can_cut(ioas, start, last, &head, &tail);
-		if (!rc)
-			rc = ioasid_ioas_unpin_accesses(ioas, &wait);
-	} while (rc == -EAGAIN);
-	/* 0 only if the lock was held since head and tail were found */
-	if (!rc)
-		rc = ioasid_ioas_cut(ioas, start, last, head, tail, &unmapped);
-	ioasid_ioas_unpin_done(ioas, &wait);
-	mutex_unlock(&ioas->mutex);
+	rc = ioasid_ioas_unmap_range(ucmd->ctx, ioas, start, last, false,
+				     &unmapped);
 	/* VMMs empty an IOASID without knowing whether anything is left */
 	if (rc == -ENOENT && (cmd->flags & IOASID_UNMAP_ALL))
 		rc = 0;
@@ -1090,16 +1216,83 @@ int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd)
 	return rc;
 }
 
+/* Do domains exist, and does every one make DMA snoop CPU caches? */
+bool ioasid_ioas_enforces_cc(struct ioasid_ioas *ioas)
+{
+	struct ioasid_domain *idomain;
+	bool cc;
+
+	mutex_lock(&ioas->mutex);
+	cc = !list_empty(&ioas->domains);
+	list_for_each_entry(idomain, &ioas->domains, node)
+		cc &= idomain->enforce_cc;
+	mutex_unlock(&ioas->mutex);
+	return cc;
+}
+
+/**
+ * ioasid_ioas_ranges() - the IOVA ranges a normal IOASID can map
+ * @ioas: The IOASID, held by the caller
+ * @caps: Capabilities of its context's IOMMU
+ * @ranges: Set to a kmalloc'ed array of the ranges, in order, for the
+ *          caller to kfree()
+ * @align: Set to the alignment MAP and UNMAP need
+ *
+ * The aperture of every domain, less the reserved ranges of the attached
+ * devices.
+ *
+ * Return: the number of ranges, or -ENOMEM.
+ */
+int ioasid_ioas_ranges(struct ioasid_ioas *ioas, struct ioasid_caps *caps,
+		       struct ioasid_iova_range **ranges, u64 *align)
+{
+	struct interval_tree_node *node;
+	u64 start, last, cur;
+	u32 n = 0, max;
+
+	mutex_lock(&ioas->mutex);
+	/* Reserved ranges split the aperture into at most one more range */
+	max = 1;
+	for (node = interval_tree_iter_first(&ioas->reserved, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX))
+		max++;
+	*ranges = kcalloc(max, sizeof(**ranges), GFP_KERNEL);
+	if (!*ranges) {
+		mutex_unlock(&ioas->mutex);
+		return -ENOMEM;
+	}
+
+	ioasid_ioas_aperture(ioas, caps, &start, &last);
+	*align = ioasid_ioas_unmap_align(ioas, caps);
+	cur = start;
+	/* Reserved ranges come in order of their start, maybe overlapping */
+	for (node = interval_tree_iter_first(&ioas->reserved, start, last);
+	     node; node = interval_tree_iter_next(node, start, last)) {
+		if (node->start > cur) {
+			(*ranges)[n].start = cur;
+			(*ranges)[n++].last = node->start - 1;
+		}
+		if (node->last >= last)
+			goto out_done;
+		cur = max_t(u64, cur, node->last + 1);
+	}
+	if (cur <= last) {
+		(*ranges)[n].start = cur;
+		(*ranges)[n++].last = last;
+	}
+out_done:
+	mutex_unlock(&ioas->mutex);
+	return n;
+}
+
 int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_iova_ranges *cmd = ucmd->cmd;
 	struct ioasid_iova_range *ranges;
-	struct interval_tree_node *node;
 	struct ioasid_ioas *ioas;
 	struct ioasid_caps caps;
-	u64 start, last, cur, align;
-	u32 n = 0, max;
-	int rc = 0;
+	u64 align;
+	int rc, n;
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
@@ -1111,42 +1304,13 @@ int ioasid_ioas_iova_ranges(struct ioasid_ucmd *ucmd)
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
-	mutex_lock(&ioas->mutex);
-	/* Reserved ranges split the aperture into at most one more range */
-	max = 1;
-	for (node = interval_tree_iter_first(&ioas->reserved, 0, ULONG_MAX);
-	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX))
-		max++;
-	ranges = kcalloc(max, sizeof(*ranges), GFP_KERNEL);
-	if (!ranges) {
-		mutex_unlock(&ioas->mutex);
-		rc = -ENOMEM;
+	n = ioasid_ioas_ranges(ioas, &caps, &ranges, &align);
+	if (n < 0) {
+		rc = n;
 		goto out_put;
 	}
-
-	ioasid_ioas_aperture(ioas, &caps, &start, &last);
-	align = ioasid_ioas_unmap_align(ioas, &caps);
-	cur = start;
-	/* Reserved ranges come in order of their start, maybe overlapping */
-	for (node = interval_tree_iter_first(&ioas->reserved, start, last);
-	     node; node = interval_tree_iter_next(node, start, last)) {
-		if (node->start > cur) {
-			ranges[n].start = cur;
-			ranges[n++].last = node->start - 1;
-		}
-		if (node->last >= last)
-			goto out_done;
-		cur = max_t(u64, cur, node->last + 1);
-	}
-	if (cur <= last) {
-		ranges[n].start = cur;
-		ranges[n++].last = last;
-	}
-out_done:
-	mutex_unlock(&ioas->mutex);
-
 	if (copy_to_user(u64_to_user_ptr(cmd->ranges), ranges,
-			 array_size(min(n, cmd->num_ranges),
+			 array_size(min_t(u32, n, cmd->num_ranges),
 				    sizeof(*ranges)))) {
 		rc = -EFAULT;
 		goto out_free;

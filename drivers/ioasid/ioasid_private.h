@@ -3,6 +3,7 @@
  * Internal types of /dev/ioasid.
  *
  * Lock order, outermost first:
+ *   ioasid_compat.rwsem    the context as a vfio container
  *   ioasid_ctx.lock        device binding and attachment state of a context
  *   ioasid_access.attach_lock  which IOASID an access is attached to
  *   ioasid_access.lock     that IOASID, while pins and copies use it
@@ -26,6 +27,7 @@
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/rwsem.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -93,20 +95,39 @@ struct ioasid_caps {
 };
 
 /**
+ * struct ioasid_compat - a context used as a vfio container (vfio_compat.c)
+ * @rwsem: Taken for write by what changes the container (groups coming
+ *         and going, VFIO_SET_IOMMU), for read by the ioctls using it
+ * @groups: The &struct ioasid_compat_group of each vfio group set to it
+ * @type: VFIO_TYPE1_IOMMU or VFIO_TYPE1v2_IOMMU once set, else 0
+ * @ioasid: Normal IOASID holding the container's mappings, once @type is
+ *          set. It is an object of the context's table like any other.
+ */
+struct ioasid_compat {
+	struct rw_semaphore rwsem;
+	struct list_head groups;
+	u32 type;
+	u32 ioasid;
+};
+
+/**
  * struct ioasid_ctx - one open file of /dev/ioasid
  * @file: The file, whose reference count is the context's
  * @objects: Object table, id -> &struct ioasid_object
- * @lock: Protects @groups and all binding and attachment state of the
- *        devices bound to the context
+ * @lock: Protects @groups, @iommu_holds and all binding and attachment
+ *        state of the devices bound to the context
  * @groups: The &struct ioasid_group of every iommu_group with a bound device
  * @caps_lock: Protects @iommu_ops and @caps, which change under @lock too,
  *             so that readers need not wait for @lock; see ioasid_ctx_caps()
  * @iommu_ops: IOMMU selected by the first bound device, NULL before
+ * @iommu_holds: Users keeping @iommu_ops selected with no device bound
+ *               (vfio groups set to the context as a container)
  * @caps: Capabilities of that IOMMU, valid once @iommu_ops is set
  * @pins_lock: Protects @pins
  * @pins: Every &struct ioasid_pages of the context, keyed by where its
  *        memory comes from, to share memory mapped more than once
  * @account: &enum ioasid_account_mode for memory pinned from now on
+ * @compat: State of the vfio container the context also is
  */
 struct ioasid_ctx {
 	struct file *file;
@@ -115,10 +136,12 @@ struct ioasid_ctx {
 	struct list_head groups;
 	spinlock_t caps_lock; /* iommu_ops, caps */
 	const struct iommu_ops *iommu_ops;
+	unsigned int iommu_holds;
 	struct ioasid_caps caps;
 	struct mutex pins_lock; /* the registry of pinned memory */
 	struct rb_root_cached pins;
 	u32 account;
+	struct ioasid_compat compat;
 };
 
 bool ioasid_ctx_caps(struct ioasid_ctx *ctx, struct ioasid_caps *caps);
@@ -415,6 +438,16 @@ struct ioasid_group;
 
 void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
 			    u64 *last);
+struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id);
+int ioasid_ioas_new(struct ioasid_ctx *ctx, unsigned long max_pgsize, u32 *id);
+int ioasid_ioas_map_user(struct ioasid_ctx *ctx, struct ioasid_ioas *ioas,
+			 u64 user_va, u64 iova, u64 length, u32 flags);
+int ioasid_ioas_unmap_range(struct ioasid_ctx *ctx, struct ioasid_ioas *ioas,
+			    u64 start, u64 last, bool whole, u64 *unmapped);
+struct ioasid_iova_range;
+int ioasid_ioas_ranges(struct ioasid_ioas *ioas, struct ioasid_caps *caps,
+		       struct ioasid_iova_range **ranges, u64 *align);
+bool ioasid_ioas_enforces_cc(struct ioasid_ioas *ioas);
 int ioasid_ioas_create(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_map(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd);
@@ -533,6 +566,12 @@ struct ioasid_pasid_attach {
 };
 
 void ioasid_device_destroy(struct ioasid_device *idev);
+int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct device *dev);
+void ioasid_ctx_unhold_iommu(struct ioasid_ctx *ctx);
+
+/* The vfio container shim (vfio_compat.c) */
+long ioasid_vfio_ioctl(struct ioasid_ctx *ctx, unsigned int cmd,
+		       unsigned long arg);
 int ioasid_device_hw_info(struct ioasid_ucmd *ucmd);
 
 #ifdef CONFIG_IOASID_TEST

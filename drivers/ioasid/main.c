@@ -12,6 +12,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vfio.h>
 #include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
@@ -390,6 +391,9 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 	unsigned int nr = _IOC_NR(cmd);
 	int rc;
 
+	/* The context is a vfio container too */
+	if (_IOC_TYPE(cmd) == VFIO_TYPE)
+		return ioasid_vfio_ioctl(ucmd.ctx, cmd, arg);
 	if (cmd != _IO(IOASID_TYPE, nr) || nr < IOASID_CMD_BASE ||
 	    nr - IOASID_CMD_BASE >= ARRAY_SIZE(ioasid_ioctl_ops))
 		return -ENOIOCTLCMD;
@@ -427,6 +431,8 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	mutex_init(&ctx->pins_lock);
 	ctx->pins = RB_ROOT_CACHED;
 	ctx->account = IOASID_ACCOUNT_MM_LOCKED;
+	init_rwsem(&ctx->compat.rwsem);
+	INIT_LIST_HEAD(&ctx->compat.groups);
 	ctx->file = filp;
 	filp->private_data = ctx;
 	return 0;
@@ -469,6 +475,8 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 	ioasid_ctx_destroy_type(ctx, IOASID_OBJ_IOAS);
 	WARN_ON(!xa_empty(&ctx->objects));
 	WARN_ON(!list_empty(&ctx->groups));
+	/* Groups set to the context as a container hold its file */
+	WARN_ON(!list_empty(&ctx->compat.groups));
 	WARN_ON(!RB_EMPTY_ROOT(&ctx->pins.rb_root));
 	xa_destroy(&ctx->objects);
 	mutex_destroy(&ctx->pins_lock);
@@ -511,7 +519,26 @@ struct ioasid_ctx *ioasid_ctx_fdget(int fd)
 EXPORT_SYMBOL_GPL(ioasid_ctx_fdget);
 
 /**
- * ioasid_ctx_put() - drop the reference taken by ioasid_ctx_fdget()
+ * ioasid_ctx_from_file() - get the context of a file of /dev/ioasid
+ * @file: A file userspace passed, held by the caller
+ *
+ * For vfio, whose groups take a /dev/ioasid file as container.
+ *
+ * Return: the context, held until ioasid_ctx_put(), or ERR_PTR(-EBADFD)
+ * if @file is not /dev/ioasid.
+ */
+struct ioasid_ctx *ioasid_ctx_from_file(struct file *file)
+{
+	if (file->f_op != &ioasid_fops)
+		return ERR_PTR(-EBADFD);
+	get_file(file);
+	return file->private_data;
+}
+EXPORT_SYMBOL_GPL(ioasid_ctx_from_file);
+
+/**
+ * ioasid_ctx_put() - drop the reference of ioasid_ctx_fdget() or
+ *                    ioasid_ctx_from_file()
  * @ctx: The context
  */
 void ioasid_ctx_put(struct ioasid_ctx *ctx)
@@ -528,6 +555,36 @@ static struct miscdevice ioasid_misc = {
 	.mode = 0660,
 };
 
+#ifdef CONFIG_IOASID_VFIO_CONTAINER
+/* vfio's container node, served by /dev/ioasid in place of vfio's own */
+static struct miscdevice ioasid_vfio_misc = {
+	.minor = VFIO_MINOR,
+	.name = "vfio",
+	.fops = &ioasid_fops,
+	.nodename = "vfio/vfio",
+	.mode = 0666,
+};
+
+static int ioasid_vfio_misc_register(void)
+{
+	return misc_register(&ioasid_vfio_misc);
+}
+
+static void ioasid_vfio_misc_deregister(void)
+{
+	misc_deregister(&ioasid_vfio_misc);
+}
+#else
+static int ioasid_vfio_misc_register(void)
+{
+	return 0;
+}
+
+static void ioasid_vfio_misc_deregister(void)
+{
+}
+#endif
+
 static int __init ioasid_init(void)
 {
 	int rc;
@@ -535,17 +592,25 @@ static int __init ioasid_init(void)
 	rc = misc_register(&ioasid_misc);
 	if (rc)
 		return rc;
+	rc = ioasid_vfio_misc_register();
+	if (rc)
+		goto err_misc;
 	rc = ioasid_test_init();
-	if (rc) {
-		misc_deregister(&ioasid_misc);
-		return rc;
-	}
+	if (rc)
+		goto err_vfio_misc;
 	return 0;
+
+err_vfio_misc:
+	ioasid_vfio_misc_deregister();
+err_misc:
+	misc_deregister(&ioasid_misc);
+	return rc;
 }
 
 static void __exit ioasid_exit(void)
 {
 	ioasid_test_exit();
+	ioasid_vfio_misc_deregister();
 	misc_deregister(&ioasid_misc);
 }
 

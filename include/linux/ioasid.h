@@ -14,6 +14,7 @@
 #include <linux/types.h>
 
 struct device;
+struct file;
 struct iommu_group;
 struct ioasid_access;
 struct ioasid_ctx;
@@ -50,7 +51,11 @@ struct ioasid_access_ops {
 
 #if IS_ENABLED(CONFIG_IOASID)
 struct ioasid_ctx *ioasid_ctx_fdget(int fd);
+struct ioasid_ctx *ioasid_ctx_from_file(struct file *file);
 void ioasid_ctx_put(struct ioasid_ctx *ctx);
+int ioasid_vfio_add_group(struct ioasid_ctx *ctx, struct iommu_group *group);
+void ioasid_vfio_del_group(struct ioasid_ctx *ctx, struct iommu_group *group);
+int ioasid_vfio_ioasid(struct ioasid_ctx *ctx, u32 *ioasid);
 
 struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 					 struct device *dev, u32 *dev_id);
@@ -84,8 +89,29 @@ static inline struct ioasid_ctx *ioasid_ctx_fdget(int fd)
 	return ERR_PTR(-EOPNOTSUPP);
 }
 
+static inline struct ioasid_ctx *ioasid_ctx_from_file(struct file *file)
+{
+	return ERR_PTR(-EBADFD);
+}
+
 static inline void ioasid_ctx_put(struct ioasid_ctx *ctx)
 {
+}
+
+static inline int ioasid_vfio_add_group(struct ioasid_ctx *ctx,
+					struct iommu_group *group)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void ioasid_vfio_del_group(struct ioasid_ctx *ctx,
+					 struct iommu_group *group)
+{
+}
+
+static inline int ioasid_vfio_ioasid(struct ioasid_ctx *ctx, u32 *ioasid)
+{
+	return -EOPNOTSUPP;
 }
 
 static inline struct ioasid_device *

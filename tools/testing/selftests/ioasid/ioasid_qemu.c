@@ -115,11 +115,21 @@ FIXTURE(qemu) {
 
 FIXTURE_VARIANT(qemu) {
 	const char *backend;	/* -object of vfio-pci, NULL: container */
+	bool shim;		/* The container is /dev/ioasid's shim */
 };
 
 /* QEMU 7.2 as Debian ships it: /dev/vfio/vfio and the group */
 FIXTURE_VARIANT_ADD(qemu, type1) {
 	.backend = NULL,
+};
+
+/*
+ * The same unmodified QEMU 7.2, whose /dev/vfio/vfio is /dev/ioasid: vfio's
+ * group on the container shim
+ */
+FIXTURE_VARIANT_ADD(qemu, shim) {
+	.backend = NULL,
+	.shim = true,
 };
 
 /* QEMU 10.0.2's -object iommufd: /dev/iommu and the device's cdev */
@@ -144,6 +154,7 @@ FIXTURE_SETUP(qemu)
 		SKIP(return, "no edu device");
 	if (!variant->backend && access("/dev/vfio/vfio", F_OK))
 		SKIP(return, "no vfio container: CONFIG_VFIO_CONTAINER");
+	self->q.shim = variant->shim;
 	ASSERT_EQ(0, edu_bind_vfio_pci(self->bdf[0]));
 	ASSERT_EQ(0, edu_scan(self->bdf[1], sizeof(self->bdf[1]),
 			      self->bdf[0]));
@@ -195,7 +206,11 @@ static void l2_edu_init(struct __test_metadata *_metadata, struct l2 *q,
 	ASSERT_EQ((uint32_t)~0x12345678u, v);
 }
 
-/* Start the L2 with the first @n edu functions passed through, set up */
+/*
+ * Start the L2 with the first @n edu functions passed through, set up. On
+ * vfio's container, QEMU must hold the container the test meant: the shim
+ * (/dev/ioasid) or vfio's own, not the other.
+ */
 static void l2_edu_up(struct __test_metadata *_metadata, struct l2 *q,
 		      const char *qemu, char (*bdfs)[32], unsigned int n,
 		      const char *backend)
@@ -205,6 +220,10 @@ static void l2_edu_up(struct __test_metadata *_metadata, struct l2 *q,
 	ASSERT_EQ(0, l2_start(q, qemu, bdfs, n, backend, L2_RAM_MB));
 	for (i = 0; i < n; i++)
 		l2_edu_init(_metadata, q, i);
+	if (!backend) {
+		ASSERT_EQ(q->shim, pid_holds_node(q->pid, "/dev/ioasid"));
+		ASSERT_EQ(!q->shim, pid_holds_node(q->pid, "/dev/vfio/vfio"));
+	}
 }
 
 /*

@@ -9,6 +9,7 @@
 #ifndef __SELFTEST_IOASID_QEMU_L2_H
 #define __SELFTEST_IOASID_QEMU_L2_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -82,7 +83,46 @@ struct l2 {
 	const char *trace;
 	/* Guest RAM from a shared memfd rather than anonymous memory */
 	bool memfd;
+	/* QEMU's /dev/vfio/vfio is /dev/ioasid: the vfio container shim */
+	bool shim;
 };
+
+/*
+ * In a mount namespace of its own, /dev/vfio/vfio is /dev/ioasid: what the
+ * unmodified program opens as vfio's container is the shim. 0 or an errno.
+ */
+static int l2_use_shim(void)
+{
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("/dev/ioasid", HOST "/dev/vfio/vfio", NULL, MS_BIND, NULL))
+		return errno;
+	return 0;
+}
+
+/* Has process @pid a file of the device node @node open? */
+static bool pid_holds_node(pid_t pid, const char *node)
+{
+	struct stat want, st;
+	struct dirent *d;
+	char path[64];
+	bool found = false;
+	DIR *dir;
+
+	if (stat(node, &want))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && (d = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, d->d_name);
+		found = !stat(path, &st) && S_ISCHR(st.st_mode) &&
+			st.st_rdev == want.st_rdev;
+	}
+	closedir(dir);
+	return found;
+}
 
 /* The host's /dev for QEMU, but for /dev/ioasid: 0 or an errno */
 static int l2_hide_ioasid(void)
@@ -196,6 +236,8 @@ static int l2_start(struct l2 *q, const char *qemu, char (*bdfs)[32],
 		if (err >= 0)
 			dup2(err, 2);
 		if (q->no_node && l2_hide_ioasid())
+			_exit(127);
+		if (q->shim && l2_use_shim())
 			_exit(127);
 		if (chroot(HOST) || chdir("/"))
 			_exit(127);

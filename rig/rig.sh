@@ -31,7 +31,8 @@ BOOT_TIMEOUT=${IOASID_BOOT_TIMEOUT:-1500}
 PACKAGES="linux-source-6.12 qemu-system-x86 busybox-static gcc make libc6-dev
 	ccache sparse flex bison bc libelf-dev libssl-dev cpio gzip xz-utils
 	perl python3 patch libglib2.0-dev libpixman-1-dev ninja-build
-	python3-venv python3-distlib libfdt-dev pkg-config zlib1g-dev curl"
+	python3-venv python3-distlib libfdt-dev pkg-config zlib1g-dev curl
+	dpdk-dev librte-net-virtio23"
 
 # Directories of this repo that mirror kernel paths and are copied into the
 # kernel tree.
@@ -241,6 +242,9 @@ build_initramfs() {
 # hot reset them by resetting the port's secondary bus (it cannot reset a
 # device on the root bus), and the pair, one iommu_group and one reset
 # domain, is what ownership of a reset is checked on.
+# A virtio-net device without a peer is for vp_vdpa; the two at 00:10.0 and
+# 00:11.0, wired to each other by a socket inside QEMU, for DPDK's testpmd,
+# which forwards frames between them (ioasid_dpdk).
 KERNEL_DIR=
 qemu_cmd() {
 	echo qemu-system-x86_64 \
@@ -251,6 +255,10 @@ qemu_cmd() {
 		-device edu,bus=rp0,addr=0.0,multifunction=on \
 		-device edu,bus=rp0,addr=0.1 \
 		-device virtio-net-pci,iommu_platform=on,disable-legacy=on \
+		-netdev socket,id=nic0,listen=127.0.0.1:15555 \
+		-device virtio-net-pci,netdev=nic0,iommu_platform=on,disable-legacy=on,addr=10.0 \
+		-netdev socket,id=nic1,connect=127.0.0.1:15555 \
+		-device virtio-net-pci,netdev=nic1,iommu_platform=on,disable-legacy=on,addr=11.0 \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-kernel "${KERNEL_DIR:-$B}/arch/x86/boot/bzImage" \
 		-initrd "$OUT/initramfs.cpio.gz"

@@ -625,6 +625,21 @@ static int edu_dma(void *bar, uint64_t src, uint64_t dst, uint32_t count,
 }
 
 /*
+ * edu copies @count bytes at IOVA @src to its buffer at @off, then to IOVA
+ * @dst
+ */
+static int edu_round_trip(void *bar, uint64_t src, uint64_t dst, uint64_t off,
+			  uint32_t count)
+{
+	int rc;
+
+	rc = edu_dma(bar, src, EDU_BUF + off, count, false);
+	if (rc)
+		return rc;
+	return edu_dma(bar, EDU_BUF + off, dst, count, true);
+}
+
+/*
  * Bind the opened device to @ioasid_fd, let it master the bus, map its
  * registers and check it answers. It can DMA once attached.
  */

@@ -711,25 +711,6 @@ static int emulated_new(int fd, uint32_t *mock_id)
 	return vfio_open_index(cmd.mock_create.out_vfio);
 }
 
-/* DMA of an emulated device, through vfio: 0 or vfio's errno */
-static int emulated_dma(int fd, uint32_t mock, uint64_t iova, void *buf,
-			uint64_t len, uint32_t flags)
-{
-	struct ioasid_test_cmd cmd = {
-		.dma = {
-			.flags = flags,
-			.iova = iova,
-			.length = len,
-			.uptr = (uintptr_t)buf,
-		},
-	};
-	int rc = ioasid_test(fd, IOASID_TEST_DMA, mock, &cmd);
-
-	if (!rc && cmd.dma.out_done != len)
-		return -1;
-	return rc;
-}
-
 /*
  * An mdev-like vfio device binds to the context, attaches, and its DMA
  * pins or copies the IOASID's memory; UNMAP of what it pinned calls its

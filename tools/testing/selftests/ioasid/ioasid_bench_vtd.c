@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ioasid_bench_vtd: the same MAP/UNMAP work through vfio type1, iommufd and
- * /dev/ioasid, on the same real IOMMU driver: QEMU's edu device behind its
- * emulated Intel VT-d (caching mode), bound to vfio-pci.
+ * ioasid_bench_vtd: the same MAP/UNMAP work through vfio type1, the vfio
+ * container shim of /dev/ioasid, iommufd and /dev/ioasid, on the same real
+ * IOMMU driver: QEMU's edu device behind its emulated Intel VT-d (caching
+ * mode), bound to vfio-pci.
  *
  * A benchmark, not a test: it prints figures and ratios and never judges
  * them. It exits 1 when a setup call fails (it says which) or when a MAP,
  * UNMAP, COPY or ATTACH fails for another reason than lack of memory (or,
  * in the scale row, type1's ENOSPC past its dma_entry_limit); otherwise 0.
- * A stack the kernel lacks (a device node or ioctl missing) gets "-" in
+ * A stack the kernel lacks (a device node or ioctl missing, or, for the
+ * shim, a vfio that takes no /dev/ioasid file as container) gets "-" in
  * every column; so do the rows a stack cannot do.
  *
  *   ioasid_bench_vtd [--short] [--reps N] [--scale] [--rows LIST]
@@ -25,6 +27,12 @@
  * - type1: /dev/vfio/vfio, the device's group /dev/vfio/<group>,
  *   VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU),
  *   VFIO_GROUP_GET_DEVICE_FD; VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA.
+ * - shim: type1's flow, calls and rows, the container being a /dev/ioasid
+ *   file, which answers the container ioctls itself (the vfio container
+ *   shim, drivers/ioasid/vfio_compat.c): /dev/ioasid, the group,
+ *   VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU),
+ *   VFIO_GROUP_GET_DEVICE_FD; VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA.
+ *   What a program written for type1 gets by opening /dev/ioasid instead.
  * - iommufd: /dev/iommu, the device's cdev /dev/vfio/devices/vfioN,
  *   VFIO_DEVICE_BIND_IOMMUFD, IOMMU_IOAS_ALLOC,
  *   VFIO_DEVICE_ATTACH_IOMMUFD_PT; IOMMU_IOAS_MAP (FIXED_IOVA, read and
@@ -34,7 +42,7 @@
  *   and write), IOASID_UNMAP, IOASID_COPY.
  *
  * Method. One boot. One buffer per backing, faulted in before anything is
- * timed and used by all three stacks in turn, freed once the backing's
+ * timed and used by all four stacks in turn, freed once the backing's
  * rows are done:
  * - 4k: anonymous, MADV_NOHUGEPAGE, faulted in a scattered order so that
  *   no two neighbouring pages are physically contiguous (one IOMMU page
@@ -43,13 +51,15 @@
  *   huge pages (AnonHugePages) or the backing is skipped;
  * - hugetlb: 2 MiB pages reserved through /proc/sys/vm/nr_hugepages and
  *   given back afterwards.
- * Repetitions are interleaved (rep 1: type1, iommufd, ioasid; rep 2: ...)
- * and each runs in a fresh context (container, /dev/iommu or /dev/ioasid
- * file, the device bound anew), so every MAP starts from an empty domain.
- * The device is attached before anything is timed, except where attaching
- * is what is timed. Figures are medians over the repetitions, timed with
- * CLOCK_MONOTONIC (under TCG, emulated time), reported with the ratios
- * ioasid/iommufd and ioasid/type1.
+ * Repetitions are interleaved (rep 1: type1, shim, iommufd, ioasid; rep 2:
+ * ...) and each runs in a fresh context (container, /dev/iommu or
+ * /dev/ioasid file, the device bound anew), so every MAP starts from an
+ * empty domain. The device is attached before anything is timed, except
+ * where attaching is what is timed. Figures are medians over the
+ * repetitions, timed with CLOCK_MONOTONIC (under TCG, emulated time),
+ * reported with the ratios ioasid/iommufd, ioasid/type1 and shim/type1
+ * (the shim's target: no more than 1.0 on every row type1 has, with every
+ * backing).
  *
  * Everything is mapped from IOVA 1 GiB up, 1 GiB aligned so that any stack
  * may use the largest pages the memory allows. edu's 28-bit DMA mask only
@@ -74,18 +84,20 @@
  *   ioasid maps SIZE in one MAP, into an IOASID created with a max_pgsize
  *   of 2 MiB as virtio-mem users declare their block size, and the timed
  *   part is its SIZE / 4 MiB UNMAPs of 2 MiB cut out of that one mapping.
- *   iommufd and type1 cannot cut a mapping (iommufd refuses to unmap part
- *   of an area, type1v2 to split a DMA mapping), so they map SIZE as
- *   2 MiB blocks, untimed, and the timed part is their UNMAPs of the same
- *   blocks. Its MAP column is "-".
- * - fill: ioasid and iommufd only (type1's container gets its domain with
- *   its first group, before it can map anything). SIZE is mapped into an
- *   empty IOAS or IOASID with no device attached, then the device is
- *   attached, which fills its new domain: the ATTACH is the figure. The
- *   MAP before it is timed too, as the first column: for ioasid it pins
- *   the memory with no domain to map it into, "pin only", the physical
- *   floor of pinning. iommufd pins nothing until a domain needs the pages,
- *   so its MAP is bookkeeping and its ATTACH pins as well.
+ *   iommufd, type1 and the shim cannot cut a mapping (iommufd refuses to
+ *   unmap part of an area, type1v2 to split a DMA mapping, and so does the
+ *   shim's v2 container), so they map SIZE as 2 MiB blocks, untimed, and
+ *   the timed part is their UNMAPs of the same blocks. Its MAP column is
+ *   "-".
+ * - fill: ioasid and iommufd only (type1's container, like the shim's,
+ *   gets its domain with its first group, before it can map anything).
+ *   SIZE is mapped into an empty IOAS or IOASID with no device attached,
+ *   then the device is attached, which fills its new domain: the ATTACH
+ *   is the figure. The MAP before it is timed too, as the first column:
+ *   for ioasid it pins the memory with no domain to map it into, "pin
+ *   only", the physical floor of pinning. iommufd pins nothing until a
+ *   domain needs the pages, so its MAP is bookkeeping and its ATTACH pins
+ *   as well.
  * - copy: ioasid and iommufd only. SIZE is mapped into a source IOAS with
  *   no device (untimed), the device is attached to a second, empty one,
  *   then the COPY of SIZE from source to destination is timed, and the
@@ -95,7 +107,8 @@
  * - floor: ioasid only. SIZE is mapped into an IOASID no device is
  *   attached to, then unmapped: pinning and unpinning with no IOMMU work,
  *   the floor under the MAP and UNMAP of the other rows (iommufd and type1
- *   pin only for a domain, so they have no such figure).
+ *   pin only for a domain, so they have no such figure; the shim pins as
+ *   ioasid does, over the same floor).
  * - scale (full run, --scale or --rows scale; none with --short alone):
  *   one context per repetition, the device attached, 4k backing: 1000,
  *   10000 and (not with --short) 100000 MAPs of 4 KiB, each its own page at
@@ -105,7 +118,8 @@
  *   with EEXIST (the lookup); 100 UNMAPs of one 4 KiB mapping each (mapped
  *   back, untimed); and the kernel memory per mapping of that batch of
  *   MAPs, in bytes. type1's dma_entry_limit (65535) is raised for it while
- *   the program runs, if it can be.
+ *   the program runs, if it can be. The shim has no such limit: an ENOSPC
+ *   of its is a failure.
  *
  * Counts. For each row and stack, one extra repetition, untimed, runs with
  * the ftrace function profiler on over its timed part (off during the
@@ -124,11 +138,15 @@
  * table per row: for each backing and stack the medians of the two timed
  * parts in ms, maps, syncs, qi and, for map64M and map512M, KiB of kernel
  * memory per GiB mapped; ioasid's line adds its time ratios over iommufd
- * and over type1, part by part ("map/unmap"). After each table, one line
- * per backing: "# ROW BACKING: ioasid/iommufd time R [memory R];
- * ioasid/type1 time R [memory R]; N s", the time ratio being over the sum
- * of the timed parts, the memory ratio "noise" where the other stack's
- * figure is within twice the memory noise plus the spread of its samples.
+ * and over type1, part by part ("map/unmap"), and the shim's line its
+ * time ratios over type1, in a column of their own (shim/type1). After
+ * each table, one line per backing: "# ROW BACKING: ioasid/iommufd time R
+ * [memory R]; ioasid/type1 time R [memory R]; shim/type1 time R [memory
+ * R]; N s", the time ratio being over the sum of the timed parts, the
+ * memory ratio "noise" where the other stack's figure is within twice the
+ * memory noise plus the spread of its samples; "-" where either stack has
+ * no figures. The scale table's ratio columns are the same, per operation
+ * ("MAP/EEXIST/UNMAP").
  *
  * The VM of the rig has 2 GiB of RAM: no more than 512 MiB is ever pinned.
  * Debug options (lockdep, kmemleak, KASAN) tax the stacks unequally:
@@ -187,21 +205,23 @@ static struct {
 	bool has_cdev;
 } dev;
 
-/* --- the three stacks --- */
+/* --- the stacks --- */
 
-enum { TYPE1, IOMMUFD, IOASID, NR_STACKS };
+enum { TYPE1, SHIM, IOMMUFD, IOASID, NR_STACKS };
 
 /* One open context of a stack, the device bound to it */
 struct sctx {
 	int fd;			/* container, /dev/iommu or /dev/ioasid */
-	int group_fd;		/* type1 only */
-	int dev_fd;		/* the device: type1's from its group, or cdev */
+	int group_fd;		/* type1 and shim only */
+	int dev_fd;		/* the device: from its group, or cdev */
 };
 
 struct stack {
 	const char *name;
+	/* type1's flow (type1, shim): the node opened as container */
+	const char *container;
 	/* Open a context and bind the device: 0 or an errno */
-	int (*open)(struct sctx *c);
+	int (*open)(const struct stack *s, struct sctx *c);
 	/* A new empty I/O address space; type1 has one, its container */
 	int (*space)(struct sctx *c, uint64_t max_pgsize, uint32_t *id);
 	int (*attach)(struct sctx *c, uint32_t id);
@@ -234,15 +254,23 @@ static int call_refused(const char *call, int err)
 	return err;
 }
 
-static int type1_open(struct sctx *c)
+/*
+ * type1's flow, for type1 and the shim alike: only the container differs,
+ * /dev/vfio/vfio or a /dev/ioasid file
+ */
+static int type1_open(const struct stack *s, struct sctx *c)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
+	static char open_call[64];
 	char path[64];
 	int rc;
 
-	c->fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (c->fd < 0)
-		return call_failed("open /dev/vfio/vfio");
+	c->fd = open(s->container, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0) {
+		rc = errno;
+		snprintf(open_call, sizeof(open_call), "open %s", s->container);
+		return call_refused(open_call, rc);
+	}
 	if (ioctl(c->fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
 		return call_refused("VFIO_GET_API_VERSION", ENODEV);
 	rc = ioctl(c->fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU);
@@ -323,7 +351,7 @@ static int cdev_open(struct sctx *c)
 	return 0;
 }
 
-static int iommufd_open(struct sctx *c)
+static int iommufd_open(const struct stack *s, struct sctx *c)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	int rc;
@@ -413,7 +441,7 @@ static int iommufd_copy(struct sctx *c, uint32_t dst, uint32_t src,
 	return ioasid_call(c->fd, IOMMU_IOAS_COPY, &copy);
 }
 
-static int ioasid_stack_open(struct sctx *c)
+static int ioasid_stack_open(const struct stack *s, struct sctx *c)
 {
 	int rc;
 
@@ -469,6 +497,17 @@ static int ioasid_stack_copy(struct sctx *c, uint32_t dst, uint32_t src,
 static const struct stack stacks[NR_STACKS] = {
 	[TYPE1] = {
 		.name = "type1",
+		.container = "/dev/vfio/vfio",
+		.open = type1_open,
+		.space = type1_space,
+		.attach = type1_attach,
+		.map = type1_map,
+		.unmap = type1_unmap,
+	},
+	/* type1 through the vfio container shim of /dev/ioasid */
+	[SHIM] = {
+		.name = "shim",
+		.container = "/dev/ioasid",
 		.open = type1_open,
 		.space = type1_space,
 		.attach = type1_attach,
@@ -522,7 +561,7 @@ static int ctx_try_open(const struct stack *s, struct sctx *c)
 	c->fd = -1;
 	c->group_fd = -1;
 	c->dev_fd = -1;
-	rc = s->open(c);
+	rc = s->open(s, c);
 	if (rc)
 		ctx_close(c);
 	return rc;
@@ -1068,7 +1107,7 @@ struct rowdef {
 	const char *what;	/* the row's title */
 	const char *col[2];	/* its two timed parts */
 	uint64_t size;		/* 0: SIZE */
-	bool no_type1;
+	bool no_type1;		/* nor the shim: type1's flow cannot */
 	bool ioasid_only;
 	bool mem;		/* kernel memory of the MAP is measured */
 	bool in_short;
@@ -1225,7 +1264,7 @@ static void run_row(int row_idx, int bk, char *va, const char *label)
 	snprintf(res->label, sizeof(res->label), "%s", label);
 	for (s = 0; s < NR_STACKS; s++) {
 		res->cell[s].none = !stack_ok[s] ||
-				    (s == TYPE1 && row->no_type1) ||
+				    (stacks[s].container && row->no_type1) ||
 				    (s != IOASID && row->ioasid_only);
 		res->cell[s].cnt = no_counts;
 	}
@@ -1433,7 +1472,10 @@ static void scale_fail(int s, const struct rep *r, int rc, int failed,
 		snprintf(scale.cell[lev][s].na, sizeof(scale.cell[lev][s].na),
 			 "%s", r->why);
 	*nlev = failed;
-	/* type1's dma_entry_limit, if it could not be raised, is no bug */
+	/*
+	 * type1's dma_entry_limit, if it could not be raised, is no bug; the
+	 * shim has no such limit
+	 */
 	if (rc != ENOMEM && !(rc == ENOSPC && s == TYPE1))
 		exit_status = 1;
 }
@@ -1507,7 +1549,7 @@ static void run_scale(char *va)
 
 /* --- output --- */
 
-#define COLS		"%-8s %-8s %9s %9s %8s %8s %8s %9s  %-14s  %s"
+#define COLS		"%-8s %-8s %9s %9s %8s %8s %8s %9s  %-14s  %-14s  %s"
 
 /* printf() a table line, without the spaces empty columns leave at its end */
 static void print_line(const char *fmt, ...)
@@ -1546,38 +1588,38 @@ static bool has_figures(const struct cell *cl)
 	return !cl->none && !cl->na[0];
 }
 
-/* ioasid's times over @ref's, part by part: "0.52/0.33" */
-static void fmt_ratios(char *s, size_t len, const struct cell *io,
+/* @cl's times (ioasid's, the shim's) over @ref's, part by part: "0.52/0.33" */
+static void fmt_ratios(char *s, size_t len, const struct cell *cl,
 		       const struct cell *ref)
 {
 	size_t used = 0;
 	int i;
 
-	if (!has_figures(io) || !has_figures(ref)) {
+	if (!has_figures(cl) || !has_figures(ref)) {
 		snprintf(s, len, "-");
 		return;
 	}
 	for (i = 0; i < 2; i++) {
-		if (io->t[i] < 0 || ref->t[i] <= 0)
+		if (cl->t[i] < 0 || ref->t[i] <= 0)
 			used += snprintf(s + used, len - used, "%s-",
 					 i ? "/" : "");
 		else
 			used += snprintf(s + used, len - used, "%s%.2f",
-					 i ? "/" : "", io->t[i] / ref->t[i]);
+					 i ? "/" : "", cl->t[i] / ref->t[i]);
 	}
 }
 
-/* ioasid's total time (the timed parts) over @ref's; -1: none */
-static double total_ratio(const struct cell *io, const struct cell *ref)
+/* @cl's total time (the timed parts) over @ref's; -1: none */
+static double total_ratio(const struct cell *cl, const struct cell *ref)
 {
 	double a = 0, b = 0;
 	int i;
 
-	if (!has_figures(io) || !has_figures(ref))
+	if (!has_figures(cl) || !has_figures(ref))
 		return -1;
 	for (i = 0; i < 2; i++) {
-		if (io->t[i] >= 0 && ref->t[i] >= 0) {
-			a += io->t[i];
+		if (cl->t[i] >= 0 && ref->t[i] >= 0) {
+			a += cl->t[i];
 			b += ref->t[i];
 		}
 	}
@@ -1585,16 +1627,16 @@ static double total_ratio(const struct cell *io, const struct cell *ref)
 }
 
 /*
- * ioasid's kernel memory per GiB over @ref's; -1 when either has no
- * figure, -2 when @ref's is within twice the noise plus its spread
+ * @cl's kernel memory per GiB over @ref's; -1 when either has no figure,
+ * -2 when @ref's is within twice the noise plus its spread
  */
-static double mem_ratio(const struct cell *io, const struct cell *ref)
+static double mem_ratio(const struct cell *cl, const struct cell *ref)
 {
-	if (!has_figures(io) || !has_figures(ref))
+	if (!has_figures(cl) || !has_figures(ref))
 		return -1;
-	if (ref->kmem <= 2 * (kmem_noise + ref->kmem_spread) || io->kmem < 0)
+	if (ref->kmem <= 2 * (kmem_noise + ref->kmem_spread) || cl->kmem < 0)
 		return -2;
-	return io->kmem / ref->kmem;
+	return cl->kmem / ref->kmem;
 }
 
 static void fmt_ratio(char *s, size_t len, double v)
@@ -1612,7 +1654,7 @@ static void print_cell(const struct rowdef *row, const struct result *res,
 {
 	const struct cell *cl = &res->cell[s];
 	char t0[24], t1[24], maps[24], syncs[24], qi[24], mem[24];
-	char r_fd[32] = "", r_t1[32] = "";
+	char r_fd[32] = "", r_t1[32] = "", r_sh[32] = "";
 
 	if (cl->na[0]) {
 		printf("%-8s %-8s n/a (%s)\n", res->label, stacks[s].name,
@@ -1621,7 +1663,7 @@ static void print_cell(const struct rowdef *row, const struct result *res,
 	}
 	if (cl->none) {
 		print_line(COLS, res->label, stacks[s].name, "-", "-", "-",
-			   "-", "-", "-", "", "");
+			   "-", "-", "-", "", "", "");
 		return;
 	}
 	fmt_ms(t0, sizeof(t0), cl->t[0]);
@@ -1638,20 +1680,26 @@ static void print_cell(const struct rowdef *row, const struct result *res,
 		fmt_ratios(r_fd, sizeof(r_fd), cl, &res->cell[IOMMUFD]);
 		fmt_ratios(r_t1, sizeof(r_t1), cl, &res->cell[TYPE1]);
 	}
+	if (s == SHIM)
+		fmt_ratios(r_sh, sizeof(r_sh), cl, &res->cell[TYPE1]);
 	print_line(COLS, res->label, stacks[s].name, t0, t1, maps, syncs, qi,
-		   mem, r_fd, r_t1);
+		   mem, r_fd, r_t1, r_sh);
 }
 
 /* The row's line for grep: total time and memory ratios, time taken */
 static void print_final(const struct rowdef *row, const struct result *res)
 {
 	const struct cell *io = &res->cell[IOASID];
-	char a[16], b[16], c[16], d[16];
+	const struct cell *sh = &res->cell[SHIM];
+	const struct cell *t1 = &res->cell[TYPE1];
+	char a[16], b[16], c[16], d[16], e[16], f[16];
 
 	fmt_ratio(a, sizeof(a), total_ratio(io, &res->cell[IOMMUFD]));
-	fmt_ratio(b, sizeof(b), total_ratio(io, &res->cell[TYPE1]));
+	fmt_ratio(b, sizeof(b), total_ratio(io, t1));
 	fmt_ratio(c, sizeof(c), mem_ratio(io, &res->cell[IOMMUFD]));
-	fmt_ratio(d, sizeof(d), mem_ratio(io, &res->cell[TYPE1]));
+	fmt_ratio(d, sizeof(d), mem_ratio(io, t1));
+	fmt_ratio(e, sizeof(e), total_ratio(sh, t1));
+	fmt_ratio(f, sizeof(f), mem_ratio(sh, t1));
 	printf("# %s %s: ioasid/iommufd time %s", row_name(row), res->label,
 	       a);
 	if (row->mem)
@@ -1659,6 +1707,9 @@ static void print_final(const struct rowdef *row, const struct result *res)
 	printf("; ioasid/type1 time %s", b);
 	if (row->mem)
 		printf(" memory %s", d);
+	printf("; shim/type1 time %s", e);
+	if (row->mem)
+		printf(" memory %s", f);
 	printf("; %.1f s\n", res->secs);
 }
 
@@ -1676,7 +1727,8 @@ static void print_row(int row_idx)
 	       row_name(row), (unsigned long long)(row_size(row) >> 20),
 	       BENCH_IOVA, row->what, reps);
 	print_line(COLS, "backing", "stack", row->col[0], row->col[1], "maps",
-		   "syncs", "qi", "KiB/GiB", "ioasid/iommufd", "ioasid/type1");
+		   "syncs", "qi", "KiB/GiB", "ioasid/iommufd", "ioasid/type1",
+		   "shim/type1");
 	for (b = 0; b < NR_BACKINGS; b++) {
 		res = &results[row_idx][order[b]];
 		if (!res->ran && !res->na[0])
@@ -1696,7 +1748,8 @@ static void print_row(int row_idx)
 	}
 }
 
-#define SCALE_COLS	"%-6s %-7s %7s %7s %7s %7s %6s %6s %6s %6s  %-14s  %s"
+#define SCALE_COLS	\
+	"%-6s %-7s %7s %7s %7s %7s %6s %6s %6s %6s  %-14s  %-14s  %s"
 
 /* Counts per operation of a batch of @ops */
 static void fmt_per_op(char *s, size_t len, long long v, int ops)
@@ -1707,15 +1760,15 @@ static void fmt_per_op(char *s, size_t len, long long v, int ops)
 		snprintf(s, len, "%.2f", (double)v / ops);
 }
 
-/* ioasid's per-op times over @ref's: "MAP/EEXIST/UNMAP" */
+/* @sc's per-op times over @ref's: "MAP/EEXIST/UNMAP" */
 static void fmt_scale_ratios(char *s, size_t len,
-			     const struct scale_cell *io,
+			     const struct scale_cell *sc,
 			     const struct scale_cell *ref)
 {
 	size_t used = 0;
 	int op;
 
-	if (io->none || io->na[0] || ref->none || ref->na[0]) {
+	if (sc->none || sc->na[0] || ref->none || ref->na[0]) {
 		snprintf(s, len, "-");
 		return;
 	}
@@ -1723,7 +1776,7 @@ static void fmt_scale_ratios(char *s, size_t len,
 		if (ref->us[op] > 0)
 			used += snprintf(s + used, len - used, "%s%.2f",
 					 op ? "/" : "",
-					 io->us[op] / ref->us[op]);
+					 sc->us[op] / ref->us[op]);
 		else
 			used += snprintf(s + used, len - used, "%s-",
 					 op ? "/" : "");
@@ -1732,7 +1785,8 @@ static void fmt_scale_ratios(char *s, size_t len,
 
 static void print_scale(void)
 {
-	char n[16], us[NR_OPS][16], b[16], cnt[4][16], r_fd[48], r_t1[48];
+	char n[16], us[NR_OPS][16], b[16], cnt[4][16];
+	char r_fd[48], r_t1[48], r_sh[48];
 	const struct scale_cell *sc;
 	int lev, s, op, batch;
 
@@ -1743,7 +1797,7 @@ static void print_scale(void)
 	printf(" mapping; B/map: kernel memory per MAP of the batch\n");
 	print_line(SCALE_COLS, "N", "stack", "MAP", "EEXIST", "UNMAP", "B/map",
 		   "maps/M", "syncs", "qi/M", "qi/U", "ioasid/iommufd",
-		   "ioasid/type1");
+		   "ioasid/type1", "shim/type1");
 	for (lev = 0; lev < nr_levels; lev++) {
 		snprintf(n, sizeof(n), "%d", scale_n[lev]);
 		batch = scale_n[lev] - (lev ? scale_n[lev - 1] : 0);
@@ -1757,7 +1811,7 @@ static void print_scale(void)
 			if (sc->none) {
 				print_line(SCALE_COLS, n, stacks[s].name, "-",
 					   "-", "-", "-", "-", "-", "-", "-",
-					   "", "");
+					   "", "", "");
 				continue;
 			}
 			for (op = 0; op < NR_OPS; op++)
@@ -1774,15 +1828,19 @@ static void print_scale(void)
 				   sc->cnt[OP_UNMAP].qi, SCALE_PROBES);
 			r_fd[0] = 0;
 			r_t1[0] = 0;
+			r_sh[0] = 0;
 			if (s == IOASID) {
 				fmt_scale_ratios(r_fd, sizeof(r_fd), sc,
 						 &scale.cell[lev][IOMMUFD]);
 				fmt_scale_ratios(r_t1, sizeof(r_t1), sc,
 						 &scale.cell[lev][TYPE1]);
 			}
+			if (s == SHIM)
+				fmt_scale_ratios(r_sh, sizeof(r_sh), sc,
+						 &scale.cell[lev][TYPE1]);
 			print_line(SCALE_COLS, n, stacks[s].name, us[OP_MAP],
 				   us[OP_EEXIST], us[OP_UNMAP], b, cnt[0],
-				   cnt[1], cnt[2], cnt[3], r_fd, r_t1);
+				   cnt[1], cnt[2], cnt[3], r_fd, r_t1, r_sh);
 		}
 	}
 	printf("# maps/M, syncs, qi/M: per MAP of the batch; qi/U: per");
@@ -1873,8 +1931,13 @@ static void probe_stacks(void)
 	prefault(b.va, SZ_2M);
 	for (s = 0; s < NR_STACKS; s++) {
 		rc = ctx_try_open(&stacks[s], &c);
-		/* No such device node or ioctl: the kernel lacks it */
-		if (rc == ENOENT || rc == ENODEV || rc == ENOTTY) {
+		/*
+		 * No such device node or ioctl, or a container vfio does not
+		 * know (a /dev/ioasid file to a vfio without the shim's
+		 * VFIO_GROUP_SET_CONTAINER): the kernel lacks it
+		 */
+		if (rc == ENOENT || rc == ENODEV || rc == ENOTTY ||
+		    (rc == EBADFD && stacks[s].container)) {
 			snprintf(stack_why[s], sizeof(stack_why[s]), "%s: %s",
 				 failed_call, errname(rc));
 			continue;
@@ -2117,8 +2180,11 @@ int main(int argc, char **argv)
 		printf("# edu's IOMMU is no VT-d unit: not the intended rig\n");
 	check_reserved();
 	probe_stacks();
-	if (!stack_ok[TYPE1] && !stack_ok[IOMMUFD] && !stack_ok[IOASID])
-		die("none of the three stacks is there", 0);
+	for (i = 0; i < NR_STACKS; i++)
+		if (stack_ok[i])
+			break;
+	if (i == NR_STACKS)
+		die("none of the stacks is there", 0);
 
 	prof_setup();
 	if (prof.on) {

@@ -41,9 +41,9 @@
 #define NR_PORTS	2
 
 /* Where the rig puts the two virtio-net devices wired to each other */
-static const char * const nic_bdf[NR_PORTS] = {
-	"0000:00:10.0", "0000:00:11.0",
-};
+#define NIC0		"0000:00:10.0"
+#define NIC1		"0000:00:11.0"
+static const char * const nic_bdf[NR_PORTS] = { NIC0, NIC1 };
 
 /* A testpmd running in interactive mode, its stdin and stdout piped */
 struct testpmd {
@@ -58,9 +58,8 @@ struct testpmd {
  */
 static int testpmd_start(struct testpmd *t, bool shim)
 {
-	char *argv[] = {
-		TESTPMD, "--no-huge", "-m", "64",
-		"-a", (char *)nic_bdf[0], "-a", (char *)nic_bdf[1], "--",
+	static const char * const argv[] = {
+		TESTPMD, "--no-huge", "-m", "64", "-a", NIC0, "-a", NIC1, "--",
 		"-i", "--forward-mode=io", "--total-num-mbufs=2048", NULL,
 	};
 	int to[2], from[2];
@@ -86,7 +85,7 @@ static int testpmd_start(struct testpmd *t, bool shim)
 			_exit(127);
 		if (chroot(HOST) || chdir("/"))
 			_exit(127);
-		execv(TESTPMD, argv);
+		execv(TESTPMD, (char * const *)argv);
 		_exit(127);
 	}
 	close(to[0]);
@@ -121,10 +120,10 @@ static bool testpmd_wait(struct testpmd *t, char *buf, size_t size,
 		if (l2_now_ms() > end || *len + 1 >= size)
 			return false;
 		n = read(t->out, buf + *len, size - 1 - *len);
+		if (!n)
+			return false;
 		if (n > 0)
 			*len += n;
-		else if (!n)
-			return false;
 		else
 			usleep(50 * 1000);
 	}

@@ -104,18 +104,6 @@ FIXTURE_TEARDOWN(edu)
 		ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));	\
 	} while (0)
 
-/* edu copies @count bytes at IOVA @src to its buffer at @off, then to @dst */
-static int round_trip(void *bar, uint64_t src, uint64_t dst, uint64_t off,
-		      uint32_t count)
-{
-	int rc;
-
-	rc = edu_dma(bar, src, EDU_BUF + off, count, false);
-	if (rc)
-		return rc;
-	return edu_dma(bar, EDU_BUF + off, dst, count, true);
-}
-
 static bool is_zero(const unsigned char *buf, size_t len)
 {
 	size_t i;
@@ -203,19 +191,19 @@ TEST_F(edu, dma_round_trip)
 	bar = self->edu.bar;
 
 	/* First page of A to the middle of B's first page */
-	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B + 512, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A, IOVA_B + 512, 0, XFER));
 	memcpy(want + 512, self->a, XFER);
 	ASSERT_EQ(0, memcmp(want, self->b, MAP_SIZE));
 
 	/* Second page of A, through another part of edu's buffer */
-	ASSERT_EQ(0, round_trip(bar, IOVA_A + PAGE_SZ + 100,
-				IOVA_B + PAGE_SZ + 1000, XFER, 1000));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A + PAGE_SZ + 100,
+				    IOVA_B + PAGE_SZ + 1000, XFER, 1000));
 	memcpy(want + PAGE_SZ + 1000, self->a + PAGE_SZ + 100, 1000);
 	ASSERT_EQ(0, memcmp(want, self->b, MAP_SIZE));
 
 	/* Across the page boundaries of both: four pages, four translations */
-	ASSERT_EQ(0, round_trip(bar, IOVA_A + PAGE_SZ - 100,
-				IOVA_B + PAGE_SZ - 50, 100, 300));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A + PAGE_SZ - 100,
+				    IOVA_B + PAGE_SZ - 50, 100, 300));
 	memcpy(want + PAGE_SZ - 50, self->a + PAGE_SZ - 100, 300);
 	ASSERT_EQ(0, memcmp(want, self->b, MAP_SIZE));
 
@@ -279,20 +267,20 @@ TEST_F(edu, replace)
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, second, self->b, MAP_SIZE,
 				      IOVA_B));
 
-	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 
 	memset(self->b, 0, MAP_SIZE);
 	ASSERT_EQ(0, edu_attach(&self->edu, second));
 	ASSERT_EQ(EBUSY, ioasid_destroy(self->fd, second));
-	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(c, self->b, XFER));
 
 	/* And back */
 	memset(self->b, 0, MAP_SIZE);
 	ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));
 	ASSERT_EQ(0, ioasid_destroy(self->fd, second));
-	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 	munmap(c, MAP_SIZE);
 }
@@ -337,7 +325,7 @@ TEST_F(edu, unmap_blocks)
 	edu_up();
 	bar = self->edu.bar;
 	ASSERT_EQ(0, edu_kmsg_open(&kmsg));
-	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 
 	/* New data in A, then its first page is unmapped */
@@ -362,14 +350,14 @@ TEST_F(edu, unmap_blocks)
 
 	/* A's second page is still mapped */
 	memset(self->b, 0, MAP_SIZE);
-	ASSERT_EQ(0, round_trip(bar, IOVA_A + PAGE_SZ, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A + PAGE_SZ, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a + PAGE_SZ, self->b, XFER));
 
 	/* Mapped again, the first page gives the new data */
 	memset(self->b, 0, MAP_SIZE);
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->a, PAGE_SZ,
 				      IOVA_A));
-	ASSERT_EQ(0, round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 }
 
@@ -470,7 +458,7 @@ TEST_F(edu, rebind)
 	ASSERT_EQ(0, ioasid_map_fixed(fd2, ioasid2, self->b, MAP_SIZE,
 				      IOVA_B));
 	ASSERT_EQ(0, edu_attach(&other, ioasid2));
-	ASSERT_EQ(0, round_trip(other.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(other.bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 	edu_close(&other);
 	close(fd2);
@@ -479,7 +467,7 @@ TEST_F(edu, rebind)
 	memset(self->b, 0, MAP_SIZE);
 	ASSERT_EQ(0, edu_open(&self->edu));
 	edu_up();
-	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_B, IOVA_A, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(self->edu.bar, IOVA_B, IOVA_A, 0, XFER));
 	ASSERT_TRUE(is_zero(self->a, XFER));
 }
 
@@ -487,7 +475,7 @@ TEST_F(edu, rebind)
 TEST_F(edu, close_ioasid_first)
 {
 	edu_up();
-	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 
 	close(self->fd);
@@ -500,7 +488,7 @@ TEST_F(edu, close_ioasid_first)
 	ASSERT_EQ(0, ioasid_create(self->fd, &self->ioasid));
 	ASSERT_EQ(0, edu_open(&self->edu));
 	edu_up();
-	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 }
 
@@ -725,7 +713,7 @@ TEST_F(edu_reset, resets_device)
 
 	/* The state vfio-pci restored lets the device work on */
 	ASSERT_EQ(0, edu_check_alive(self->edu.bar));
-	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 
 	/*
@@ -744,7 +732,7 @@ TEST_F(edu_reset, resets_device)
 	ASSERT_FALSE(up);
 	close(efd);
 	memset(self->b, 0, MAP_SIZE);
-	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 }
 
@@ -785,7 +773,7 @@ TEST_F(edu_reset, refused)
 	ASSERT_EQ(0, edu_intx_up(&self->edu, self->cfg, &up));
 	ASSERT_TRUE(up);
 	close(efd);
-	ASSERT_EQ(0, round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, edu_round_trip(self->edu.bar, IOVA_A, IOVA_B, 0, XFER));
 	ASSERT_EQ(0, memcmp(self->a, self->b, XFER));
 }
 

@@ -61,24 +61,6 @@ static int vfio_new(int fd, uint32_t instance, uint32_t *mock_id,
 	return vfio_open_index(*index);
 }
 
-/* The vfio group file (/dev/vfio/<iommu group>) of vfio device @index */
-static int vfio_group_open(uint32_t index)
-{
-	char path[160], link[128];
-	const char *group;
-	ssize_t len;
-
-	snprintf(path, sizeof(path),
-		 "/sys/class/vfio-dev/vfio%u/device/iommu_group", index);
-	len = readlink(path, link, sizeof(link) - 1);
-	if (len < 0)
-		return -1;
-	link[len] = '\0';
-	group = strrchr(link, '/');
-	snprintf(path, sizeof(path), "/dev/vfio/%s", group ? group + 1 : link);
-	return open(path, O_RDWR | O_CLOEXEC);
-}
-
 /* DMA of @mock_id tagged with @pasid reads @expect at @iova */
 static void check_read(struct __test_metadata *_metadata, int fd,
 		       uint32_t mock_id, uint32_t pasid, uint64_t iova,

@@ -71,4 +71,44 @@ static int vfio_detach_ioasid_pasid(int vfio_fd, uint32_t pasid)
 	return ioasid_call(vfio_fd, VFIO_DEVICE_DETACH_IOASID_PASID, &cmd);
 }
 
+/* The vfio group file (/dev/vfio/<iommu group>) of vfio device @index */
+static int vfio_group_open(uint32_t index)
+{
+	char path[160], link[128];
+	const char *group;
+	ssize_t len;
+
+	snprintf(path, sizeof(path),
+		 "/sys/class/vfio-dev/vfio%u/device/iommu_group", index);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		return -1;
+	link[len] = '\0';
+	group = strrchr(link, '/');
+	snprintf(path, sizeof(path), "/dev/vfio/%s", group ? group + 1 : link);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/*
+ * DMA of an emulated mock vfio device (IOASID_TEST_MOCK_EMULATED), through
+ * vfio: 0 or vfio's errno
+ */
+static int emulated_dma(int fd, uint32_t mock, uint64_t iova, void *buf,
+			uint64_t len, uint32_t flags)
+{
+	struct ioasid_test_cmd cmd = {
+		.dma = {
+			.flags = flags,
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		},
+	};
+	int rc = ioasid_test(fd, IOASID_TEST_DMA, mock, &cmd);
+
+	if (!rc && cmd.dma.out_done != len)
+		return -1;
+	return rc;
+}
+
 #endif /* __SELFTEST_IOASID_VFIO_UTILS_H */

@@ -628,34 +628,80 @@ void ioasid_device_destroy(struct ioasid_device *idev)
 	kfree(idev);
 }
 
+/* What a device of an iommu_group found under its lock says of its IOMMU */
+struct ioasid_group_probe {
+	const struct iommu_ops *ops;
+	struct ioasid_caps caps;
+	bool mock;
+	int rc;
+};
+
+/*
+ * Probe the first device of the group behind an IOMMU, under the group's
+ * lock, which keeps it and its IOMMU state from going away meanwhile
+ */
+static int ioasid_group_probe_dev(struct device *dev, void *data)
+{
+	struct ioasid_group_probe *probe = data;
+
+	if (!dev->iommu || !dev->iommu->iommu_dev)
+		return 0;
+	probe->ops = dev_iommu_ops(dev);
+	probe->mock = ioasid_test_is_mock_dev(dev);
+	if (!device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY)) {
+		dev_info_ratelimited(dev, "ioasid: DMA is not cache coherent\n");
+		probe->rc = -EINVAL;
+	} else {
+		probe->rc = ioasid_probe_caps(dev, &probe->caps);
+	}
+	return 1;
+}
+
 /**
- * ioasid_ctx_hold_iommu() - select the IOMMU of a device without binding it
+ * ioasid_ctx_hold_iommu() - select the IOMMU of a group without binding it
  * @ctx: The context
- * @dev: A device behind the IOMMU wanted
+ * @group: An iommu_group behind the IOMMU wanted
  *
  * For the vfio container shim, which must know its IOMMU when a vfio group
  * is set to it, before any of its devices is bound: select the IOMMU of
- * @dev if the context has none, and keep it selected until
- * ioasid_ctx_unhold_iommu(), even with no device bound.
+ * @group if the context has none, and keep it selected until
+ * ioasid_ctx_unhold_iommu(), even with no device bound. The checks a bind
+ * does of the IOMMU are made here too, so that an unfit group is refused
+ * before it joins.
  *
- * Return: 0, -EXDEV when the context selected another IOMMU, or the error
- * of allocating a domain for @dev.
+ * Return: 0, 1 when no device of @group is behind an IOMMU (nothing is
+ * held), -EXDEV when the context selected another IOMMU, -EINVAL when DMA
+ * is not cache coherent, -EPERM when MSIs are not isolated, or the error
+ * of allocating a domain.
  */
-int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct device *dev)
+int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct iommu_group *group)
 {
-	struct ioasid_caps caps;
-	int rc = 0;
+	struct ioasid_group_probe probe = {};
+	int rc;
+
+	/* ctx->lock nests outside the group's: probe first, then commit */
+	iommu_group_for_each_dev(group, &probe, ioasid_group_probe_dev);
+	if (!probe.ops)
+		return 1;
+	if (probe.rc)
+		return probe.rc;
+	/* Mock devices of the selftests raise no interrupts at all */
+	if (!probe.mock && !iommu_group_has_isolated_msi(group)) {
+		pr_info_ratelimited("ioasid: iommu_group %d: MSIs are not isolated\n",
+				    iommu_group_id(group));
+		return -EPERM;
+	}
 
 	mutex_lock(&ctx->lock);
+	rc = 0;
 	if (!ctx->iommu_ops) {
-		rc = ioasid_probe_caps(dev, &caps);
-		if (!rc) {
-			spin_lock(&ctx->caps_lock);
-			ctx->iommu_ops = dev_iommu_ops(dev);
-			ctx->caps = caps;
-			spin_unlock(&ctx->caps_lock);
-		}
-	} else if (dev_iommu_ops(dev) != ctx->iommu_ops) {
+		spin_lock(&ctx->caps_lock);
+		ctx->iommu_ops = probe.ops;
+		ctx->caps = probe.caps;
+		spin_unlock(&ctx->caps_lock);
+	} else if (probe.ops != ctx->iommu_ops) {
+		pr_info_ratelimited("ioasid: iommu_group %d: behind another IOMMU than the context's\n",
+				    iommu_group_id(group));
 		rc = -EXDEV;
 	}
 	if (!rc)

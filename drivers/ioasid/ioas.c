@@ -113,7 +113,9 @@ err_free:
  * @id: Set to its id
  *
  * For the vfio container shim, which keeps its mappings in an IOASID of
- * the context like any other.
+ * the context like any other. The IOASID is created with the caller as a
+ * long-term user (ioasid_object_del_user() ends that), so that userspace
+ * cannot destroy it meanwhile.
  *
  * Return: 0, -ENOMEM or -ENOSPC.
  */
@@ -130,6 +132,7 @@ int ioasid_ioas_new(struct ioasid_ctx *ctx, unsigned long max_pgsize, u32 *id)
 		ioasid_ioas_free(ioas);
 		return rc;
 	}
+	ioas->obj.users = 1;
 	*id = ioas->obj.id;
 	ioasid_object_publish(ctx, &ioas->obj);
 	return 0;

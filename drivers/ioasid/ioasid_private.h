@@ -3,6 +3,9 @@
  * Internal types of /dev/ioasid.
  *
  * Lock order, outermost first:
+ *   vfio's group_lock      of a vfio group set to a context as container;
+ *                          vfio's dev_set lock nests in it, and under that
+ *                          one only ioasid_ctx.lock and the locks after it
  *   ioasid_compat.rwsem    the context as a vfio container
  *   ioasid_ctx.lock        device binding and attachment state of a context
  *   ioasid_access.attach_lock  which IOASID an access is attached to
@@ -566,13 +569,13 @@ struct ioasid_pasid_attach {
 };
 
 void ioasid_device_destroy(struct ioasid_device *idev);
-int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct device *dev);
+int ioasid_device_hw_info(struct ioasid_ucmd *ucmd);
+int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct iommu_group *group);
 void ioasid_ctx_unhold_iommu(struct ioasid_ctx *ctx);
 
 /* The vfio container shim (vfio_compat.c) */
 long ioasid_vfio_ioctl(struct ioasid_ctx *ctx, unsigned int cmd,
 		       unsigned long arg);
-int ioasid_device_hw_info(struct ioasid_ucmd *ucmd);
 
 #ifdef CONFIG_IOASID_TEST
 bool ioasid_test_is_mock_dev(struct device *dev);

@@ -57,9 +57,9 @@ static struct ioasid_ioas *ioasid_vfio_get_ioas(struct ioasid_ctx *ctx)
 
 	if (!compat->type)
 		return ERR_PTR(-EINVAL);
-	/* Destroyed by the context's own IOASID_DESTROY: as if never made */
+	/* The container is a user of it: no IOASID_DESTROY takes it away */
 	ioas = ioasid_ioas_get(ctx, compat->ioasid);
-	return IS_ERR(ioas) ? ERR_PTR(-EINVAL) : ioas;
+	return WARN_ON(IS_ERR(ioas)) ? ERR_PTR(-EINVAL) : ioas;
 }
 
 static int ioasid_vfio_check_extension(struct ioasid_ctx *ctx,
@@ -87,9 +87,19 @@ static int ioasid_vfio_check_extension(struct ioasid_ctx *ctx,
 	return 0;
 }
 
+/* The smallest page the container maps: the CPU's, or the IOMMU's */
+static unsigned long ioasid_vfio_min_pgsize(struct ioasid_caps *caps)
+{
+	unsigned long iommu = caps->pgsize_bitmap ?
+			      BIT(__ffs(caps->pgsize_bitmap)) : PAGE_SIZE;
+
+	return max(iommu, PAGE_SIZE);
+}
+
 static int ioasid_vfio_set_iommu(struct ioasid_ctx *ctx, unsigned long type)
 {
 	struct ioasid_compat *compat = &ctx->compat;
+	struct ioasid_caps caps;
 	int rc;
 
 	down_write(&compat->rwsem);
@@ -103,10 +113,14 @@ static int ioasid_vfio_set_iommu(struct ioasid_ctx *ctx, unsigned long type)
 		goto out_unlock;
 	}
 	/* v1 may unmap any page: no IOMMU page may span more than one */
-	rc = ioasid_ioas_new(ctx, type == VFIO_TYPE1_IOMMU ? PAGE_SIZE : 0,
+	ioasid_ctx_caps(ctx, &caps);
+	rc = ioasid_ioas_new(ctx, type == VFIO_TYPE1_IOMMU ?
+			     ioasid_vfio_min_pgsize(&caps) : 0,
 			     &compat->ioasid);
-	if (!rc)
-		compat->type = type;
+	if (rc)
+		goto out_unlock;
+	/* Paired with ioasid_vfio_ioasid(), which takes no lock */
+	smp_store_release(&compat->type, type);
 out_unlock:
 	up_write(&compat->rwsem);
 	return rc;
@@ -146,7 +160,8 @@ static int ioasid_vfio_get_info(struct ioasid_ctx *ctx, void __user *arg)
 	}
 	ioasid_ctx_caps(ctx, &icaps);
 	info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
-	info.iova_pgsizes = icaps.pgsize_bitmap;
+	/* As type1: pages smaller than the CPU's are mapped as the CPU's */
+	info.iova_pgsizes = (icaps.pgsize_bitmap & PAGE_MASK) | PAGE_SIZE;
 	if (ioas->max_pgsize)
 		info.iova_pgsizes &= GENMASK(__fls(ioas->max_pgsize), 0);
 	n = ioasid_ioas_ranges(ioas, &icaps, &ranges, &align);
@@ -260,7 +275,7 @@ static int ioasid_vfio_unmap_dma(struct ioasid_ctx *ctx, void __user *arg)
 		if (unmap.iova || unmap.size)
 			return -EINVAL;
 		start = 0;
-		last = ULONG_MAX;
+		last = U64_MAX;
 	} else {
 		if (!unmap.size ||
 		    check_add_overflow(unmap.iova, unmap.size - 1, &last))
@@ -340,17 +355,6 @@ ioasid_vfio_find_group(struct ioasid_compat *compat, struct iommu_group *group)
 	return NULL;
 }
 
-/* Find a device of an iommu_group behind an IOMMU, and hold it */
-static int ioasid_vfio_group_dev(struct device *dev, void *data)
-{
-	struct device **found = data;
-
-	if (!dev->iommu || !dev->iommu->iommu_dev)
-		return 0;
-	*found = get_device(dev);
-	return 1;
-}
-
 /**
  * ioasid_vfio_add_group() - set a vfio group to a context as container
  * @ctx: The context, from ioasid_ctx_from_file()
@@ -358,44 +362,41 @@ static int ioasid_vfio_group_dev(struct device *dev, void *data)
  *
  * For VFIO_GROUP_SET_CONTAINER. A group of devices behind an IOMMU selects
  * the context's IOMMU if it has none yet, and keeps it selected while it
- * is set; a group behind another IOMMU than the context's is refused.
+ * is set; a group behind another IOMMU than the context's, or one a bind
+ * would refuse, is refused here, with a one-line reason in the log.
  * Groups of emulated devices, whose devices have no IOMMU, always join.
  *
  * Return: 0, -EXDEV when @group is behind another IOMMU than the context's,
- * -EBUSY when it is set already, -ENOMEM, or the error of allocating an
- * IOMMU domain for its devices.
+ * -EINVAL when its DMA is not cache coherent, -EPERM when its MSIs are not
+ * isolated, -EBUSY when it is set already, -ENOMEM, or the error of
+ * allocating an IOMMU domain for its devices.
  */
 int ioasid_vfio_add_group(struct ioasid_ctx *ctx, struct iommu_group *group)
 {
 	struct ioasid_compat *compat = &ctx->compat;
 	struct ioasid_compat_group *cgroup;
-	struct device *dev = NULL;
-	int rc = 0;
+	int rc;
 
 	cgroup = kzalloc(sizeof(*cgroup), GFP_KERNEL_ACCOUNT);
 	if (!cgroup)
 		return -ENOMEM;
-	cgroup->group = group;
 
 	down_write(&compat->rwsem);
 	if (WARN_ON(ioasid_vfio_find_group(compat, group))) {
 		rc = -EBUSY;
-		goto out_unlock;
+		goto err_unlock;
 	}
-	iommu_group_for_each_dev(group, &dev, ioasid_vfio_group_dev);
-	if (dev) {
-		rc = ioasid_ctx_hold_iommu(ctx, dev);
-		if (rc == -EXDEV)
-			dev_info_ratelimited(dev,
-					     "ioasid: cannot join vfio container: behind another IOMMU than its groups\n");
-		put_device(dev);
-		if (rc)
-			goto out_unlock;
-		cgroup->holds_iommu = true;
-	}
+	/* Groups of emulated devices have no IOMMU to select */
+	rc = ioasid_ctx_hold_iommu(ctx, group);
+	if (rc < 0)
+		goto err_unlock;
+	cgroup->holds_iommu = !rc;
+	cgroup->group = iommu_group_ref_get(group);
 	list_add_tail(&cgroup->node, &compat->groups);
-	cgroup = NULL;
-out_unlock:
+	up_write(&compat->rwsem);
+	return 0;
+
+err_unlock:
 	up_write(&compat->rwsem);
 	kfree(cgroup);
 	return rc;
@@ -405,7 +406,8 @@ EXPORT_SYMBOL_GPL(ioasid_vfio_add_group);
 /*
  * The last group left: back to the unset state, with the mappings gone as
  * type1 frees them. An IOASID the context's own ioctls use right now, or
- * attached its devices to, stays theirs, emptied.
+ * attached its cdev devices to, stays theirs, emptied, until they destroy
+ * it or close the context.
  */
 static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
 {
@@ -416,18 +418,25 @@ static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
 
 	lockdep_assert_held(&compat->rwsem);
 
+	ioas = ioasid_ioas_get(ctx, compat->ioasid);
+	if (WARN_ON(IS_ERR(ioas)))
+		goto out;
+	ioasid_object_del_user(ctx, &ioas->obj);
+	ioasid_object_put(&ioas->obj);
+
 	obj = ioasid_object_remove(ctx, compat->ioasid, IOASID_OBJ_IOAS);
 	if (!IS_ERR(obj)) {
 		ioasid_ioas_destroy(container_of(obj, struct ioasid_ioas, obj));
 	} else if (PTR_ERR(obj) == -EBUSY) {
 		ioas = ioasid_ioas_get(ctx, compat->ioasid);
 		if (!IS_ERR(ioas)) {
-			ioasid_ioas_unmap_range(ctx, ioas, 0, ULONG_MAX, false,
+			ioasid_ioas_unmap_range(ctx, ioas, 0, U64_MAX, false,
 						&unmapped);
 			ioasid_object_put(&ioas->obj);
 		}
 	}
-	compat->type = 0;
+out:
+	WRITE_ONCE(compat->type, 0);
 	compat->ioasid = 0;
 }
 
@@ -454,6 +463,7 @@ void ioasid_vfio_del_group(struct ioasid_ctx *ctx, struct iommu_group *group)
 		ioasid_vfio_unset(ctx);
 	if (cgroup->holds_iommu)
 		ioasid_ctx_unhold_iommu(ctx);
+	iommu_group_put(cgroup->group);
 	kfree(cgroup);
 out_unlock:
 	up_write(&compat->rwsem);
@@ -465,21 +475,23 @@ EXPORT_SYMBOL_GPL(ioasid_vfio_del_group);
  * @ctx: The context
  * @ioasid: Set to the IOASID holding the container's mappings
  *
- * For vfio, to attach a device opened through a group of the container.
- * The IOASID stays the same while a group is set to the container.
+ * For vfio, to attach a device opened through a group of the container,
+ * holding the group_lock of a group set to it. The IOASID stays the same,
+ * and cannot be destroyed, while a group is set to the container.
  *
  * Return: 0, or -EINVAL when the container has no IOMMU type set.
  */
 int ioasid_vfio_ioasid(struct ioasid_ctx *ctx, u32 *ioasid)
 {
-	int rc = 0;
-
-	down_read(&ctx->compat.rwsem);
-	if (ctx->compat.type)
-		*ioasid = ctx->compat.ioasid;
-	else
-		rc = -EINVAL;
-	up_read(&ctx->compat.rwsem);
-	return rc;
+	/*
+	 * No lock: vfio calls this under its dev_set lock, which must never
+	 * wait for a MAP_DMA pinning under the rwsem. The caller's group is
+	 * set, so the container cannot be unset meanwhile; VFIO_SET_IOMMU
+	 * publishes the IOASID before the type.
+	 */
+	if (!smp_load_acquire(&ctx->compat.type))
+		return -EINVAL;
+	*ioasid = ctx->compat.ioasid;
+	return 0;
 }
 EXPORT_SYMBOL_GPL(ioasid_vfio_ioasid);

@@ -59,7 +59,8 @@ struct ioasid_destroy {
 
 /**
  * enum ioasid_info_flags - Flags in &struct ioasid_info.out_flags
- * @IOASID_INFO_IOMMU_BOUND: A device has been bound to the context and has
+ * @IOASID_INFO_IOMMU_BOUND: A device has been bound to the context, or a
+ *                           vfio group set to it as container, and has
  *                           selected its IOMMU; the other out_ fields
  *                           describe that IOMMU. Without it they describe
  *                           the limits of the context alone.

@@ -1470,6 +1470,73 @@ TEST_F(compat, unset_container)
 }
 
 /*
+ * The IOASID holding the container's mappings is an object of the context,
+ * but the container's: no IOASID_DESTROY on the container fd takes it, or
+ * anything else, away while the container is set
+ */
+TEST_F(compat, container_ioasid_stays)
+{
+	unsigned int busy = 0;
+	uint32_t id;
+
+	COMPAT_UP();
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, IOVA, 2 * PAGE_SZ,
+				  DMA_RW));
+	for (id = 0; id < 16; id++) {
+		int rc = ioasid_destroy(self->fd, id);
+
+		ASSERT_NE(0, rc);
+		busy += rc == EBUSY;
+	}
+	ASSERT_EQ(1, busy);
+	CHECK_MAP("xx..............");
+	CHECK_CHARGE(2);
+	ASSERT_EQ(0, vfio_map_dma(self->fd, BUF_PAGE(self->buf, 2),
+				  IOVA_PAGE(2), PAGE_SZ, DMA_RW));
+	CHECK_MAP("xxx.............");
+}
+
+/*
+ * The group's last device goes away (its driver unbound, the device
+ * unplugged) while the group is set: the group leaves the container as it
+ * would leave vfio's, which is then unset and empty, and the group's file
+ * can still be closed
+ */
+TEST_F(compat, device_removed_while_set)
+{
+	uint32_t flags;
+	int i;
+
+	ASSERT_EQ(0, group_set_container(self->group, self->fd));
+	ASSERT_EQ(0, vfio_set_iommu(self->fd, variant->type));
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, IOVA, 2 * PAGE_SZ,
+				  DMA_RW));
+	CHECK_CHARGE(2);
+
+	/* The vfio device is unregistered by a worker: wait for it */
+	ASSERT_EQ(0, mock_destroy(self->mfd, self->mock));
+	for (i = 0; i < 100 && locked_pages() != self->base; i++)
+		usleep(50 * 1000);
+	CHECK_CHARGE(0);
+	ASSERT_NE(0, group_flags(self->group, &flags));
+	ASSERT_EQ(EINVAL, vfio_map_dma(self->fd, self->buf, IOVA, PAGE_SZ,
+				       DMA_RW));
+	ASSERT_EQ(EINVAL, vfio_set_iommu(self->fd, variant->type));
+	close(self->group);
+	self->group = -1;
+
+	/* The container takes a new group as a fresh one */
+	self->group = mock_group_new(self->mfd, 0, &self->mock, &self->index,
+				     self->name, sizeof(self->name));
+	ASSERT_LE(0, self->group);
+	COMPAT_UP();
+	CHECK_MAP(NONE_MAPPED);
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, IOVA, PAGE_SZ, DMA_RW));
+	CHECK_MAP("x...............");
+	CHECK_CHARGE(1);
+}
+
+/*
  * The container fd is an ioasid context too: a device bound to it through
  * its cdev translates through an IOASID of its own, apart from the
  * container's mappings at the same IOVA, which UNMAP ALL leaves it.

@@ -1357,7 +1357,7 @@ static void ioasid_resv_remove(struct ioasid_ioas *ioas, void *owner)
  * software MSI window is, and its start is set in *@sw_msi.
  */
 static int ioasid_resv_collect(struct ioasid_ioas *ioas,
-			       struct ioasid_group *igroup,
+			       struct iommu_group *group, void *owner,
 			       struct list_head *resvs, phys_addr_t *sw_msi)
 {
 	struct iommu_resv_region *region, *tmp;
@@ -1366,7 +1366,7 @@ static int ioasid_resv_collect(struct ioasid_ioas *ioas,
 
 	lockdep_assert_held(&ioas->mutex);
 
-	rc = iommu_get_group_resv_regions(igroup->group, &regions);
+	rc = iommu_get_group_resv_regions(group, &regions);
 	if (rc)
 		goto out_free;
 	list_for_each_entry(region, &regions, list) {
@@ -1392,7 +1392,7 @@ static int ioasid_resv_collect(struct ioasid_ioas *ioas,
 			rc = -ENOMEM;
 			goto out_free;
 		}
-		resv->owner = igroup;
+		resv->owner = owner;
 		resv->node.start = region->start;
 		resv->node.last = last;
 		list_add_tail(&resv->pending, resvs);
@@ -1415,6 +1415,41 @@ static void ioasid_resv_commit(struct ioasid_ioas *ioas,
 		else
 			kfree(resv);
 	}
+}
+
+/**
+ * ioasid_ioas_reserve_group() - keep a group's reserved regions unmapped
+ * @ioas: A normal IOASID, held by the caller
+ * @group: The iommu_group
+ * @owner: Cookie of the reservation, for ioasid_ioas_unreserve()
+ *
+ * For the vfio container shim: type1 keeps the reserved regions of a
+ * group (MSI windows, regions the firmware maps) out of its mappings from
+ * when the group joins, before any device is opened, where a device
+ * attached to an IOASID reserves them at its attach.
+ *
+ * Return: 0, -EADDRINUSE when a region covers a mapping, -ENOMEM.
+ */
+int ioasid_ioas_reserve_group(struct ioasid_ioas *ioas,
+			      struct iommu_group *group, void *owner)
+{
+	phys_addr_t sw_msi = 0;
+	LIST_HEAD(resvs);
+	int rc;
+
+	mutex_lock(&ioas->mutex);
+	rc = ioasid_resv_collect(ioas, group, owner, &resvs, &sw_msi);
+	ioasid_resv_commit(ioas, &resvs, !rc);
+	mutex_unlock(&ioas->mutex);
+	return rc;
+}
+
+/* Undo every ioasid_ioas_reserve_group() made with @owner */
+void ioasid_ioas_unreserve(struct ioasid_ioas *ioas, void *owner)
+{
+	mutex_lock(&ioas->mutex);
+	ioasid_resv_remove(ioas, owner);
+	mutex_unlock(&ioas->mutex);
 }
 
 /* Can the IOMMU of @dev keep its DMA cache coherent whatever it asks? */
@@ -1717,7 +1752,8 @@ struct ioasid_domain *ioasid_attach_group(struct ioasid_object *target,
 	 * and its children) has its reserved ranges there already; they are
 	 * collected again only to learn of its MSI window.
 	 */
-	rc = ioasid_resv_collect(ioas, igroup, &resvs, &gt.sw_msi);
+	rc = ioasid_resv_collect(ioas, igroup->group, igroup, &resvs,
+				 &gt.sw_msi);
 	if (igroup->target && ioasid_target_ioas(igroup->target) == ioas)
 		ioasid_resv_commit(ioas, &resvs, false);
 	if (rc) {

@@ -451,6 +451,9 @@ struct ioasid_iova_range;
 int ioasid_ioas_ranges(struct ioasid_ioas *ioas, struct ioasid_caps *caps,
 		       struct ioasid_iova_range **ranges, u64 *align);
 bool ioasid_ioas_enforces_cc(struct ioasid_ioas *ioas);
+int ioasid_ioas_reserve_group(struct ioasid_ioas *ioas,
+			      struct iommu_group *group, void *owner);
+void ioasid_ioas_unreserve(struct ioasid_ioas *ioas, void *owner);
 int ioasid_ioas_create(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_map(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_unmap(struct ioasid_ucmd *ucmd);

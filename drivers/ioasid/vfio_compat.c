@@ -62,6 +62,68 @@ static struct ioasid_ioas *ioasid_vfio_get_ioas(struct ioasid_ctx *ctx)
 	return WARN_ON(IS_ERR(ioas)) ? ERR_PTR(-EINVAL) : ioas;
 }
 
+/*
+ * Keep the reserved regions of @cgroup's iommu_group (MSI windows and the
+ * like) out of the container's mappings, as type1 does from when a group
+ * joins; or, with @undo, let them go
+ */
+static int ioasid_vfio_reserve(struct ioasid_ctx *ctx,
+			       struct ioasid_compat_group *cgroup, bool undo)
+{
+	struct ioasid_ioas *ioas;
+	int rc = 0;
+
+	lockdep_assert_held(&ctx->compat.rwsem);
+
+	ioas = ioasid_ioas_get(ctx, ctx->compat.ioasid);
+	if (WARN_ON(IS_ERR(ioas)))
+		return PTR_ERR(ioas);
+	if (undo)
+		ioasid_ioas_unreserve(ioas, cgroup);
+	else
+		rc = ioasid_ioas_reserve_group(ioas, cgroup->group, cgroup);
+	ioasid_object_put(&ioas->obj);
+	/* type1 calls a group whose regions cover mappings invalid */
+	return rc == -EADDRINUSE ? -EINVAL : rc;
+}
+
+/*
+ * The last group left: back to the unset state, with the mappings gone as
+ * type1 frees them. An IOASID the context's own ioctls use right now, or
+ * attached its cdev devices to, stays theirs, emptied, until they destroy
+ * it or close the context.
+ */
+static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
+{
+	struct ioasid_compat *compat = &ctx->compat;
+	struct ioasid_object *obj;
+	struct ioasid_ioas *ioas;
+	u64 unmapped;
+
+	lockdep_assert_held(&compat->rwsem);
+
+	ioas = ioasid_ioas_get(ctx, compat->ioasid);
+	if (WARN_ON(IS_ERR(ioas)))
+		goto out;
+	ioasid_object_del_user(ctx, &ioas->obj);
+	ioasid_object_put(&ioas->obj);
+
+	obj = ioasid_object_remove(ctx, compat->ioasid, IOASID_OBJ_IOAS);
+	if (!IS_ERR(obj)) {
+		ioasid_ioas_destroy(container_of(obj, struct ioasid_ioas, obj));
+	} else if (PTR_ERR(obj) == -EBUSY) {
+		ioas = ioasid_ioas_get(ctx, compat->ioasid);
+		if (!IS_ERR(ioas)) {
+			ioasid_ioas_unmap_range(ctx, ioas, 0, U64_MAX, false,
+						&unmapped);
+			ioasid_object_put(&ioas->obj);
+		}
+	}
+out:
+	WRITE_ONCE(compat->type, 0);
+	WRITE_ONCE(compat->ioasid, 0);
+}
+
 static int ioasid_vfio_check_extension(struct ioasid_ctx *ctx,
 				       unsigned long type)
 {
@@ -99,6 +161,7 @@ static unsigned long ioasid_vfio_min_pgsize(struct ioasid_caps *caps)
 static int ioasid_vfio_set_iommu(struct ioasid_ctx *ctx, unsigned long type)
 {
 	struct ioasid_compat *compat = &ctx->compat;
+	struct ioasid_compat_group *cgroup;
 	struct ioasid_caps caps;
 	int rc;
 
@@ -119,6 +182,16 @@ static int ioasid_vfio_set_iommu(struct ioasid_ctx *ctx, unsigned long type)
 			     &compat->ioasid);
 	if (rc)
 		goto out_unlock;
+	/* The IOASID is new: a region can only fail to be reserved on -ENOMEM */
+	list_for_each_entry(cgroup, &compat->groups, node) {
+		rc = ioasid_vfio_reserve(ctx, cgroup, false);
+		if (rc) {
+			list_for_each_entry(cgroup, &compat->groups, node)
+				ioasid_vfio_reserve(ctx, cgroup, true);
+			ioasid_vfio_unset(ctx);
+			goto out_unlock;
+		}
+	}
 	/* Paired with ioasid_vfio_ioasid(), which takes no lock */
 	smp_store_release(&compat->type, type);
 out_unlock:
@@ -392,53 +465,25 @@ int ioasid_vfio_add_group(struct ioasid_ctx *ctx, struct iommu_group *group)
 		goto err_unlock;
 	cgroup->holds_iommu = !rc;
 	cgroup->group = iommu_group_ref_get(group);
+	if (compat->type) {
+		rc = ioasid_vfio_reserve(ctx, cgroup, false);
+		if (rc)
+			goto err_put;
+	}
 	list_add_tail(&cgroup->node, &compat->groups);
 	up_write(&compat->rwsem);
 	return 0;
 
+err_put:
+	iommu_group_put(cgroup->group);
+	if (cgroup->holds_iommu)
+		ioasid_ctx_unhold_iommu(ctx);
 err_unlock:
 	up_write(&compat->rwsem);
 	kfree(cgroup);
 	return rc;
 }
 EXPORT_SYMBOL_GPL(ioasid_vfio_add_group);
-
-/*
- * The last group left: back to the unset state, with the mappings gone as
- * type1 frees them. An IOASID the context's own ioctls use right now, or
- * attached its cdev devices to, stays theirs, emptied, until they destroy
- * it or close the context.
- */
-static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
-{
-	struct ioasid_compat *compat = &ctx->compat;
-	struct ioasid_object *obj;
-	struct ioasid_ioas *ioas;
-	u64 unmapped;
-
-	lockdep_assert_held(&compat->rwsem);
-
-	ioas = ioasid_ioas_get(ctx, compat->ioasid);
-	if (WARN_ON(IS_ERR(ioas)))
-		goto out;
-	ioasid_object_del_user(ctx, &ioas->obj);
-	ioasid_object_put(&ioas->obj);
-
-	obj = ioasid_object_remove(ctx, compat->ioasid, IOASID_OBJ_IOAS);
-	if (!IS_ERR(obj)) {
-		ioasid_ioas_destroy(container_of(obj, struct ioasid_ioas, obj));
-	} else if (PTR_ERR(obj) == -EBUSY) {
-		ioas = ioasid_ioas_get(ctx, compat->ioasid);
-		if (!IS_ERR(ioas)) {
-			ioasid_ioas_unmap_range(ctx, ioas, 0, U64_MAX, false,
-						&unmapped);
-			ioasid_object_put(&ioas->obj);
-		}
-	}
-out:
-	WRITE_ONCE(compat->type, 0);
-	compat->ioasid = 0;
-}
 
 /**
  * ioasid_vfio_del_group() - take a vfio group out of its container
@@ -459,8 +504,11 @@ void ioasid_vfio_del_group(struct ioasid_ctx *ctx, struct iommu_group *group)
 	if (WARN_ON(!cgroup))
 		goto out_unlock;
 	list_del(&cgroup->node);
-	if (list_empty(&compat->groups) && compat->type)
-		ioasid_vfio_unset(ctx);
+	if (compat->type) {
+		ioasid_vfio_reserve(ctx, cgroup, true);
+		if (list_empty(&compat->groups))
+			ioasid_vfio_unset(ctx);
+	}
 	if (cgroup->holds_iommu)
 		ioasid_ctx_unhold_iommu(ctx);
 	iommu_group_put(cgroup->group);
@@ -491,7 +539,7 @@ int ioasid_vfio_ioasid(struct ioasid_ctx *ctx, u32 *ioasid)
 	 */
 	if (!smp_load_acquire(&ctx->compat.type))
 		return -EINVAL;
-	*ioasid = ctx->compat.ioasid;
+	*ioasid = READ_ONCE(ctx->compat.ioasid);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(ioasid_vfio_ioasid);

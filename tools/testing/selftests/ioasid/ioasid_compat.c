@@ -60,42 +60,6 @@ static int vfio_check_extension(int fd, unsigned long ext)
 	return rc < 0 ? -errno : rc;
 }
 
-static int vfio_set_iommu(int fd, unsigned long type)
-{
-	return ioctl(fd, VFIO_SET_IOMMU, type) ? errno : 0;
-}
-
-static int vfio_map_dma(int fd, const void *va, uint64_t iova, uint64_t size,
-			uint32_t flags)
-{
-	struct vfio_iommu_type1_dma_map cmd = {
-		.argsz = sizeof(cmd),
-		.flags = flags,
-		.vaddr = (uintptr_t)va,
-		.iova = iova,
-		.size = size,
-	};
-
-	return ioasid_call(fd, VFIO_IOMMU_MAP_DMA, &cmd);
-}
-
-/* On success *@unmapped is the size the kernel wrote back */
-static int vfio_unmap_dma(int fd, uint64_t iova, uint64_t size, uint32_t flags,
-			  uint64_t *unmapped)
-{
-	struct vfio_iommu_type1_dma_unmap cmd = {
-		.argsz = sizeof(cmd),
-		.flags = flags,
-		.iova = iova,
-		.size = size,
-	};
-	int rc = ioasid_call(fd, VFIO_IOMMU_UNMAP_DMA, &cmd);
-
-	if (!rc && unmapped)
-		*unmapped = cmd.size;
-	return rc;
-}
-
 static int vfio_unmap_all(int fd, uint64_t *unmapped)
 {
 	return vfio_unmap_dma(fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, unmapped);
@@ -182,38 +146,7 @@ static bool ranges_hit(const struct vfio_iova_range *ranges, int nr,
 	return false;
 }
 
-/* --- Group ioctls, standard vfio --- */
-
-static int group_set_container(int group, int fd)
-{
-	return ioasid_call(group, VFIO_GROUP_SET_CONTAINER, &fd);
-}
-
-static int group_unset_container(int group)
-{
-	return ioctl(group, VFIO_GROUP_UNSET_CONTAINER) ? errno : 0;
-}
-
-static int group_flags(int group, uint32_t *flags)
-{
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	int rc = ioasid_call(group, VFIO_GROUP_GET_STATUS, &status);
-
-	if (!rc)
-		*flags = status.flags;
-	return rc;
-}
-
-/* VFIO_GROUP_GET_DEVICE_FD of device @name into *@dev */
-static int group_device_fd(int group, const char *name, int *dev)
-{
-	int fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
-
-	if (fd < 0)
-		return errno;
-	*dev = fd;
-	return 0;
-}
+/* --- How every vfio user starts --- */
 
 /*
  * Put @group in container @fd, set IOMMU @type, and open device @name of
@@ -231,50 +164,6 @@ static int container_up(int fd, int group, unsigned long type,
 	if (rc)
 		return rc;
 	return group_device_fd(group, name, dev);
-}
-
-/* The last component of the target of symlink @path, into @name */
-static int link_name(const char *path, char *name, size_t len)
-{
-	char target[PATH_MAX];
-	const char *base;
-	ssize_t n;
-
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return -1;
-	target[n] = 0;
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	return (size_t)snprintf(name, len, "%s", base) < len ? 0 : -1;
-}
-
-/*
- * The open group fd of vfio device @index (/dev/vfio/devices/vfio<index>),
- * and the device's name for VFIO_GROUP_GET_DEVICE_FD into @name; -1 on
- * failure
- */
-static int group_of_index(uint32_t index, char *name, size_t len)
-{
-	char path[96];
-
-	snprintf(path, sizeof(path), "/sys/class/vfio-dev/vfio%u/device",
-		 index);
-	if (link_name(path, name, len))
-		return -1;
-	return vfio_group_open(index);
-}
-
-/*
- * A new mock vfio device behind mock IOMMU @instance, made by context
- * @mfd: its id, vfio index and name, and the open fd of its group, or -1
- */
-static int mock_group_new(int mfd, uint32_t instance, uint32_t *mock,
-			  uint32_t *index, char *name, size_t len)
-{
-	if (mock_create_vfio(mfd, instance, mock, index))
-		return -1;
-	return group_of_index(*index, name, len);
 }
 
 /* A new emulated mock vfio device, behind no IOMMU, made by context @mfd */
@@ -1322,22 +1211,26 @@ TEST_F(compat, two_iommu_instances)
 	ASSERT_EQ(0, vfio_map_dma(self->fd, BUF_PAGE(self->buf, 3), resv,
 				  PAGE_SZ, DMA_RW));
 	CHECK_PAGE(resv, 3);
-	ASSERT_EQ(0, vfio_unmap_dma(self->fd, resv, PAGE_SZ, 0, &unmapped));
-	ASSERT_EQ(PAGE_SZ, unmapped);
 
+	/* As type1: a group whose reserved region is mapped cannot join */
 	group1 = mock_group_new(self->mfd, 1, &mock1, &index1, name1,
 				sizeof(name1));
 	ASSERT_LE(0, group1);
-	ASSERT_EQ(0, group_set_container(group1, self->fd));
-	ASSERT_EQ(0, group_device_fd(group1, name1, &dev1));
-	check_map(_metadata, self->mfd, mock1, self->buf, "xx..............");
+	ASSERT_EQ(EINVAL, group_set_container(group1, self->fd));
+	CHECK_PAGE(resv, 3);
+	ASSERT_EQ(0, vfio_unmap_dma(self->fd, resv, PAGE_SZ, 0, &unmapped));
+	ASSERT_EQ(PAGE_SZ, unmapped);
 
+	/* Its region is reserved as it joins, before its device is open */
+	ASSERT_EQ(0, group_set_container(group1, self->fd));
 	nr = container_ranges(self->fd, ranges, ARRAY_SIZE(ranges));
 	ASSERT_LT(0, nr);
 	ASSERT_FALSE(ranges_hit(ranges, nr, resv,
 				resv + IOASID_TEST_RESV_SIZE - 1));
 	ASSERT_EQ(EINVAL, vfio_map_dma(self->fd, BUF_PAGE(self->buf, 3), resv,
 				       PAGE_SZ, DMA_RW));
+	ASSERT_EQ(0, group_device_fd(group1, name1, &dev1));
+	check_map(_metadata, self->mfd, mock1, self->buf, "xx..............");
 	CHECK_FAULT(resv, false, IOASID_TEST_FAULT_NOT_PRESENT);
 
 	ASSERT_EQ(0, vfio_map_dma(self->fd, BUF_PAGE(self->buf, 4),
@@ -1353,6 +1246,11 @@ TEST_F(compat, two_iommu_instances)
 	CHECK_CHARGE(0);
 	close(dev1);
 	close(group1);
+
+	/* Its region left with the group: mappable again */
+	ASSERT_EQ(0, vfio_map_dma(self->fd, BUF_PAGE(self->buf, 3), resv,
+				  PAGE_SZ, DMA_RW));
+	CHECK_PAGE(resv, 3);
 }
 
 /*
@@ -2069,7 +1967,7 @@ FIXTURE_SETUP(edu_compat)
 		SKIP(return, "no %s", variant->container);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
 		 self->edu.bdf);
-	ASSERT_EQ(0, link_name(path, group, sizeof(group)))
+	ASSERT_EQ(0, vfio_link_name(path, group, sizeof(group)))
 		TH_LOG("edu has no iommu_group (intel_iommu=on?)");
 	snprintf(self->group_path, sizeof(self->group_path), "/dev/vfio/%s",
 		 group);

@@ -79,6 +79,8 @@
 #define REGION_SIZE	64
 #define REGION_BYTE	0xa5
 
+#define DMA_RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
 /* How the child that ran one point ended */
 enum {
 	CHILD_DONE = 0,		/* no allocation failed: the sweep is over */
@@ -183,10 +185,12 @@ static void fail_nth_set(unsigned int n)
  * An ioctl under test: the allocation that brings inj.left to zero fails.
  * Nothing but the ioctl runs between arming and disarming, and the buffers
  * of both are on the stack, present: no page fault of this task can take
- * the failure. Returns 0 or the errno, which must be ENOMEM, from a
- * failure injected into this very call.
+ * the failure. Returns 0, with what the ioctl returned (0 or more) in
+ * *@ret, or the errno, which must be ENOMEM, from a failure injected into
+ * this very call.
  */
-static int inj_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
+static int inj_ioctl_ret(int fd, unsigned long cmd, void *arg,
+			 const char *what, int *ret)
 {
 	unsigned int before = inj.left;
 	char buf[16];
@@ -209,7 +213,8 @@ static int inj_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
 			inj.calls[inj.ncalls++].points = before - inj.left;
 		}
 	}
-	if (!rc)
+	*ret = rc;
+	if (rc >= 0)
 		return 0;
 	CHECK(rc == -1, "%s returned %d", what, rc);
 	CHECK(before && !inj.left, "%s failed %s: %s", what,
@@ -219,6 +224,15 @@ static int inj_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
 	      what, strerror(err));
 	inj.failed = true;
 	return err;
+}
+
+/* An ioctl under test that returns 0 on success */
+static int inj_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
+{
+	int ret, rc = inj_ioctl_ret(fd, cmd, arg, what, &ret);
+
+	CHECK(ret <= 0, "%s returned %d", what, ret);
+	return rc;
 }
 
 static int inj_create(int fd, uint32_t flags, uint32_t *id)
@@ -408,6 +422,79 @@ static int inj_vfio_attach(int vfio, uint32_t id)
 
 	return inj_ioctl(vfio, VFIO_DEVICE_ATTACH_IOASID, &cmd,
 			 "VFIO_DEVICE_ATTACH_IOASID");
+}
+
+/* The vfio container shim: group ioctls that take the context, ... */
+
+static int inj_set_container(int group, int fd)
+{
+	return inj_ioctl(group, VFIO_GROUP_SET_CONTAINER, &fd,
+			 "VFIO_GROUP_SET_CONTAINER");
+}
+
+/* ... which opens a device: it binds and attaches it */
+static int inj_device_fd(int group, const char *name, int *dev)
+{
+	int rc = inj_ioctl_ret(group, VFIO_GROUP_GET_DEVICE_FD, (void *)name,
+			       "VFIO_GROUP_GET_DEVICE_FD", dev);
+
+	if (rc)
+		*dev = -1;
+	return rc;
+}
+
+/* ... and the container ioctls of the context */
+
+static int inj_set_iommu(int fd, unsigned long type)
+{
+	return inj_ioctl(fd, VFIO_SET_IOMMU, (void *)type,
+			 type == VFIO_TYPE1_IOMMU ? "VFIO_SET_IOMMU(v1)" :
+						    "VFIO_SET_IOMMU(v2)");
+}
+
+static int inj_map_dma(int fd, void *buf, uint64_t iova, uint64_t len)
+{
+	struct vfio_iommu_type1_dma_map cmd = {
+		.argsz = sizeof(cmd),
+		.flags = DMA_RW,
+		.vaddr = (uintptr_t)buf,
+		.iova = iova,
+		.size = len,
+	};
+
+	return inj_ioctl(fd, VFIO_IOMMU_MAP_DMA, &cmd, "VFIO_IOMMU_MAP_DMA");
+}
+
+/* UNMAP_DMA of @len bytes at @iova, or of all with VFIO_DMA_UNMAP_FLAG_ALL */
+static int inj_unmap_dma(int fd, uint64_t iova, uint64_t len, uint32_t flags,
+			 uint64_t *unmapped)
+{
+	struct vfio_iommu_type1_dma_unmap cmd = {
+		.argsz = sizeof(cmd),
+		.flags = flags,
+		.iova = iova,
+		.size = len,
+	};
+	int rc = inj_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &cmd,
+			   flags & VFIO_DMA_UNMAP_FLAG_ALL ?
+			   "VFIO_IOMMU_UNMAP_DMA(ALL)" : "VFIO_IOMMU_UNMAP_DMA");
+
+	*unmapped = rc ? 0 : cmd.size;
+	return rc;
+}
+
+/* Room for VFIO_IOMMU_GET_INFO's answer and its capabilities */
+union info_buf {
+	struct vfio_iommu_type1_info info;
+	unsigned char bytes[1024];
+};
+
+/* GET_INFO into @u, whose argsz says it is all room */
+static int inj_get_info(int fd, union info_buf *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->info.argsz = sizeof(*u);
+	return inj_ioctl(fd, VFIO_IOMMU_GET_INFO, u, "VFIO_IOMMU_GET_INFO");
 }
 
 /* Setup, which must work */
@@ -1475,6 +1562,278 @@ static void seq_access(void)
 	finish();
 }
 
+/*
+ * A context @fd used as vfio container by the groups of two mock vfio
+ * devices, behind IOMMU instances 0 and 1 (two domains), which context
+ * @t.fd made and does the DMA of. Once up, @t is as two_setup() leaves it,
+ * with the container's IOASID as @t.a, and @dev are the devices open
+ * through their groups.
+ */
+struct cont {
+	struct two t;
+	int fd;
+	int group[2];
+	int dev[2];
+	char name[2][64];
+	/* VmLck before anything was mapped */
+	long base;
+};
+
+static void cont_open(struct cont *c)
+{
+	unsigned int i;
+	uint32_t index;
+
+	c->t.fd = ctx_open();
+	c->fd = ctx_open();
+	c->t.old = new_buf(PAGE_SZ, 1);
+	for (i = 0; i < 2; i++) {
+		c->group[i] = mock_group_new(c->t.fd, i, &c->t.mock[i], &index,
+					     c->name[i], sizeof(c->name[i]));
+		if (c->group[i] < 0)
+			skip("no mock vfio device in a group: CONFIG_VFIO_GROUP");
+		c->dev[i] = -1;
+	}
+	/* VFIO_SET_IOMMU makes the context's next IOASID */
+	c->t.a = next_id(c->fd);
+	c->base = locked_pages();
+}
+
+/* Both groups in the container, IOMMU @type set, both devices open */
+static void cont_up(struct cont *c, unsigned long type)
+{
+	unsigned int i;
+
+	cont_open(c);
+	for (i = 0; i < 2; i++)
+		MUST(group_set_container(c->group[i], c->fd));
+	MUST(vfio_set_iommu(c->fd, type));
+	for (i = 0; i < 2; i++)
+		MUST(group_device_fd(c->group[i], c->name[i], &c->dev[i]));
+	MUST(vfio_map_dma(c->fd, c->t.old, IOVA_OLD, PAGE_SZ, DMA_RW));
+	two_expect(&c->t, IOVA_OLD, c->t.old, PAGE_SZ, true);
+}
+
+/*
+ * Close the devices and take the groups out: the last one unsets the
+ * container, whose IOASID, mappings and charge go, and the context holds
+ * no IOMMU any more.
+ */
+static void cont_teardown(struct cont *c)
+{
+	unsigned int i;
+	uint32_t id;
+
+	for (i = 0; i < 2; i++) {
+		if (c->dev[i] >= 0)
+			close(c->dev[i]);
+		c->dev[i] = -1;
+		/* Closed, the device is unbound */
+		expect_fault(c->t.fd, c->t.mock[i], 0, IOVA_OLD,
+			     IOASID_TEST_FAULT_BLOCKED);
+	}
+	for (i = 0; i < 2; i++)
+		MUST(group_unset_container(c->group[1 - i]));
+	expect_iommu(c->fd, false);
+	id = next_id(c->fd);
+	CHECK(id == c->t.a, "the container's IOASID %u outlived its groups",
+	      c->t.a);
+	expect_locked(c->base);
+	for (i = 0; i < 2; i++)
+		close(c->group[i]);
+}
+
+/*
+ * The vfio way in: both groups are set to the context (the first one
+ * selects its IOMMU), the IOMMU type is set (which creates the container's
+ * IOASID), the devices are opened through their groups (each bound to the
+ * context and attached to that IOASID, a domain each), and GET_INFO
+ * describes the container.
+ */
+static void container_seq(unsigned long type)
+{
+	unsigned char region[REGION_SIZE];
+	union info_buf want, got;
+	unsigned int i;
+	uint32_t flags;
+	struct cont c;
+	long locked;
+
+	cont_open(&c);
+	for (i = 0; i < 2; i++) {
+		while (inj_set_container(c.group[i], c.fd)) {
+			MUST(group_flags(c.group[i], &flags));
+			CHECK(!(flags & VFIO_GROUP_FLAGS_CONTAINER_SET),
+			      "a failed VFIO_GROUP_SET_CONTAINER set group %u",
+			      i);
+			/* The first group's failure selects no IOMMU */
+			expect_iommu(c.fd, i);
+			if (!i)
+				CHECK(vfio_set_iommu(c.fd, type) == EINVAL,
+				      "VFIO_SET_IOMMU works with no group set");
+		}
+		MUST(group_flags(c.group[i], &flags));
+		CHECK(flags & VFIO_GROUP_FLAGS_CONTAINER_SET,
+		      "VFIO_GROUP_SET_CONTAINER did not set group %u", i);
+	}
+	expect_iommu(c.fd, true);
+
+	while (inj_set_iommu(c.fd, type)) {
+		CHECK(ioasid_destroy(c.fd, c.t.a) == ENOENT,
+		      "a failed VFIO_SET_IOMMU left IOASID %u", c.t.a);
+		CHECK(group_device_fd(c.group[0], c.name[0], &c.dev[0]) ==
+		      EINVAL, "a device opens after a failed VFIO_SET_IOMMU");
+		CHECK(vfio_map_dma(c.fd, c.t.old, IOVA_OLD, PAGE_SZ, DMA_RW) ==
+		      EINVAL, "MAP_DMA works after a failed VFIO_SET_IOMMU");
+		expect_locked(c.base);
+	}
+	/* Its IOASID is the one expected: no id leaked. It is the shim's */
+	CHECK(ioasid_destroy(c.fd, c.t.a) == EBUSY,
+	      "the container does not hold IOASID %u", c.t.a);
+	MUST(vfio_map_dma(c.fd, c.t.old, IOVA_OLD, PAGE_SZ, DMA_RW));
+	locked = locked_pages();
+
+	for (i = 0; i < 2; i++) {
+		while (inj_device_fd(c.group[i], c.name[i], &c.dev[i])) {
+			expect_fault(c.t.fd, c.t.mock[i], 0, IOVA_OLD,
+				     IOASID_TEST_FAULT_BLOCKED);
+			expect_locked(locked);
+		}
+		CHECK(pread(c.dev[i], region, sizeof(region), 0) ==
+		      REGION_SIZE && region[0] == REGION_BYTE &&
+		      region[REGION_SIZE - 1] == REGION_BYTE,
+		      "the region of device %u does not read", i);
+		expect_read(c.t.fd, c.t.mock[i], 0, IOVA_OLD, c.t.old);
+		expect_locked(locked);
+	}
+
+	/* What a call with no allocation failed answers */
+	memset(&want, 0, sizeof(want));
+	want.info.argsz = sizeof(want);
+	MUST(ioasid_call(c.fd, VFIO_IOMMU_GET_INFO, &want));
+	CHECK(want.info.cap_offset == sizeof(want.info) &&
+	      want.info.argsz <= sizeof(want),
+	      "VFIO_IOMMU_GET_INFO gave no capabilities in %zu bytes",
+	      sizeof(want));
+	while (inj_get_info(c.fd, &got)) {
+		for (i = sizeof(got.info.argsz); i < sizeof(got); i++)
+			CHECK(!got.bytes[i] && got.info.argsz == sizeof(got),
+			      "a failed VFIO_IOMMU_GET_INFO wrote an answer");
+	}
+	CHECK(!memcmp(&got, &want, sizeof(got)),
+	      "VFIO_IOMMU_GET_INFO answers otherwise after a failure");
+	two_expect(&c.t, IOVA_OLD, c.t.old, PAGE_SZ, true);
+
+	cont_teardown(&c);
+	finish();
+}
+
+static void seq_container_v2(void)
+{
+	container_seq(VFIO_TYPE1v2_IOMMU);
+}
+
+static void seq_container_v1(void)
+{
+	container_seq(VFIO_TYPE1_IOMMU);
+}
+
+/* VFIO_IOMMU_MAP_DMA into the container's two domains */
+static void map_dma_seq(unsigned long type)
+{
+	unsigned char *buf = new_buf(NEW_SIZE, 2);
+	uint64_t unmapped;
+	struct cont c;
+	long locked;
+
+	cont_up(&c, type);
+	locked = locked_pages();
+	while (inj_map_dma(c.fd, buf, IOVA_NEW, NEW_SIZE)) {
+		two_expect(&c.t, IOVA_NEW, buf, NEW_SIZE, false);
+		expect_locked(locked);
+		/* type1 finds nothing to unmap there: success, 0 bytes */
+		MUST(vfio_unmap_dma(c.fd, IOVA_NEW, NEW_SIZE, 0, &unmapped));
+		CHECK(!unmapped, "a failed VFIO_IOMMU_MAP_DMA left a mapping");
+	}
+	two_expect(&c.t, IOVA_NEW, buf, NEW_SIZE, true);
+	expect_locked(locked + NEW_SIZE / PAGE_SZ);
+	cont_teardown(&c);
+	finish();
+}
+
+static void seq_map_dma_v2(void)
+{
+	map_dma_seq(VFIO_TYPE1v2_IOMMU);
+}
+
+static void seq_map_dma_v1(void)
+{
+	map_dma_seq(VFIO_TYPE1_IOMMU);
+}
+
+/*
+ * VFIO_IOMMU_UNMAP_DMA of 4 KiB pages scattered in memory (see
+ * seq_unmap_stored()): in v1, of a page in the middle, which splits the
+ * mapping in two in both domains; then, in either version, of everything
+ * with VFIO_DMA_UNMAP_FLAG_ALL, over the page at IOVA_OLD and the rest.
+ */
+static void unmap_dma_seq(unsigned long type)
+{
+	const bool v1 = type == VFIO_TYPE1_IOMMU;
+	const uint64_t cut = SZ_2M / 2;
+	unsigned char *buf = new_scattered(STORED_SIZE, 7);
+	uint64_t unmapped = 0;
+	unsigned int i;
+	struct cont c;
+	long locked;
+
+	cont_up(&c, type);
+	MUST(vfio_map_dma(c.fd, buf, IOVA_STORED, STORED_SIZE, DMA_RW));
+	locked = locked_pages();
+
+	while (v1 && inj_unmap_dma(c.fd, IOVA_STORED + cut, PAGE_SZ, 0,
+				   &unmapped)) {
+		cut_expect(&c.t, IOVA_STORED, buf, STORED_SIZE, cut, false);
+		expect_locked(locked);
+	}
+	if (v1) {
+		CHECK(unmapped == PAGE_SZ, "UNMAP_DMA of a page says %llu bytes",
+		      (unsigned long long)unmapped);
+		cut_expect(&c.t, IOVA_STORED, buf, STORED_SIZE, cut, true);
+		locked--;
+		expect_locked(locked);
+	}
+
+	while (inj_unmap_dma(c.fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &unmapped)) {
+		cut_expect(&c.t, IOVA_STORED, buf, STORED_SIZE, cut, v1);
+		expect_locked(locked);
+	}
+	CHECK(unmapped == PAGE_SZ + STORED_SIZE - (v1 ? PAGE_SZ : 0),
+	      "UNMAP_DMA of all says %llu bytes", (unsigned long long)unmapped);
+	for (i = 0; i < 2; i++) {
+		expect_fault(c.t.fd, c.t.mock[i], 0, IOVA_OLD,
+			     IOASID_TEST_FAULT_NOT_PRESENT);
+		expect_range(c.t.fd, c.t.mock[i], IOVA_STORED, buf, STORED_SIZE,
+			     false);
+	}
+	expect_locked(c.base);
+	/* The container works on: the page maps again */
+	MUST(vfio_map_dma(c.fd, c.t.old, IOVA_OLD, PAGE_SZ, DMA_RW));
+	two_expect(&c.t, IOVA_OLD, c.t.old, PAGE_SZ, true);
+	cont_teardown(&c);
+	finish();
+}
+
+static void seq_unmap_dma_v2(void)
+{
+	unmap_dma_seq(VFIO_TYPE1v2_IOMMU);
+}
+
+static void seq_unmap_dma_v1(void)
+{
+	unmap_dma_seq(VFIO_TYPE1_IOMMU);
+}
+
 /* The sweep, in the test's process */
 
 /* Write @kib KiB of stack below the caller's frame */
@@ -1790,6 +2149,36 @@ TEST_F_TIMEOUT(fail_nth, vfio, SWEEP_TIMEOUT)
 TEST_F_TIMEOUT(fail_nth, access, SWEEP_TIMEOUT)
 {
 	sweep(_metadata, "access", seq_access);
+}
+
+TEST_F_TIMEOUT(fail_nth, container_v2, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "container_v2", seq_container_v2);
+}
+
+TEST_F_TIMEOUT(fail_nth, container_v1, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "container_v1", seq_container_v1);
+}
+
+TEST_F_TIMEOUT(fail_nth, map_dma_v2, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "map_dma_v2", seq_map_dma_v2);
+}
+
+TEST_F_TIMEOUT(fail_nth, map_dma_v1, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "map_dma_v1", seq_map_dma_v1);
+}
+
+TEST_F_TIMEOUT(fail_nth, unmap_dma_v2, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "unmap_dma_v2", seq_unmap_dma_v2);
+}
+
+TEST_F_TIMEOUT(fail_nth, unmap_dma_v1, SWEEP_TIMEOUT)
+{
+	sweep(_metadata, "unmap_dma_v1", seq_unmap_dma_v1);
 }
 
 TEST_HARNESS_MAIN

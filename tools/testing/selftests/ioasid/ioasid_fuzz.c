@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * /dev/ioasid fuzzer: seeded random ioctls on contexts, on mock devices, on
- * the vfio cdev fds of mock vfio devices (emulated ones too) and on the
- * accesses of a mock driver, from one thread and from several, for a
- * bounded time.
+ * the vfio cdev fds of mock vfio devices (emulated ones too), on the
+ * accesses of a mock driver, and on contexts as vfio containers (type1
+ * ioctls, and the groups of mock vfio devices set to them and unset while
+ * other threads map, unmap and close), from one thread and from several,
+ * for a bounded time.
  *
  * Calls are built from a small model of what lives (IOASIDs of every kind,
  * devices, mock devices, mappings), so that most of them name real objects
@@ -131,6 +133,7 @@ enum fz_class {
 	C_V_BIND, C_V_ATTACH, C_V_DETACH, C_V_ATTACH_PASID, C_V_DETACH_PASID,
 	C_V_IOMMUFD, C_V_READ, C_V_OPEN, C_V_CLOSE,
 	C_CTX_REOPEN, C_RANDOM_NR, C_WRONG_FD, C_MEMORY,
+	C_CONTAINER, C_GROUP,
 	C_NR,
 };
 
@@ -181,6 +184,8 @@ static const char * const fz_class_name[C_NR] = {
 	[C_RANDOM_NR] = "unknown ioctl numbers",
 	[C_WRONG_FD] = "fds of the wrong kind",
 	[C_MEMORY] = "pool madvise/mmap/punch",
+	[C_CONTAINER] = "vfio container ioctls",
+	[C_GROUP] = "vfio group ioctls",
 };
 
 static const char * const fz_errno_name[FZ_NERRNO] = {
@@ -215,6 +220,7 @@ static const char * const fz_errno_name[FZ_NERRNO] = {
 	[EOPNOTSUPP] = "EOPNOTSUPP",
 	[EADDRINUSE] = "EADDRINUSE",
 	[ETIMEDOUT] = "ETIMEDOUT",
+	[EBADFD] = "EBADFD",
 	[EHWPOISON] = "EHWPOISON",
 };
 
@@ -232,6 +238,9 @@ static bool fz_errno_expected(enum fz_class cls, int err)
 		return true;
 	case EIO:
 		return cls == C_INVALIDATE;
+	case EBADFD:
+		/* vfio's and iommufd's answer to a file of the wrong kind */
+		return cls == C_GROUP || cls == C_V_IOMMUFD;
 	}
 	return false;
 }
@@ -1021,6 +1030,8 @@ static uint32_t fz_min_size(unsigned long nr, uint32_t ssize)
 		return offsetof(struct ioasid_copy, iova_alignment);
 	case IOASID_TEST:
 		return offsetof(struct ioasid_test_cmd, mock_create);
+	case VFIO_IOMMU_GET_INFO:
+		return offsetof(struct vfio_iommu_type1_info, cap_offset);
 	}
 	/* The others end with their last mandatory field */
 	return ssize;
@@ -2891,7 +2902,13 @@ static const struct {
 	{ IOASID_INVALIDATE, sizeof(struct ioasid_invalidate) },
 	{ IOASID_GET_HW_INFO, sizeof(struct ioasid_hw_info) },
 	{ IOASID_TEST, sizeof(struct ioasid_test_cmd) },
-	/* The vfio ones from here on */
+	/* The vfio container ones, which contexts answer too */
+	{ VFIO_IOMMU_GET_INFO, sizeof(struct vfio_iommu_type1_info) },
+	{ VFIO_IOMMU_MAP_DMA, sizeof(struct vfio_iommu_type1_dma_map) },
+	{ VFIO_IOMMU_UNMAP_DMA, sizeof(struct vfio_iommu_type1_dma_unmap) },
+	{ VFIO_IOMMU_DIRTY_PAGES,
+	  sizeof(struct vfio_iommu_type1_dirty_bitmap) },
+	/* The vfio device ones from here on */
 	{ VFIO_DEVICE_BIND_IOASID_FD,
 	  sizeof(struct vfio_device_bind_ioasid_fd) },
 	{ VFIO_DEVICE_ATTACH_IOASID, sizeof(struct vfio_device_attach_ioasid) },
@@ -2902,7 +2919,7 @@ static const struct {
 	  sizeof(struct vfio_device_detach_ioasid_pasid) },
 };
 
-#define FZ_IOASID_IOCS	14
+#define FZ_IOASID_IOCS	18
 
 static bool fz_is_ioc(unsigned long nr)
 {
@@ -2963,7 +2980,11 @@ static void op_random_nr(struct fz_thread *t)
 		nr = _IO(VFIO_TYPE, VFIO_BASE + fz_below(r, 40));
 	} else {
 		fd = w->ctx[fz_below(r, FZ_CTXS)].fd;
-		switch (fz_below(r, 5)) {
+		switch (fz_below(r, 6)) {
+		case 5:
+			/* The container's, in vfio's ioctl space */
+			nr = _IO(VFIO_TYPE, VFIO_BASE + fz_below(r, 40));
+			break;
 		case 0:
 			nr = _IO(IOASID_TYPE, 0x0d + fz_below(r, 0x3f - 0x0d));
 			break;
@@ -3115,6 +3136,174 @@ static void op_memory(struct fz_thread *t)
 	fz_count(t, C_MEMORY, ret, errno);
 }
 
+/* --- a context as vfio container, and the groups set to it ---------------- */
+
+/* The container ioctls, on a context whatever its state */
+static void op_container(struct fz_thread *t)
+{
+	static const unsigned long types[] = {
+		VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1_NESTING_IOMMU,
+		VFIO_NOIOMMU_IOMMU, 0, 12345,
+	};
+	struct fz_world *w = t->w;
+	struct fz_rng *r = &t->rng;
+	struct fz_snap sn;
+	uint64_t iova;
+	long ret;
+
+	fz_lock(w);
+	fz_snap(t, &sn, -1);
+	iova = fz_pick_iova(t, sn.c);
+	fz_unlock(w);
+
+	switch (fz_below(r, 6)) {
+	case 0:
+		errno = 0;
+		ret = ioctl(sn.fd, VFIO_SET_IOMMU,
+			    types[fz_below(r, ARRAY_SIZE(types))]);
+		fz_count(t, C_CONTAINER, ret, errno);
+		break;
+	case 1:
+		errno = 0;
+		ret = ioctl(sn.fd, VFIO_CHECK_EXTENSION,
+			    fz_chance(r, 80) ? VFIO_DMA_CC_IOMMU :
+					       fz_below(r, 12));
+		fz_count(t, C_CONTAINER, ret < 0 ? -1 : 0, errno);
+		break;
+	case 2: {
+		struct vfio_iommu_type1_info cmd = { .argsz = sizeof(cmd) };
+
+		/* A larger argsz asks for the capabilities too */
+		if (fz_chance(r, 50))
+			FZ_CALL(t, C_CONTAINER, sn.fd, VFIO_IOMMU_GET_INFO,
+				cmd, 0);
+		else
+			fz_call(t, C_CONTAINER, sn.fd, VFIO_IOMMU_GET_INFO,
+				t->scratch, 16 + fz_below(r, 1024), 0);
+		break;
+	}
+	case 3: {
+		struct vfio_iommu_type1_dma_map cmd = { .argsz = sizeof(cmd) };
+		uint64_t avail;
+		uint8_t *host;
+
+		cmd.flags = fz_chance(r, 90) ? VFIO_DMA_MAP_FLAG_READ |
+					       VFIO_DMA_MAP_FLAG_WRITE :
+					       fz_flags(t, 7);
+		cmd.vaddr = fz_map_va(t, &avail, &host);
+		cmd.size = fz_map_len(t, avail);
+		cmd.iova = iova;
+		/* vaddr and size: what the kernel pins by */
+		FZ_CALL(t, C_CONTAINER, sn.fd, VFIO_IOMMU_MAP_DMA, cmd,
+			FZ_SLOT(1) | FZ_SLOT(3));
+		break;
+	}
+	case 4: {
+		struct vfio_iommu_type1_dma_unmap cmd = {
+			.argsz = sizeof(cmd),
+		};
+
+		if (fz_chance(r, 20)) {
+			cmd.flags = VFIO_DMA_UNMAP_FLAG_ALL;
+		} else {
+			cmd.iova = iova;
+			cmd.size = fz_pick_len(t);
+		}
+		FZ_CALL(t, C_CONTAINER, sn.fd, VFIO_IOMMU_UNMAP_DMA, cmd, 0);
+		break;
+	}
+	default: {
+		struct vfio_iommu_type1_dirty_bitmap cmd = {
+			.argsz = sizeof(cmd),
+			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START,
+		};
+
+		FZ_CALL(t, C_CONTAINER, sn.fd, VFIO_IOMMU_DIRTY_PAGES, cmd, 0);
+		break;
+	}
+	}
+}
+
+/* A group ioctl; ret is what the ioctl returned, counted as 0 or -1 */
+static long fz_group_call(struct fz_thread *t, int group, unsigned long nr,
+			  void *arg)
+{
+	long ret;
+
+	errno = 0;
+	ret = ioctl(group, nr, arg);
+	fz_count(t, C_GROUP, ret < 0 ? -1 : 0, errno);
+	if (t->w->verbose)
+		fprintf(stderr, "# t%u group fd %d nr %#lx: %ld %s\n", t->idx,
+			group, nr, ret, ret < 0 ? strerror(errno) : "");
+	return ret;
+}
+
+/*
+ * The group of a mock vfio device set to a context, as vfio users do,
+ * while the other threads map, unmap, set the IOMMU type and close that
+ * context: set, maybe the IOMMU type, maybe a device opened through the
+ * group (bound and attached) and closed, unset, or just closed with the
+ * group still set. A group is open once at a time: another thread's open
+ * of it fails with EBUSY.
+ */
+static void op_group(struct fz_thread *t)
+{
+	struct fz_world *w = t->w;
+	struct fz_rng *r = &t->rng;
+	uint32_t index = ~0U;
+	struct fz_idrec *e;
+	struct fz_snap sn;
+	int group, dev, ctx;
+	char name[64];
+	long ret;
+
+	fz_lock(w);
+	e = fz_rec(t, &w->ctx[fz_below(r, FZ_CTXS)], KM(K_MOCK));
+	if (e)
+		index = e->aux;
+	fz_snap(t, &sn, -1);
+	ctx = fz_chance(r, 90) ? sn.fd : fz_wrong_fd(t);
+	fz_unlock(w);
+	/* Only devices of ours: never a real device bound to vfio */
+	if (index == ~0U)
+		return;
+
+	group = group_of_index(index, name, sizeof(name));
+	fz_count(t, C_GROUP, group < 0 ? -1 : 0, errno);
+	if (group < 0)
+		return;
+	if (fz_group_call(t, group, VFIO_GROUP_SET_CONTAINER, &ctx) < 0 ||
+	    fz_chance(r, 10))
+		goto out_close;
+	if (fz_chance(r, 70))
+		op_container(t);
+	if (fz_chance(r, 70)) {
+		errno = 0;
+		ret = ioctl(sn.fd, VFIO_SET_IOMMU, fz_chance(r, 50) ?
+			    VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU);
+		fz_count(t, C_CONTAINER, ret, errno);
+	}
+	if (fz_chance(r, 60)) {
+		dev = fz_group_call(t, group, VFIO_GROUP_GET_DEVICE_FD, name);
+		if (dev >= 0) {
+			/* Unset refuses while a device is open */
+			if (fz_chance(r, 20))
+				fz_group_call(t, group,
+					      VFIO_GROUP_UNSET_CONTAINER, NULL);
+			if (fz_chance(r, 50))
+				op_container(t);
+			close(dev);
+		}
+	}
+	if (fz_chance(r, 80))
+		fz_group_call(t, group, VFIO_GROUP_UNSET_CONTAINER, NULL);
+out_close:
+	/* Closed set, the group leaves its container on release */
+	if (close(group))
+		t->st.close_failed++;
+}
+
 /* --- the run -------------------------------------------------------------- */
 
 static const struct {
@@ -3165,6 +3354,8 @@ static const struct {
 	{ op_random_nr, 4 },
 	{ op_wrong_fd, 4 },
 	{ op_memory, 6 },
+	{ op_container, 6 },
+	{ op_group, 3 },
 };
 
 static void *fz_worker(void *arg)

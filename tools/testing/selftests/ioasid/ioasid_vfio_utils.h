@@ -6,6 +6,7 @@
 #ifndef __SELFTEST_IOASID_VFIO_UTILS_H
 #define __SELFTEST_IOASID_VFIO_UTILS_H
 
+#include <limits.h>
 #include <linux/vfio.h>
 
 #include "ioasid_utils.h"
@@ -109,6 +110,121 @@ static int emulated_dma(int fd, uint32_t mock, uint64_t iova, void *buf,
 	if (!rc && cmd.dma.out_done != len)
 		return -1;
 	return rc;
+}
+
+/* --- A /dev/ioasid fd as a vfio container (type1) --- */
+
+static int vfio_set_iommu(int fd, unsigned long type)
+{
+	return ioctl(fd, VFIO_SET_IOMMU, type) ? errno : 0;
+}
+
+static int vfio_map_dma(int fd, const void *va, uint64_t iova, uint64_t size,
+			uint32_t flags)
+{
+	struct vfio_iommu_type1_dma_map cmd = {
+		.argsz = sizeof(cmd),
+		.flags = flags,
+		.vaddr = (uintptr_t)va,
+		.iova = iova,
+		.size = size,
+	};
+
+	return ioasid_call(fd, VFIO_IOMMU_MAP_DMA, &cmd);
+}
+
+/* On success *@unmapped is the size the kernel wrote back */
+static int vfio_unmap_dma(int fd, uint64_t iova, uint64_t size, uint32_t flags,
+			  uint64_t *unmapped)
+{
+	struct vfio_iommu_type1_dma_unmap cmd = {
+		.argsz = sizeof(cmd),
+		.flags = flags,
+		.iova = iova,
+		.size = size,
+	};
+	int rc = ioasid_call(fd, VFIO_IOMMU_UNMAP_DMA, &cmd);
+
+	if (!rc && unmapped)
+		*unmapped = cmd.size;
+	return rc;
+}
+
+/* --- Group ioctls, standard vfio --- */
+
+static int group_set_container(int group, int fd)
+{
+	return ioasid_call(group, VFIO_GROUP_SET_CONTAINER, &fd);
+}
+
+static int group_unset_container(int group)
+{
+	return ioctl(group, VFIO_GROUP_UNSET_CONTAINER) ? errno : 0;
+}
+
+static int group_flags(int group, uint32_t *flags)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	int rc = ioasid_call(group, VFIO_GROUP_GET_STATUS, &status);
+
+	if (!rc)
+		*flags = status.flags;
+	return rc;
+}
+
+/* VFIO_GROUP_GET_DEVICE_FD of device @name into *@dev */
+static int group_device_fd(int group, const char *name, int *dev)
+{
+	int fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
+
+	if (fd < 0)
+		return errno;
+	*dev = fd;
+	return 0;
+}
+
+/* The last component of the target of symlink @path, into @name */
+static int vfio_link_name(const char *path, char *name, size_t len)
+{
+	char target[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	return (size_t)snprintf(name, len, "%s", base) < len ? 0 : -1;
+}
+
+/*
+ * The open group fd of vfio device @index (/dev/vfio/devices/vfio<index>),
+ * and the device's name for VFIO_GROUP_GET_DEVICE_FD into @name; -1 on
+ * failure
+ */
+static int group_of_index(uint32_t index, char *name, size_t len)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/class/vfio-dev/vfio%u/device",
+		 index);
+	if (vfio_link_name(path, name, len))
+		return -1;
+	return vfio_group_open(index);
+}
+
+/*
+ * A new mock vfio device behind mock IOMMU @instance, made by context
+ * @mfd: its id, vfio index and name, and the open fd of its group, or -1
+ */
+static int mock_group_new(int mfd, uint32_t instance, uint32_t *mock,
+			  uint32_t *index, char *name, size_t len)
+{
+	if (mock_create_vfio(mfd, instance, mock, index))
+		return -1;
+	return group_of_index(*index, name, len);
 }
 
 #endif /* __SELFTEST_IOASID_VFIO_UTILS_H */

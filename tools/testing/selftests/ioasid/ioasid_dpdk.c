@@ -62,42 +62,14 @@ static int testpmd_start(struct testpmd *t, bool shim)
 		TESTPMD, "--no-huge", "-m", "64", "-a", NIC0, "-a", NIC1, "--",
 		"-i", "--forward-mode=io", "--total-num-mbufs=2048", NULL,
 	};
-	int to[2], from[2];
-	pid_t parent = getpid();
+	int fds[2], rc;
 
-	if (pipe2(to, O_CLOEXEC))
-		return errno;
-	if (pipe2(from, O_CLOEXEC)) {
-		close(to[0]);
-		close(to[1]);
-		return errno;
-	}
-	t->pid = fork();
-	if (!t->pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setpgid(0, 0);
-		dup2(to[0], 0);
-		dup2(from[1], 1);
-		dup2(from[1], 2);
-		if (shim && l2_use_shim())
-			_exit(127);
-		if (chroot(HOST) || chdir("/"))
-			_exit(127);
-		execv(TESTPMD, (char * const *)argv);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	if (t->pid < 0) {
-		close(to[1]);
-		close(from[0]);
-		return errno;
-	}
-	setpgid(t->pid, t->pid);
-	t->in = fdopen(to[1], "w");
-	t->out = from[0];
+	rc = host_spawn(TESTPMD, argv, NULL,
+			shim ? HOST_NS_SHIM : HOST_NS_SAME, &t->pid, fds);
+	if (rc)
+		return rc;
+	t->in = fdopen(fds[0], "w");
+	t->out = fds[1];
 	return t->in ? 0 : ENOMEM;
 }
 

@@ -160,6 +160,71 @@ static int l2_hide_ioasid(void)
 	return 0;
 }
 
+/* The mount namespace host_spawn() runs a program in */
+enum host_ns {
+	HOST_NS_SAME,		/* the test's */
+	HOST_NS_NO_IOASID,	/* one without /dev/ioasid */
+	HOST_NS_SHIM,		/* one whose /dev/vfio/vfio is /dev/ioasid */
+};
+
+/*
+ * Run @path of the host's root, chrooted in it, in a process group of its
+ * own that dies with the test, in the mount namespace @ns says. Its stdin
+ * and stdout are pipes whose other ends are set in @fds[0] (to write) and
+ * @fds[1] (to read); its stderr goes to the file @err, or to stdout when
+ * NULL. Sets *@pid. 0 or an errno.
+ */
+static int host_spawn(const char *path, const char * const argv[],
+		      const char *err, enum host_ns ns, pid_t *pid,
+		      int fds[2])
+{
+	pid_t parent = getpid();
+	int to[2], from[2];
+
+	if (pipe2(to, O_CLOEXEC))
+		return errno;
+	if (pipe2(from, O_CLOEXEC)) {
+		close(to[0]);
+		close(to[1]);
+		return errno;
+	}
+	*pid = fork();
+	if (!*pid) {
+		int efd = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC |
+				     O_CLOEXEC, 0644) : from[1];
+
+		/* Gone with the test, even one the harness kills */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, 0);
+		dup2(to[0], 0);
+		dup2(from[1], 1);
+		if (efd >= 0)
+			dup2(efd, 2);
+		if (ns == HOST_NS_NO_IOASID && l2_hide_ioasid())
+			_exit(127);
+		if (ns == HOST_NS_SHIM && l2_use_shim())
+			_exit(127);
+		if (chroot(HOST) || chdir("/"))
+			_exit(127);
+		execv(path, (char * const *)argv);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	if (*pid < 0) {
+		close(to[1]);
+		close(from[0]);
+		return errno;
+	}
+	/* Before any kill of the group: whichever of the two runs first */
+	setpgid(*pid, *pid);
+	fds[0] = to[1];
+	fds[1] = from[0];
+	return 0;
+}
+
 /*
  * Start QEMU binary @qemu of the host's root in its own process group with
  * @mem_mb MiB of RAM, qtest on stdio, the @n PCI devices @bdfs passed
@@ -170,15 +235,14 @@ static int l2_start(struct l2 *q, const char *qemu, char (*bdfs)[32],
 		    unsigned int n, const char *backend, unsigned int mem_mb)
 {
 	/* Firmware from Debian's QEMU: the rig's build has none */
-	char *argv[32] = {
-		(char *)qemu, "-machine", "q35", "-accel", "tcg", "-S",
+	const char *argv[32] = {
+		qemu, "-machine", "q35", "-accel", "tcg", "-S",
 		"-qtest", "stdio", "-display", "none", "-nodefaults",
 		"-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
 		"-m", NULL,
 	};
-	int to[2], from[2], argc = 17;
 	char dev[2][128], obj[64], mem[16], ram[96];
-	pid_t parent = getpid();
+	int fds[2], argc = 17, rc;
 	unsigned int i;
 
 	if (n > ARRAY_SIZE(dev)) {
@@ -212,49 +276,15 @@ static int l2_start(struct l2 *q, const char *qemu, char (*bdfs)[32],
 	}
 	if (q->trace) {
 		argv[argc++] = "-trace";
-		argv[argc++] = (char *)q->trace;
+		argv[argc++] = q->trace;
 	}
-	if (pipe2(to, O_CLOEXEC))
-		return errno;
-	if (pipe2(from, O_CLOEXEC)) {
-		close(to[0]);
-		close(to[1]);
-		return errno;
-	}
-	q->pid = fork();
-	if (!q->pid) {
-		int err = open(HOST "/tmp/qemu.log",
-			       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-		/* Gone with the test, even one the harness kills */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setpgid(0, 0);
-		dup2(to[0], 0);
-		dup2(from[1], 1);
-		if (err >= 0)
-			dup2(err, 2);
-		if (q->no_node && l2_hide_ioasid())
-			_exit(127);
-		if (q->shim && l2_use_shim())
-			_exit(127);
-		if (chroot(HOST) || chdir("/"))
-			_exit(127);
-		execv(qemu, argv);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	if (q->pid < 0) {
-		close(to[1]);
-		close(from[0]);
-		return errno;
-	}
-	/* Before any kill of the group: whichever of the two runs first */
-	setpgid(q->pid, q->pid);
-	q->in = fdopen(to[1], "w");
-	q->out = fdopen(from[0], "r");
+	rc = host_spawn(qemu, argv, HOST "/tmp/qemu.log",
+			q->no_node ? HOST_NS_NO_IOASID :
+			q->shim ? HOST_NS_SHIM : HOST_NS_SAME, &q->pid, fds);
+	if (rc)
+		return rc;
+	q->in = fdopen(fds[0], "w");
+	q->out = fdopen(fds[1], "r");
 	return q->in && q->out ? 0 : ENOMEM;
 }
 

@@ -50,6 +50,34 @@ static struct ioasid_group *ioasid_group_find(struct ioasid_ctx *ctx,
 	return NULL;
 }
 
+/* Make @ops, with @caps, the context's IOMMU; it had none */
+static void ioasid_ctx_set_iommu(struct ioasid_ctx *ctx,
+				 const struct iommu_ops *ops,
+				 struct ioasid_caps *caps)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	spin_lock(&ctx->caps_lock);
+	ctx->iommu_ops = ops;
+	ctx->caps = *caps;
+	spin_unlock(&ctx->caps_lock);
+}
+
+/*
+ * With no device bound and no vfio container holding it, the next device
+ * bound selects the IOMMU anew
+ */
+static void ioasid_ctx_put_iommu(struct ioasid_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	if (!list_empty(&ctx->groups) || ctx->iommu_holds)
+		return;
+	spin_lock(&ctx->caps_lock);
+	ctx->iommu_ops = NULL;
+	spin_unlock(&ctx->caps_lock);
+}
+
 /**
  * ioasid_bind_device() - bind a device to an ioasid context
  * @ctx: Context, from ioasid_ctx_fdget()
@@ -152,12 +180,8 @@ struct ioasid_device *ioasid_bind_device(struct ioasid_ctx *ctx,
 		goto err_free_igroup;
 	}
 
-	if (!ctx->iommu_ops) {
-		spin_lock(&ctx->caps_lock);
-		ctx->iommu_ops = dev_iommu_ops(dev);
-		ctx->caps = caps;
-		spin_unlock(&ctx->caps_lock);
-	}
+	if (!ctx->iommu_ops)
+		ioasid_ctx_set_iommu(ctx, dev_iommu_ops(dev), &caps);
 	if (new_igroup) {
 		list_add_tail(&new_igroup->node, &ctx->groups);
 		/* The igroup keeps the group reference */
@@ -618,12 +642,7 @@ void ioasid_device_destroy(struct ioasid_device *idev)
 		iommu_group_put(igroup->group);
 		kfree(igroup);
 	}
-	/* With no device left, the next one bound selects the IOMMU anew */
-	if (list_empty(&ctx->groups) && !ctx->iommu_holds) {
-		spin_lock(&ctx->caps_lock);
-		ctx->iommu_ops = NULL;
-		spin_unlock(&ctx->caps_lock);
-	}
+	ioasid_ctx_put_iommu(ctx);
 	mutex_unlock(&ctx->lock);
 	kfree(idev);
 }
@@ -695,10 +714,7 @@ int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct iommu_group *group)
 	mutex_lock(&ctx->lock);
 	rc = 0;
 	if (!ctx->iommu_ops) {
-		spin_lock(&ctx->caps_lock);
-		ctx->iommu_ops = probe.ops;
-		ctx->caps = probe.caps;
-		spin_unlock(&ctx->caps_lock);
+		ioasid_ctx_set_iommu(ctx, probe.ops, &probe.caps);
 	} else if (probe.ops != ctx->iommu_ops) {
 		pr_info_ratelimited("ioasid: iommu_group %d: behind another IOMMU than the context's\n",
 				    iommu_group_id(group));
@@ -714,11 +730,8 @@ int ioasid_ctx_hold_iommu(struct ioasid_ctx *ctx, struct iommu_group *group)
 void ioasid_ctx_unhold_iommu(struct ioasid_ctx *ctx)
 {
 	mutex_lock(&ctx->lock);
-	if (!WARN_ON(!ctx->iommu_holds) && !--ctx->iommu_holds &&
-	    list_empty(&ctx->groups)) {
-		spin_lock(&ctx->caps_lock);
-		ctx->iommu_ops = NULL;
-		spin_unlock(&ctx->caps_lock);
-	}
+	if (!WARN_ON(!ctx->iommu_holds))
+		ctx->iommu_holds--;
+	ioasid_ctx_put_iommu(ctx);
 	mutex_unlock(&ctx->lock);
 }

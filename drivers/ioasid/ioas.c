@@ -366,7 +366,8 @@ static void ioasid_domains_unmap_areas(struct ioasid_ioas *ioas,
 		ioasid_domain_unmap_areas(idomain->domain, areas, n);
 }
 
-static unsigned long ioasid_min_pgsize(struct ioasid_caps *caps)
+/* The smallest page MAP and UNMAP take: the CPU's, or the IOMMU's */
+unsigned long ioasid_min_pgsize(struct ioasid_caps *caps)
 {
 	return max_t(unsigned long, PAGE_SIZE,
 		     BIT(__ffs(caps->pgsize_bitmap)));

@@ -88,14 +88,15 @@ static int ioasid_vfio_reserve(struct ioasid_ctx *ctx,
 }
 
 /*
- * The last group left: back to the unset state, with the mappings gone as
- * type1 frees them. An IOASID the context's own ioctls use right now, or
- * attached its cdev devices to, stays theirs, emptied, until they destroy
- * it or close the context.
+ * The last group left, or VFIO_SET_IOMMU failed: back to the unset state,
+ * with the mappings gone as type1 frees them. An IOASID the context's own
+ * ioctls use right now, or attached its cdev devices to, stays theirs,
+ * emptied, until they destroy it or close the context.
  */
 static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
 {
 	struct ioasid_compat *compat = &ctx->compat;
+	struct ioasid_compat_group *cgroup;
 	struct ioasid_object *obj;
 	struct ioasid_ioas *ioas;
 	u64 unmapped;
@@ -105,6 +106,9 @@ static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
 	ioas = ioasid_ioas_get(ctx, compat->ioasid);
 	if (WARN_ON(IS_ERR(ioas)))
 		goto out;
+	/* Groups still set when VFIO_SET_IOMMU fails half way */
+	list_for_each_entry(cgroup, &compat->groups, node)
+		ioasid_ioas_unreserve(ioas, cgroup);
 	ioasid_object_del_user(ctx, &ioas->obj);
 	ioasid_object_put(&ioas->obj);
 
@@ -149,15 +153,6 @@ static int ioasid_vfio_check_extension(struct ioasid_ctx *ctx,
 	return 0;
 }
 
-/* The smallest page the container maps: the CPU's, or the IOMMU's */
-static unsigned long ioasid_vfio_min_pgsize(struct ioasid_caps *caps)
-{
-	unsigned long iommu = caps->pgsize_bitmap ?
-			      BIT(__ffs(caps->pgsize_bitmap)) : PAGE_SIZE;
-
-	return max(iommu, PAGE_SIZE);
-}
-
 static int ioasid_vfio_set_iommu(struct ioasid_ctx *ctx, unsigned long type)
 {
 	struct ioasid_compat *compat = &ctx->compat;
@@ -178,7 +173,7 @@ static int ioasid_vfio_set_iommu(struct ioasid_ctx *ctx, unsigned long type)
 	/* v1 may unmap any page: no IOMMU page may span more than one */
 	ioasid_ctx_caps(ctx, &caps);
 	rc = ioasid_ioas_new(ctx, type == VFIO_TYPE1_IOMMU ?
-			     ioasid_vfio_min_pgsize(&caps) : 0,
+			     ioasid_min_pgsize(&caps) : 0,
 			     &compat->ioasid);
 	if (rc)
 		goto out_unlock;
@@ -186,8 +181,6 @@ static int ioasid_vfio_set_iommu(struct ioasid_ctx *ctx, unsigned long type)
 	list_for_each_entry(cgroup, &compat->groups, node) {
 		rc = ioasid_vfio_reserve(ctx, cgroup, false);
 		if (rc) {
-			list_for_each_entry(cgroup, &compat->groups, node)
-				ioasid_vfio_reserve(ctx, cgroup, true);
 			ioasid_vfio_unset(ctx);
 			goto out_unlock;
 		}

@@ -326,32 +326,6 @@ static void *alloc_hugetlb(size_t len)
 	return buf == MAP_FAILED ? NULL : buf;
 }
 
-/* Bytes of the mapping holding @buf backed by THP, from smaps, or -1 */
-static long thp_bytes(void *buf)
-{
-	unsigned long start, end, addr = (uintptr_t)buf;
-	char line[256];
-	bool in = false;
-	long kb;
-	FILE *f;
-
-	f = fopen("/proc/self/smaps", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = start <= addr && addr < end;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) {
-			fclose(f);
-			return kb * 1024;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
 /*
  * Physically contiguous runs of the pages of the @len bytes at @buf, all
  * present, from /proc/self/pagemap; -1 if it hides the frame numbers, as

@@ -16,11 +16,11 @@
 #endif
 #define EDU_LOG_PREFIX "# edu: "
 
-#include "ioasid_utils.h"
 #include "edu.h"
 #include "qemu_l2.h"
 
 #define BENCH_PROG	"ioasid_bench_qemu"
+#include "bench_utils.h"
 #define MAX_REPS	32
 
 struct stack {
@@ -30,30 +30,6 @@ struct stack {
 	double ms[MAX_REPS];
 	long pins;
 };
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned int n)
-{
-	double s[MAX_REPS];
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /*
  * Start QEMU on @st, wait for its first answer, note the time and the

@@ -313,30 +313,13 @@ static int type1_attach(struct sctx *c, uint32_t id)
 static int type1_map(struct sctx *c, uint32_t id, void *va, uint64_t len,
 		     uint64_t iova)
 {
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)va,
-		.iova = iova,
-		.size = len,
-	};
-
-	return ioasid_call(c->fd, VFIO_IOMMU_MAP_DMA, &map);
+	return vfio_map_dma(c->fd, va, iova, len, DMA_RW);
 }
 
 static int type1_unmap(struct sctx *c, uint32_t id, uint64_t iova,
 		       uint64_t len, uint64_t *done)
 {
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap),
-		.iova = iova,
-		.size = len,
-	};
-	int rc = ioasid_call(c->fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-
-	if (!rc)
-		*done = unmap.size;
-	return rc;
+	return vfio_unmap_dma(c->fd, iova, len, 0, done);
 }
 
 /* Open the device's vfio cdev */
@@ -1850,22 +1833,6 @@ static void print_scale(void)
 
 /* --- setup --- */
 
-/* The last component of the link @path into @out */
-static int link_name(const char *path, char *out, size_t len)
-{
-	char link[PATH_MAX];
-	const char *name;
-	ssize_t n;
-
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return errno;
-	link[n] = 0;
-	name = strrchr(link, '/');
-	name = name ? name + 1 : link;
-	return (size_t)snprintf(out, len, "%s", name) < len ? 0 : ENAMETOOLONG;
-}
-
 /* Find edu, give it to vfio-pci, learn its group, IOMMU and cdev */
 static void device_setup(void)
 {
@@ -1880,12 +1847,12 @@ static void device_setup(void)
 		die("bind edu to vfio-pci", rc);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
 		 dev.bdf);
-	rc = link_name(path, dev.group, sizeof(dev.group));
+	rc = vfio_link_name(path, dev.group, sizeof(dev.group));
 	if (rc)
 		die("edu has no iommu_group (intel_iommu=on?)", rc);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu",
 		 dev.bdf);
-	if (link_name(path, dev.iommu, sizeof(dev.iommu)))
+	if (vfio_link_name(path, dev.iommu, sizeof(dev.iommu)))
 		snprintf(dev.iommu, sizeof(dev.iommu), "?");
 	dev.has_cdev = !edu_cdev_index(dev.bdf, &dev.cdev);
 }

@@ -79,8 +79,6 @@
 #define REGION_SIZE	64
 #define REGION_BYTE	0xa5
 
-#define DMA_RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
-
 /* How the child that ran one point ended */
 enum {
 	CHILD_DONE = 0,		/* no allocation failed: the sweep is over */

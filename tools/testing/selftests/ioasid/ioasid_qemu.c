@@ -22,7 +22,7 @@
 #define EDU_LOG_PREFIX "# edu: "
 
 #include "../kselftest_harness.h"
-#include "ioasid_utils.h"
+#include "ioasid_vfio_utils.h"
 #include "edu.h"
 #include "qemu_l2.h"
 
@@ -154,6 +154,8 @@ FIXTURE_SETUP(qemu)
 		SKIP(return, "no edu device");
 	if (!variant->backend && access("/dev/vfio/vfio", F_OK))
 		SKIP(return, "no vfio container: CONFIG_VFIO_CONTAINER");
+	if (!variant->backend && !variant->shim && vfio_container_is_ioasid())
+		SKIP(return, "/dev/vfio/vfio is /dev/ioasid's: no type1");
 	self->q.shim = variant->shim;
 	ASSERT_EQ(0, edu_bind_vfio_pci(self->bdf[0]));
 	ASSERT_EQ(0, edu_scan(self->bdf[1], sizeof(self->bdf[1]),
@@ -264,6 +266,7 @@ static void l2_round_trip(struct __test_metadata *_metadata, struct l2 *q,
 TEST_F_TIMEOUT(qemu, edu_dma_round_trip, L2_TIMEOUT)
 {
 	char trace[32], line[256];
+	long pinned;
 	FILE *f;
 
 	if (variant->backend) {
@@ -273,7 +276,9 @@ TEST_F_TIMEOUT(qemu, edu_dma_round_trip, L2_TIMEOUT)
 	l2_edu_up(_metadata, &self->q, self->qemu, self->bdf, 1,
 		  variant->backend);
 	l2_round_trip(_metadata, &self->q, 0);
-	TH_LOG("%ld pages pinned; QEMU's trace:", foll_pins() - self->pins);
+	pinned = foll_pins() - self->pins;
+	TH_LOG("%ld pages pinned; QEMU's trace:", pinned);
+	ASSERT_LE(L2_PINNED_MIN, pinned);
 	f = fopen(HOST "/tmp/qemu.log", "r");
 	ASSERT_NE(NULL, f);
 	while (fgets(line, sizeof(line), f)) {

@@ -690,6 +690,32 @@ static long status_pages(const char *field)
 	return kb < 0 ? -1 : kb / (long)(PAGE_SZ / 1024);
 }
 
+/* Bytes of the mapping holding @buf backed by THP, from smaps, or -1 */
+static long thp_bytes(void *buf)
+{
+	unsigned long start, end, addr = (uintptr_t)buf;
+	char line[256];
+	bool in = false;
+	long kb;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start <= addr && addr < end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) {
+			fclose(f);
+			return kb * 1024;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
 /* Kernel-charged locked memory of this process (mm->locked_vm), in pages */
 static long locked_pages(void)
 {

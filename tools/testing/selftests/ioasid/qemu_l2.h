@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "../kselftest.h"
+#include "edu.h"
 
 #define HOST		"/host"
 #define QEMU		"/usr/bin/qemu-system-x86_64"
@@ -319,14 +320,6 @@ static void l2_stop(struct l2 *q)
 	l2_stop_sig(q, SIGKILL);
 }
 
-static uint64_t l2_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Pins taken for DMA (FOLL_PIN) in the whole VM, which runs nothing else
  * that pins, as a count that only a difference makes sense of: LONG_MIN
@@ -364,10 +357,10 @@ static long foll_pins(void)
 /* Wait up to 5 s for the pins to come back to @base; the last count */
 static long pins_settle(long base)
 {
-	uint64_t t0 = l2_now_ms();
+	uint64_t t0 = edu_now_ms();
 	long now;
 
-	while ((now = foll_pins()) != base && l2_now_ms() - t0 < 5000)
+	while ((now = foll_pins()) != base && edu_now_ms() - t0 < 5000)
 		usleep(50000);
 	return now;
 }

@@ -23,7 +23,8 @@ static int ioasid_probe_caps(struct device *dev, struct ioasid_caps *caps)
 {
 	struct iommu_domain *domain;
 
-	domain = iommu_paging_domain_alloc(dev);
+	/* Allocated as for an IOASID, to read what its domains will have */
+	domain = ioasid_paging_domain_alloc(dev, 0);
 	if (IS_ERR(domain))
 		return PTR_ERR(domain);
 	caps->pgsize_bitmap = domain->pgsize_bitmap;

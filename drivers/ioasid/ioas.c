@@ -1459,19 +1459,32 @@ static bool ioasid_dev_enforces_cc(struct device *dev)
 	return device_iommu_capable(dev, IOMMU_CAP_ENFORCE_CACHE_COHERENCY);
 }
 
-/*
- * A paging domain that nested domains can use as their stage 2. 6.12 only
- * allocates those through the driver's domain_alloc_user op.
+/**
+ * ioasid_paging_domain_alloc() - a paging domain for mappings of userspace
+ * @dev: A device the domain will be attached to
+ * @flags: IOMMU_HWPT_ALLOC_* flags, 0 for none
+ *
+ * The domain has its IOMMU's page sizes and aperture from the start, so
+ * that what is mapped before a device attaches gets large IOMMU pages too.
+ * The driver's domain_alloc_user op gives that, as it does for iommufd;
+ * 6.12's VT-d fills in the page sizes of a domain allocated otherwise only
+ * when a device attaches, and maps anything before that with 4 KiB pages.
+ * Drivers without the op get iommu_paging_domain_alloc(), with no @flags.
+ *
+ * Return: the domain, or an ERR_PTR: -EOPNOTSUPP for @flags the driver
+ * cannot do.
  */
-static struct iommu_domain *ioasid_nest_parent_alloc(struct device *dev)
+struct iommu_domain *ioasid_paging_domain_alloc(struct device *dev, u32 flags)
 {
 	const struct iommu_ops *ops = dev_iommu_ops(dev);
 	struct iommu_domain *domain;
 
-	if (!ops->domain_alloc_user)
-		return ERR_PTR(-EOPNOTSUPP);
-	domain = ops->domain_alloc_user(dev, IOMMU_HWPT_ALLOC_NEST_PARENT,
-					NULL, NULL);
+	if (!ops->domain_alloc_user) {
+		if (flags)
+			return ERR_PTR(-EOPNOTSUPP);
+		return iommu_paging_domain_alloc(dev);
+	}
+	domain = ops->domain_alloc_user(dev, flags, NULL, NULL);
 	if (IS_ERR(domain))
 		return domain;
 	/* Set by the core for domains it allocates itself */
@@ -1483,6 +1496,7 @@ static struct iommu_domain *ioasid_nest_parent_alloc(struct device *dev)
 static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 						  struct device *dev)
 {
+	u32 flags = ioas->nest_parent ? IOMMU_HWPT_ALLOC_NEST_PARENT : 0;
 	struct ioasid_domain *idomain;
 	struct ioasid_area *area;
 	u64 start, last;
@@ -1493,10 +1507,8 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 	idomain = kzalloc(sizeof(*idomain), GFP_KERNEL_ACCOUNT);
 	if (!idomain)
 		return ERR_PTR(-ENOMEM);
-	if (ioas->nest_parent)
-		idomain->domain = ioasid_nest_parent_alloc(dev);
-	else
-		idomain->domain = iommu_paging_domain_alloc(dev);
+	/* Nested domains need a parent allocated as one */
+	idomain->domain = ioasid_paging_domain_alloc(dev, flags);
 	if (IS_ERR(idomain->domain)) {
 		rc = PTR_ERR(idomain->domain);
 		goto err_free;

@@ -442,6 +442,7 @@ struct ioasid_group;
 void ioasid_domain_aperture(struct iommu_domain *domain, u64 *start,
 			    u64 *last);
 unsigned long ioasid_min_pgsize(struct ioasid_caps *caps);
+struct iommu_domain *ioasid_paging_domain_alloc(struct device *dev, u32 flags);
 struct ioasid_ioas *ioasid_ioas_get(struct ioasid_ctx *ctx, u32 id);
 int ioasid_ioas_new(struct ioasid_ctx *ctx, unsigned long max_pgsize, u32 *id);
 int ioasid_ioas_map_user(struct ioasid_ctx *ctx, struct ioasid_ioas *ioas,

@@ -293,40 +293,6 @@ static void *alloc_aligned(size_t len)
 }
 
 /*
- * Have at least @n 2 MiB hugetlb pages free for the taking: the test VM may
- * boot with none reserved.
- */
-static void reserve_hugepages(long n)
-{
-	long total = meminfo_val("HugePages_Total");
-	long avail = meminfo_val("HugePages_Free");
-	FILE *f;
-
-	avail -= meminfo_val("HugePages_Rsvd");
-
-	if (total < 0 || avail >= n)
-		return;
-	f = fopen("/proc/sys/vm/nr_hugepages", "w");
-	if (!f)
-		return;
-	fprintf(f, "%ld\n", total + (n > 16 ? n : 16) - avail);
-	fclose(f);
-}
-
-/* @len bytes of 2 MiB hugetlb memory, or NULL if there is none to have */
-static void *alloc_hugetlb(size_t len)
-{
-	void *buf;
-
-	if (meminfo_val("Hugepagesize") != (long)(SZ_2M / 1024))
-		return NULL;
-	reserve_hugepages(len / SZ_2M);
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	return buf == MAP_FAILED ? NULL : buf;
-}
-
-/*
  * Physically contiguous runs of the pages of the @len bytes at @buf, all
  * present, from /proc/self/pagemap; -1 if it hides the frame numbers, as
  * it does without CAP_SYS_ADMIN.

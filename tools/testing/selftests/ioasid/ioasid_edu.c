@@ -157,6 +157,8 @@ TEST_F(edu, info_and_ranges)
 		  info.out_flags & (IOASID_INFO_IOMMU_BOUND |
 				    IOASID_INFO_CACHE_COHERENT));
 	ASSERT_NE(0, info.out_pgsize_bitmap & PAGE_SZ);
+	/* QEMU's VT-d has 2 MiB pages, known before any domain is attached */
+	ASSERT_NE(0, info.out_pgsize_bitmap & SZ_2M);
 	ASSERT_EQ(0, info.out_aperture_start);
 	ASSERT_LE(EDU_DMA_MASK, info.out_aperture_last);
 	TH_LOG("page sizes 0x%llx, aperture up to 0x%llx, %u PASID bits",
@@ -212,6 +214,48 @@ TEST_F(edu, dma_round_trip)
 	ASSERT_EQ(0, memcmp(want, self->a, MAP_SIZE));
 	ASSERT_EQ(0, edu_check_alive(bar));
 	free(want);
+}
+
+/* Where the hugetlb memory of fill_uses_large_pages goes: 2 MiB aligned */
+#define IOVA_HUGE 0x4000000ULL
+#define HUGE_SIZE (16 * SZ_2M)
+
+/*
+ * Memory mapped before the device attaches lands in the domain the ATTACH
+ * creates and fills. That domain has VT-d's 2 MiB pages from the start: 32
+ * MiB of hugetlb memory takes no leaf page table, where 4 KiB pages would
+ * take 16 of them (64 KiB). Seen in the VM's IOMMU page-table memory, then
+ * through edu's DMA from the first and the last huge page.
+ */
+TEST_F(edu, fill_uses_large_pages)
+{
+	unsigned char *huge = alloc_hugetlb(HUGE_SIZE);
+	long before, after;
+	void *bar;
+
+	if (!huge)
+		SKIP(return, "no 2 MiB hugetlb pages to have");
+	fill_pattern(huge, HUGE_SIZE, 5);
+	ASSERT_EQ(0, edu_start(&self->edu, self->fd));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, huge, HUGE_SIZE,
+				      IOVA_HUGE));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->b,
+				      MAP_SIZE, IOVA_B));
+	before = iommu_pt_kib();
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));
+	after = iommu_pt_kib();
+	TH_LOG("the filled domain's page tables: %ld KiB", after - before);
+	/* The upper levels and B's leaf table: a handful of pages */
+	ASSERT_GT(64, after - before);
+
+	bar = self->edu.bar;
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_HUGE + 100, IOVA_B, 0, XFER));
+	ASSERT_EQ(0, memcmp(huge + 100, self->b, XFER));
+	ASSERT_EQ(0, edu_round_trip(bar, IOVA_HUGE + HUGE_SIZE - XFER, IOVA_B,
+				    0, XFER));
+	ASSERT_EQ(0, memcmp(huge + HUGE_SIZE - XFER, self->b, XFER));
+	ASSERT_EQ(0, munmap(huge, HUGE_SIZE));
 }
 
 /* A write to an unmapped IOVA is blocked, logged, and harms nothing */

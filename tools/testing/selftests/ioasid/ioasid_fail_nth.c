@@ -2013,27 +2013,6 @@ static int fault_injection_setup(void)
 	return 0;
 }
 
-/* Have @n 2 MiB hugetlb pages free, reserving more if need be */
-static bool reserve_hugepages(long n)
-{
-	long total, avail;
-	FILE *f;
-
-	if (meminfo_val("Hugepagesize") != (long)(SZ_2M / 1024))
-		return false;
-	total = meminfo_val("HugePages_Total");
-	avail = meminfo_val("HugePages_Free") - meminfo_val("HugePages_Rsvd");
-	if (avail >= n)
-		return true;
-	f = fopen("/proc/sys/vm/nr_hugepages", "w");
-	if (!f)
-		return false;
-	fprintf(f, "%ld\n", total + n - avail);
-	fclose(f);
-	return meminfo_val("HugePages_Free") - meminfo_val("HugePages_Rsvd") >=
-	       n;
-}
-
 FIXTURE(fail_nth) {};
 
 FIXTURE_SETUP(fail_nth)

@@ -682,6 +682,65 @@ static long meminfo_val(const char *field)
 	return proc_field("/proc/meminfo", field);
 }
 
+/*
+ * Have at least @n 2 MiB hugetlb pages free for the taking, reserving more
+ * if need be: the test VM may boot with none reserved. False if it cannot.
+ */
+static bool reserve_hugepages(long n)
+{
+	long total, avail;
+	FILE *f;
+
+	if (meminfo_val("Hugepagesize") != (long)(SZ_2M / 1024))
+		return false;
+	total = meminfo_val("HugePages_Total");
+	avail = meminfo_val("HugePages_Free") - meminfo_val("HugePages_Rsvd");
+	if (avail >= n)
+		return true;
+	f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	if (!f)
+		return false;
+	fprintf(f, "%ld\n", total + n - avail);
+	fclose(f);
+	return meminfo_val("HugePages_Free") - meminfo_val("HugePages_Rsvd") >=
+	       n;
+}
+
+/* @len bytes of 2 MiB hugetlb memory, or NULL if there is none to have */
+static void *alloc_hugetlb(size_t len)
+{
+	void *buf;
+
+	if (!reserve_hugepages(len / SZ_2M))
+		return NULL;
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	return buf == MAP_FAILED ? NULL : buf;
+}
+
+/*
+ * Fold the per-CPU parts of the VM's counters into /proc/meminfo and
+ * /proc/vmstat (vm.stat_refresh), so that two reads differ only by what
+ * happened in between
+ */
+static void fold_vm_stats(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1)
+		fprintf(stderr, "# vm.stat_refresh: %s\n", strerror(errno));
+	close(fd);
+}
+
+/* KiB of IOMMU (and KVM) page tables in the whole VM, or -1 */
+static long iommu_pt_kib(void)
+{
+	fold_vm_stats();
+	return meminfo_val("SecPageTables");
+}
+
 /* A "Vm...:  N kB" line of /proc/self/status, in pages, or -1 */
 static long status_pages(const char *field)
 {

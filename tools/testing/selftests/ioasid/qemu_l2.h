@@ -30,6 +30,7 @@
 
 #include "../kselftest.h"
 #include "edu.h"
+#include "ioasid_utils.h"
 
 #define HOST		"/host"
 #define QEMU		"/usr/bin/qemu-system-x86_64"
@@ -332,15 +333,8 @@ static long foll_pins(void)
 	long long acquired = -1, released = -1, v;
 	char name[64];
 	FILE *f;
-	int fd;
 
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			fprintf(stderr, "# vm.stat_refresh: %s\n",
-				strerror(errno));
-		close(fd);
-	}
+	fold_vm_stats();
 	f = fopen("/proc/vmstat", "r");
 	if (!f)
 		return LONG_MIN;

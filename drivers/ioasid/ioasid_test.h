@@ -82,6 +82,17 @@
  *                             each new one its map callback is told of,
  *                             and in its unmap callback re-pin what stays
  *                             mapped of the pins it drops
+ * @IOASID_TEST_IOMMU_FLOOR: Time the IOMMU's own work under a MAP and an
+ *                           UNMAP of floor.npages scattered 4 KiB pages,
+ *                           with nothing pinned: in the first domain of
+ *                           normal IOASID @id, map one zeroed page
+ *                           read-only at every 4 KiB IOVA from floor.iova
+ *                           on (an iommu_map call each, one IOTLB sync),
+ *                           read every frame back, then unmap them all
+ *                           with one IOTLB flush. The range must lie in
+ *                           the domain's aperture, clear of mappings and
+ *                           reserved IOVAs; it is clear again afterwards.
+ *                           -ENODEV if the IOASID has no domain.
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -106,6 +117,7 @@ enum ioasid_test_op {
 	IOASID_TEST_ACCESS_MODE,
 	IOASID_TEST_ACCESS_INFO,
 	IOASID_TEST_ACCESS_MIRROR,
+	IOASID_TEST_IOMMU_FLOOR,
 };
 
 /**
@@ -373,6 +385,13 @@ enum {
  * @access.out_unmap_length: Its length
  * @access.out_pins: Pins the mock holds
  * @access.out_pinned: Bytes they pin, overlaps counted twice
+ * @floor: IOASID_TEST_IOMMU_FLOOR
+ * @floor.iova: First IOVA
+ * @floor.npages: Pages, 1 to 1 << 20
+ * @floor.__reserved: Must be 0
+ * @floor.out_map_ns: Nanoseconds mapping them, the IOTLB sync included
+ * @floor.out_read_ns: Nanoseconds reading their frames back
+ * @floor.out_unmap_ns: Nanoseconds unmapping them, the IOTLB flush included
  * @__pad: Size of the union
  */
 struct ioasid_test_cmd {
@@ -431,6 +450,14 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_pins;
 			__aligned_u64 out_pinned;
 		} access;
+		struct {
+			__aligned_u64 iova;
+			__u32 npages;
+			__u32 __reserved;
+			__aligned_u64 out_map_ns;
+			__aligned_u64 out_read_ns;
+			__aligned_u64 out_unmap_ns;
+		} floor;
 		__aligned_u64 __pad[10];
 	};
 };

@@ -203,6 +203,29 @@ out_free:
 	return rc;
 }
 
+static int ioasid_test_iommu_floor(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_test_cmd *cmd = ucmd->cmd;
+	struct ioasid_ioas *ioas;
+	u64 ns[3];
+	int rc;
+
+	if (cmd->floor.__reserved)
+		return -EINVAL;
+	ioas = ioasid_ioas_get(ucmd->ctx, cmd->id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	rc = ioasid_ioas_iommu_floor(ioas, cmd->floor.iova, cmd->floor.npages,
+				     ns);
+	ioasid_object_put(&ioas->obj);
+	if (rc)
+		return rc;
+	cmd->floor.out_map_ns = ns[0];
+	cmd->floor.out_read_ns = ns[1];
+	cmd->floor.out_unmap_ns = ns[2];
+	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
 int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_test_cmd *cmd = ucmd->cmd;
@@ -253,6 +276,8 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 	case IOASID_TEST_ACCESS_INFO:
 	case IOASID_TEST_ACCESS_MIRROR:
 		return ioasid_test_access_cmd(ucmd);
+	case IOASID_TEST_IOMMU_FLOOR:
+		return ioasid_test_iommu_floor(ucmd);
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:
 	case IOASID_TEST_MOCK_ATTACH:

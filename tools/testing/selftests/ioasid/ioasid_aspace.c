@@ -929,6 +929,83 @@ FIXTURE_TEARDOWN(dev)
 	munmap(self->buf, BUF_SIZE);
 }
 
+/*
+ * IOASID_TEST_IOMMU_FLOOR maps, reads back and unmaps its pages in the
+ * IOASID's domain, with one sync after the maps and one flush after the
+ * unmaps, and leaves the range empty and the mappings around it alone.
+ * Bad requests change nothing.
+ */
+TEST_F(dev, iommu_floor)
+{
+	uint64_t ns[3], iova = SZ_1M;
+	struct ioasid_test_cmd cmd = {};
+	const uint32_t n = 300;
+	uint32_t bare;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, iova - PAGE_SZ));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + PAGE_SZ, PAGE_SZ,
+				      iova + n * PAGE_SZ));
+	ASSERT_EQ(0, ioasid_create(self->fd, &bare));
+	/* Zero the mock's counters */
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	cmd = (struct ioasid_test_cmd){ .floor = { .iova = iova, .npages = 1,
+						   .__reserved = 1 } };
+
+	ASSERT_EQ(ENODEV, iommu_floor(self->fd, bare, iova, n, NULL));
+	ASSERT_EQ(ENOENT, iommu_floor(self->fd, self->ioasid + 100, iova, n,
+				      NULL));
+	ASSERT_EQ(ENOENT, iommu_floor(self->fd, self->mock, iova, n, NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova, 0, NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova, SZ_1M + 1,
+				      NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova + 1, n,
+				      NULL));
+	/* Over either mapping, past the aperture, wrapping around */
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova - PAGE_SZ,
+				      n, NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova, n + 1,
+				      NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid,
+				      APERTURE_LAST + 1, 1, NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid,
+				      -(uint64_t)PAGE_SZ, 2, NULL));
+	ASSERT_EQ(EINVAL, ioasid_test(self->fd, IOASID_TEST_IOMMU_FLOOR,
+				      self->ioasid, &cmd));
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(0, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(0, cmd.iotlb_syncs.out_map_count);
+	ASSERT_EQ(0, cmd.iotlb_syncs.out_reads);
+
+	ASSERT_EQ(0, iommu_floor(self->fd, self->ioasid, iova, n, ns));
+	TH_LOG("%u pages: map %llu ns, read back %llu ns, unmap %llu ns", n,
+	       (unsigned long long)ns[0], (unsigned long long)ns[1],
+	       (unsigned long long)ns[2]);
+	ASSERT_LT(0, ns[0]);
+	ASSERT_LT(0, ns[1]);
+	ASSERT_LT(0, ns[2]);
+	/* One flush, one sync, every frame read back and the first again */
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(1, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(1, cmd.iotlb_syncs.out_map_count);
+	ASSERT_EQ(n + 1, cmd.iotlb_syncs.out_reads);
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova, false));
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova + (n - 1) * PAGE_SZ,
+			     false));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE,
+		  mock_probe(self->fd, self->mock, iova - PAGE_SZ, false));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE,
+		  mock_probe(self->fd, self->mock, iova + n * PAGE_SZ, false));
+	/* The range is free for a MAP */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, iova));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE,
+		  mock_probe(self->fd, self->mock, iova, false));
+}
+
 TEST_F(dev, map_aligned_iova)
 {
 	unsigned char *buf = self->buf;

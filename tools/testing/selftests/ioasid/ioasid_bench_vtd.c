@@ -16,12 +16,13 @@
  *   ioasid_bench_vtd [--short] [--reps N] [--scale] [--rows LIST]
  *                    [--backings LIST] [--size MIB]
  *
- * --short runs map64M, small2M, unplug2M, fill, copy and floor with SIZE
- * 128 MiB and 3 repetitions; the full run (no option) every row with SIZE
- * 512 MiB and 5 repetitions. --rows (map64M, map512M, small2M, unplug2M,
- * fill, copy, floor, scale), --backings (4k, thp, hugetlb), --reps and
- * --size (64 to 512 MiB) narrow either down, to fit a time budget: a line
- * "# ran ROW BACKING in N s" follows every row as it completes.
+ * --short runs map64M, small2M, unplug2M, fill, copy, floor, iommu and
+ * readback with SIZE 128 MiB and 3 repetitions; the full run (no option)
+ * every row with SIZE 512 MiB and 5 repetitions. --rows (map64M, map512M,
+ * small2M, unplug2M, fill, copy, floor, iommu, readback, scale),
+ * --backings (4k, thp, hugetlb), --reps and --size (64 to 512 MiB) narrow
+ * either down, to fit a time budget: a line "# ran ROW BACKING in N s"
+ * follows every row as it completes.
  *
  * The stacks, each owning the device in turn, never two at once:
  * - type1: /dev/vfio/vfio, the device's group /dev/vfio/<group>,
@@ -109,6 +110,15 @@
  *   the floor under the MAP and UNMAP of the other rows (iommufd and type1
  *   pin only for a domain, so they have no such figure; the shim pins as
  *   ioasid does, over the same floor).
+ * - iommu, readback: 4k only, and only on a kernel with CONFIG_IOASID_TEST
+ *   (IOASID_TEST_IOMMU_FLOOR; "-" without). The IOMMU's own work for SIZE
+ *   of 4 KiB pages, none physically next to another, in the domain of an
+ *   attached IOASID, with nothing pinned and no bookkeeping, timed in the
+ *   kernel: one iommu_map call a page and one IOTLB sync, then one unmap of
+ *   it all with one flush (iommu); reading every frame back with
+ *   iommu_iova_to_phys(), which any stack that keeps no frame of its own
+ *   must do before it unpins (readback). With floor, the physical floor of
+ *   each stack's MAP and UNMAP of 4 KiB-backed memory.
  * - scale (full run, --scale or --rows scale; none with --short alone):
  *   one context per repetition, the device attached, 4k backing: 1000,
  *   10000 and (not with --short) 100000 MAPs of 4 KiB, each its own page at
@@ -1047,6 +1057,48 @@ static int rep_floor(struct rep *r)
 	return map_unmap(r, false, false);
 }
 
+/*
+ * iommu, readback: ioasid alone, the IOMMU's own work for SIZE of scattered
+ * 4 KiB pages in the attached domain, nothing pinned and no bookkeeping
+ * (IOASID_TEST_IOMMU_FLOOR, timed in the kernel): map with one sync and
+ * unmap with one flush (iommu), read every frame back (readback). With
+ * floor's pin and unpin, the physical floor under the MAP and UNMAP of 4
+ * KiB-backed memory of every stack: iommufd reads frames back too.
+ */
+static int rep_iommu(struct rep *r, bool readback)
+{
+	struct sctx c;
+	uint64_t ns[3];
+	uint32_t id;
+	int rc;
+
+	id = ctx_up(r->s, &c, 0);
+	prof_begin(r->prof);
+	rc = iommu_floor(c.fd, id, BENCH_IOVA, r->size / PAGE_SZ, ns);
+	prof_end(r->prof, &r->cnt);
+	if (rc) {
+		op_failed(r, "IOASID_TEST_IOMMU_FLOOR", rc);
+	} else if (readback) {
+		r->t[0] = ns[1] / 1e6;
+		r->t[1] = -1;
+	} else {
+		r->t[0] = ns[0] / 1e6;
+		r->t[1] = ns[2] / 1e6;
+	}
+	ctx_close(&c);
+	return rc;
+}
+
+static int rep_iommu_map(struct rep *r)
+{
+	return rep_iommu(r, false);
+}
+
+static int rep_iommu_read(struct rep *r)
+{
+	return rep_iommu(r, true);
+}
+
 /* copy: COPY from an address space without device to one with it */
 static int rep_copy(struct rep *r)
 {
@@ -1081,7 +1133,7 @@ out:
 
 enum {
 	R_MAP64M, R_MAP512M, R_SMALL2M, R_UNPLUG2M, R_FILL, R_COPY, R_FLOOR,
-	NR_ROWS,
+	R_IOMMU, R_READBACK, NR_ROWS,
 	R_SCALE = NR_ROWS
 };
 
@@ -1092,6 +1144,7 @@ struct rowdef {
 	uint64_t size;		/* 0: SIZE */
 	bool no_type1;		/* nor the shim: type1's flow cannot */
 	bool ioasid_only;
+	bool only_4k;		/* the other backings would give the same */
 	bool mem;		/* kernel memory of the MAP is measured */
 	bool in_short;
 	int (*rep)(struct rep *r);
@@ -1152,6 +1205,24 @@ static const struct rowdef rows[NR_ROWS] = {
 		.ioasid_only = true,
 		.in_short = true,
 		.rep = rep_floor,
+	},
+	[R_IOMMU] = {
+		.key = "iommu",
+		.what = "VT-d alone maps 4 KiB pages with one sync, unmaps them with one flush",
+		.col = { "map ms", "unmap ms" },
+		.ioasid_only = true,
+		.only_4k = true,
+		.in_short = true,
+		.rep = rep_iommu_map,
+	},
+	[R_READBACK] = {
+		.key = "readback",
+		.what = "VT-d alone reads the frames of 4 KiB pages back",
+		.col = { "read ms", "-" },
+		.ioasid_only = true,
+		.only_4k = true,
+		.in_short = true,
+		.rep = rep_iommu_read,
 	},
 };
 
@@ -1217,7 +1288,8 @@ static bool row_on(int row)
 static void cell_fail(struct cell *cl, const struct rep *r, int rc)
 {
 	snprintf(cl->na, sizeof(cl->na), "%s", r->why);
-	if (rc != ENOMEM)
+	/* ENOTTY, EOPNOTSUPP: a kernel without IOASID_TEST */
+	if (rc != ENOMEM && rc != ENOTTY && rc != EOPNOTSUPP)
 		exit_status = 1;
 }
 
@@ -2113,7 +2185,7 @@ static void run_backing(int bk, bool with_rows, bool with_scale)
 	printf("# %s: %llu MiB buffer, faulted in: %.1f s\n", label,
 	       (unsigned long long)(size >> 20), (now_ms() - t0) / 1000);
 	for (i = 0; i < NR_ROWS && with_rows; i++)
-		if (row_on(i))
+		if (row_on(i) && (!rows[i].only_4k || bk == B_4K))
 			run_row(i, bk, b.va, label);
 	if (with_scale)
 		run_scale(b.va);

@@ -543,6 +543,27 @@ static uint32_t mock_probe(int fd, uint32_t mock_id, uint64_t iova,
 	return res.fault;
 }
 
+/*
+ * IOASID_TEST_IOMMU_FLOOR: time the IOMMU's work for @npages scattered
+ * 4 KiB pages at @iova of IOASID @ioasid's first domain; @ns gets the map,
+ * read-back and unmap times
+ */
+static int iommu_floor(int fd, uint32_t ioasid, uint64_t iova,
+		       uint32_t npages, uint64_t *ns)
+{
+	struct ioasid_test_cmd cmd = {
+		.floor = { .iova = iova, .npages = npages },
+	};
+	int rc = ioasid_test(fd, IOASID_TEST_IOMMU_FLOOR, ioasid, &cmd);
+
+	if (!rc && ns) {
+		ns[0] = cmd.floor.out_map_ns;
+		ns[1] = cmd.floor.out_read_ns;
+		ns[2] = cmd.floor.out_unmap_ns;
+	}
+	return rc;
+}
+
 /* The access API, through the mock driver of IOASID_TEST_ACCESS_* */
 
 static int access_create(int fd, int *afd)

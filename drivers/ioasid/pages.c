@@ -417,24 +417,38 @@ static void ioasid_chunk_punch(const u64 *runs, unsigned long span,
 static int ioasid_chunk_recall(struct ioasid_pages *pages, unsigned long chunk,
 			       gfp_t gfp)
 {
-	unsigned long span = ioasid_chunk_span(pages, chunk), pfn, len;
-	struct ioasid_runs_out out = {};
-	struct ioasid_run_iter it;
-	u64 *runs;
+	unsigned long span = ioasid_chunk_span(pages, chunk);
+	unsigned long first = chunk * IOASID_PAGES_CHUNK, next = 0, pfn, i;
+	unsigned int n = 0;
+	u64 *runs, *fit;
 
 	lockdep_assert_held(&pages->mutex);
 
-	out.runs = kmalloc_array(span, sizeof(*out.runs), gfp);
-	if (!out.runs)
-		return -ENOMEM;
-	ioasid_run_iter_init(&it, pages, chunk * IOASID_PAGES_CHUNK, span);
-	while (ioasid_run_iter_next(&it, &pfn, &len))
-		ioasid_runs_emit(&out, pfn, len);
-	runs = kmemdup_array(out.runs, out.n, sizeof(*runs),
-			     gfp | __GFP_ACCOUNT);
-	kfree(out.runs);
+	/*
+	 * Page by page in one loop: this is most of an UNMAP of scattered
+	 * pages, and a chunk kept in a domain has no hole
+	 */
+	runs = kmalloc_array(span, sizeof(*runs), gfp | __GFP_ACCOUNT);
 	if (!runs)
 		return -ENOMEM;
+	for (i = 0; i < span; i++) {
+		pfn = ioasid_stored_pfn(pages, first + i);
+		if (n && pfn == next)
+			runs[n - 1] += FIELD_PREP(IOASID_RUN_LEN, 1);
+		else
+			runs[n++] = ioasid_run_make(pfn, 1);
+		next = pfn == IOASID_RUN_HOLE ? pfn : pfn + 1;
+	}
+	/* Fewer runs than pages: keep what they need, if it can be had */
+	if (n < span) {
+		fit = kmemdup_array(runs, n, sizeof(*runs),
+				    (gfp & ~__GFP_NOFAIL) | __GFP_ACCOUNT |
+				    __GFP_NOWARN);
+		if (fit) {
+			kfree(runs);
+			runs = fit;
+		}
+	}
 	/* Replaces an entry: needs no memory */
 	xa_store(&pages->runs, chunk, runs, GFP_KERNEL);
 	WRITE_ONCE(pages->nstored, pages->nstored - 1);

@@ -1492,9 +1492,12 @@ struct iommu_domain *ioasid_paging_domain_alloc(struct device *dev, u32 flags)
 	return domain;
 }
 
-/* Allocate a domain for @dev and fill it with every area */
+/*
+ * Allocate a domain for @dev and fill it with every area; with @core, the
+ * way the IOMMU core allocates its own (see ioasid_ioas_get_domain())
+ */
 static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
-						  struct device *dev)
+						  struct device *dev, bool core)
 {
 	u32 flags = ioas->nest_parent ? IOMMU_HWPT_ALLOC_NEST_PARENT : 0;
 	struct ioasid_domain *idomain;
@@ -1508,7 +1511,10 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 	if (!idomain)
 		return ERR_PTR(-ENOMEM);
 	/* Nested domains need a parent allocated as one */
-	idomain->domain = ioasid_paging_domain_alloc(dev, flags);
+	if (core && !flags)
+		idomain->domain = iommu_paging_domain_alloc(dev);
+	else
+		idomain->domain = ioasid_paging_domain_alloc(dev, flags);
 	if (IS_ERR(idomain->domain)) {
 		rc = PTR_ERR(idomain->domain);
 		goto err_free;
@@ -1586,10 +1592,26 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 			return ERR_PTR(rc);
 	}
 
-	idomain = ioasid_domain_create(ioas, dev);
+	idomain = ioasid_domain_create(ioas, dev, false);
 	if (IS_ERR(idomain))
 		return idomain;
 	rc = attach(idomain, arg);
+	/*
+	 * A domain_alloc_user() domain may be of a kind the IOMMU cannot
+	 * attach where the core's own would do: 6.12's VT-d builds second-
+	 * stage tables only, and some scalable-mode IOMMUs (virtual ones
+	 * above all) translate with the first stage alone. Try the core's
+	 * kind once, which gets large pages only from the attach on.
+	 */
+	if (rc == -EINVAL && !ioas->nest_parent &&
+	    dev_iommu_ops(dev)->domain_alloc_user) {
+		iommu_domain_free(idomain->domain);
+		kfree(idomain);
+		idomain = ioasid_domain_create(ioas, dev, true);
+		if (IS_ERR(idomain))
+			return idomain;
+		rc = attach(idomain, arg);
+	}
 	if (rc) {
 		iommu_domain_free(idomain->domain);
 		kfree(idomain);

@@ -150,10 +150,19 @@ enum ioasid_test_access_mode {
  *                             device behind no IOMMU (instance ignored),
  *                             whose DMA goes through vfio_pin_pages() and
  *                             vfio_dma_rw()
+ * @IOASID_TEST_MOCK_NO_USER_DOMAINS: The device's IOMMU refuses to attach
+ *                                    (-EINVAL) the paging domains its
+ *                                    domain_alloc_user() op gives, as a
+ *                                    scalable-mode VT-d that translates
+ *                                    with the first stage alone refuses
+ *                                    6.12's second-stage ones; it takes
+ *                                    those iommu_paging_domain_alloc()
+ *                                    gives
  */
 enum ioasid_test_mock_flags {
 	IOASID_TEST_MOCK_VFIO = 1 << 0,
 	IOASID_TEST_MOCK_EMULATED = 1 << 1,
+	IOASID_TEST_MOCK_NO_USER_DOMAINS = 1 << 2,
 };
 
 /**

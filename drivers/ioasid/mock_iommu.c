@@ -96,6 +96,7 @@ struct mock_iommu {
  * @root: Top level table
  * @iommu: Instance that allocated the domain, the only one that can use it
  * @nest_parent: Allocated as a nesting parent
+ * @user: Allocated by domain_alloc_user(), not by domain_alloc_paging()
  * @nested: The &struct mock_nested over it
  */
 struct mock_domain {
@@ -104,6 +105,7 @@ struct mock_domain {
 	u64 *root;
 	struct mock_iommu *iommu;
 	bool nest_parent;
+	bool user;
 	struct list_head nested;
 };
 
@@ -161,6 +163,8 @@ struct mock_nested {
  *              is blocked
  * @pasids: PASID -> paging or nested domain translating DMA tagged with it
  * @vfio: Bound to the mock vfio driver, which makes it a vfio device
+ * @no_user_domains: Refuses the domains of domain_alloc_user()
+ *                   (IOASID_TEST_MOCK_NO_USER_DOMAINS)
  *
  * An emulated device has no @iommu: it is a vfio device whose driver
  * reaches memory with the CPU.
@@ -172,6 +176,7 @@ struct mock_dev {
 	struct iommu_domain *rid_domain;
 	struct xarray pasids;
 	bool vfio;
+	bool no_user_domains;
 };
 
 static const struct iommu_domain_ops mock_domain_ops;
@@ -543,6 +548,20 @@ static void mock_domain_free(struct iommu_domain *domain)
 	kfree(mock);
 }
 
+/*
+ * A device of IOASID_TEST_MOCK_NO_USER_DOMAINS takes no paging domain
+ * from domain_alloc_user(), nor a nested one over such a domain
+ */
+static bool mock_refuses(struct mock_dev *mdev, struct iommu_domain *domain)
+{
+	if (!mdev->no_user_domains)
+		return false;
+	if (domain->ops == &mock_nested_ops)
+		return true;
+	return domain->ops == &mock_domain_ops &&
+	       to_mock_domain(domain)->user;
+}
+
 static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 {
 	struct mock_dev *mdev = to_mock_dev(dev);
@@ -550,6 +569,8 @@ static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 
 	/* Only the instance that allocated a domain can use it */
 	if (mi && mi != mdev->iommu)
+		return -EINVAL;
+	if (mock_refuses(mdev, domain))
 		return -EINVAL;
 
 	mutex_lock(&mdev->lock);
@@ -564,7 +585,8 @@ static int mock_set_dev_pasid(struct iommu_domain *domain, struct device *dev,
 	struct mock_dev *mdev = to_mock_dev(dev);
 	void *curr;
 
-	if (mock_domain_iommu(domain) != mdev->iommu)
+	if (mock_domain_iommu(domain) != mdev->iommu ||
+	    mock_refuses(mdev, domain))
 		return -EINVAL;
 
 	mutex_lock(&mdev->lock);
@@ -829,6 +851,7 @@ mock_domain_alloc_user(struct device *dev, u32 flags,
 	domain->ops = &mock_domain_ops;
 	to_mock_domain(domain)->nest_parent =
 		flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
+	to_mock_domain(domain)->user = true;
 	return domain;
 }
 
@@ -1250,20 +1273,23 @@ static void mock_dev_release(struct device *dev)
 /**
  * ioasid_mock_dev_create() - add a device behind a mock IOMMU instance
  * @instance: Index of the instance
- * @vfio: Bind it to the mock vfio driver
- * @emulated: Behind no IOMMU at all (@instance ignored): an emulated vfio
- *            device, which needs @vfio
+ * @flags: &enum ioasid_test_mock_flags. IOASID_TEST_MOCK_VFIO: bind it to
+ *         the mock vfio driver. IOASID_TEST_MOCK_EMULATED: behind no IOMMU
+ *         at all (@instance ignored), an emulated vfio device, which needs
+ *         IOASID_TEST_MOCK_VFIO. IOASID_TEST_MOCK_NO_USER_DOMAINS: refuse
+ *         the domains of domain_alloc_user().
  *
  * Return: the device, probed by the IOMMU core and in a group of its own
- * with DMA blocked (but if @emulated), or an ERR_PTR.
+ * with DMA blocked (but if emulated), or an ERR_PTR.
  */
-struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio,
-				      bool emulated)
+struct device *ioasid_mock_dev_create(unsigned int instance, u32 flags)
 {
 	static const struct property_entry pasid_props[] = {
 		PROPERTY_ENTRY_U32("pasid-num-bits", IOASID_TEST_PASID_BITS),
 		{ }
 	};
+	bool emulated = flags & IOASID_TEST_MOCK_EMULATED;
+	bool vfio = flags & IOASID_TEST_MOCK_VFIO;
 	struct mock_dev *mdev;
 	int rc, id;
 
@@ -1282,6 +1308,7 @@ struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio,
 	xa_init(&mdev->pasids);
 	mdev->iommu = emulated ? NULL : &mock_iommus[instance];
 	mdev->vfio = vfio;
+	mdev->no_user_domains = flags & IOASID_TEST_MOCK_NO_USER_DOMAINS;
 	device_initialize(&mdev->dev);
 	mdev->dev.release = mock_dev_release;
 	mdev->dev.bus = &mock_bus;

@@ -16,8 +16,7 @@ struct device_driver;
 int ioasid_mock_iommu_init(void);
 void ioasid_mock_iommu_exit(void);
 
-struct device *ioasid_mock_dev_create(unsigned int instance, bool vfio,
-				      bool emulated);
+struct device *ioasid_mock_dev_create(unsigned int instance, u32 flags);
 bool ioasid_mock_dev_emulated(struct device *dev);
 int ioasid_mock_driver_register(struct device_driver *drv);
 void ioasid_mock_dev_destroy(struct device *dev);

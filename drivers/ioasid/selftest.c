@@ -41,7 +41,8 @@ static int ioasid_test_mock_create(struct ioasid_ucmd *ucmd)
 	int rc;
 
 	if (cmd->mock_create.flags &
-	    ~(IOASID_TEST_MOCK_VFIO | IOASID_TEST_MOCK_EMULATED))
+	    ~(IOASID_TEST_MOCK_VFIO | IOASID_TEST_MOCK_EMULATED |
+	      IOASID_TEST_MOCK_NO_USER_DOMAINS))
 		return -EOPNOTSUPP;
 
 	mock = kzalloc(sizeof(*mock), GFP_KERNEL_ACCOUNT);
@@ -51,9 +52,7 @@ static int ioasid_test_mock_create(struct ioasid_ucmd *ucmd)
 	mock->ctx = ucmd->ctx;
 	mock->vfio = cmd->mock_create.flags & IOASID_TEST_MOCK_VFIO;
 	mock->dev = ioasid_mock_dev_create(cmd->mock_create.instance,
-					   mock->vfio,
-					   cmd->mock_create.flags &
-					   IOASID_TEST_MOCK_EMULATED);
+					   cmd->mock_create.flags);
 	if (IS_ERR(mock->dev)) {
 		rc = PTR_ERR(mock->dev);
 		goto err_free;

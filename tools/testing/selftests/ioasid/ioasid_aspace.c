@@ -3804,6 +3804,62 @@ TEST_F(cuts, keep_translations)
 }
 
 /*
+ * An IOMMU that refuses the domains domain_alloc_user() gives (a
+ * scalable-mode VT-d that translates with the first stage alone, under
+ * 6.12's VT-d driver, whose op gives second-stage ones) still attaches a
+ * normal IOASID: a domain of the core's kind is filled with what was
+ * mapped before and translates it, and what is mapped after. A nesting
+ * parent has no other kind: -EINVAL, and the device stays blocked.
+ */
+TEST(no_user_domains)
+{
+	struct ioasid_test_cmd cmd = {
+		.mock_create = { .flags = IOASID_TEST_MOCK_NO_USER_DOMAINS },
+	};
+	unsigned char *buf = alloc_aligned(4 * PAGE_SZ);
+	uint32_t ioasid, parent, mocks[2];
+	uint64_t syncs, map_syncs;
+	int fd = ioasid_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, 4 * PAGE_SZ, 9);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	ASSERT_EQ(0, ioasid_create_parent(fd, &parent));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, 2 * PAGE_SZ, SZ_1M));
+	ASSERT_EQ(0, ioasid_test(fd, IOASID_TEST_MOCK_CREATE, 0, &cmd));
+	mocks[0] = cmd.mock_create.out_id;
+	ASSERT_EQ(0, mock_bind(fd, mocks[0], NULL));
+
+	ASSERT_EQ(EINVAL, mock_attach(fd, mocks[0], parent));
+	ASSERT_EQ(IOASID_TEST_FAULT_BLOCKED,
+		  mock_probe(fd, mocks[0], SZ_1M, false));
+
+	ASSERT_EQ(0, mock_attach(fd, mocks[0], ioasid));
+	check_data(_metadata, fd, mocks, 1, SZ_1M, buf, 2 * PAGE_SZ);
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf + 2 * PAGE_SZ,
+				      PAGE_SZ, SZ_2M));
+	check_data(_metadata, fd, mocks, 1, SZ_2M, buf + 2 * PAGE_SZ,
+		   PAGE_SZ);
+
+	/* A device that takes either kind joins that domain: one sync a MAP */
+	ASSERT_EQ(0, mock_new_attached(fd, 0, ioasid, &mocks[1]));
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &syncs, &map_syncs));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf + 3 * PAGE_SZ,
+				      PAGE_SZ, SZ_2M + PAGE_SZ));
+	check_syncs(_metadata, fd, 0, 1);
+	check_data(_metadata, fd, mocks, 2, SZ_1M, buf, 2 * PAGE_SZ);
+	check_data(_metadata, fd, mocks, 2, SZ_2M, buf + 2 * PAGE_SZ,
+		   2 * PAGE_SZ);
+
+	ASSERT_EQ(0, mock_detach(fd, mocks[0]));
+	ASSERT_EQ(IOASID_TEST_FAULT_BLOCKED,
+		  mock_probe(fd, mocks[0], SZ_1M, false));
+	close(fd);
+	munmap(buf, 4 * PAGE_SZ);
+}
+
+/*
  * 4 KiB pages scattered in memory are kept in the IOASID's first domain
  * (pages.c): their frames are read back from it. They must follow the
  * domains as devices come and go: to the next domain when the first one

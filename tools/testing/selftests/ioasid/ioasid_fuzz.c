@@ -1979,8 +1979,11 @@ static void op_mock_create(struct fz_thread *t)
 		(fz_chance(r, 50) ? IOASID_TEST_NUM_INSTANCES : fz_odd_id(t));
 	/* Emulated: a vfio device behind no IOMMU, served by an access */
 	dice = fz_below(r, 100);
-	if (dice < 45)
+	if (dice < 40)
 		cmd.mock_create.flags = 0;
+	else if (dice < 45)
+		/* Its IOMMU takes only the core's kind of paging domain */
+		cmd.mock_create.flags = IOASID_TEST_MOCK_NO_USER_DOMAINS;
 	else if (dice < 80)
 		cmd.mock_create.flags = IOASID_TEST_MOCK_VFIO;
 	else if (dice < 97)
@@ -1988,7 +1991,8 @@ static void op_mock_create(struct fz_thread *t)
 					IOASID_TEST_MOCK_EMULATED;
 	else
 		cmd.mock_create.flags = fz_flags(t, IOASID_TEST_MOCK_VFIO |
-						 IOASID_TEST_MOCK_EMULATED);
+						 IOASID_TEST_MOCK_EMULATED |
+						 IOASID_TEST_MOCK_NO_USER_DOMAINS);
 	rc = FZ_CALL(t, C_MOCK_CREATE, sn.fd, IOASID_TEST, cmd, 0);
 
 	vfio = ~0U;

@@ -245,6 +245,7 @@ TEST_F(edu, fill_uses_large_pages)
 	ASSERT_LE(0, before);
 	ASSERT_EQ(0, edu_attach(&self->edu, self->ioasid));
 	after = iommu_pt_kib();
+	ASSERT_LE(0, after);
 	TH_LOG("the filled domain's page tables: %ld KiB", after - before);
 	/* The upper levels and B's leaf table: a handful of pages */
 	ASSERT_GT(64, after - before);

@@ -742,24 +742,26 @@ static void *alloc_hugetlb(size_t len)
 /*
  * Fold the per-CPU parts of the VM's counters into /proc/meminfo and
  * /proc/vmstat (vm.stat_refresh), so that two reads differ only by what
- * happened in between
+ * happened in between; false if they could not be
  */
-static void fold_vm_stats(void)
+static bool fold_vm_stats(void)
 {
 	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	bool ok;
 
 	if (fd < 0)
-		return;
-	if (write(fd, "1", 1) != 1)
+		return false;
+	ok = write(fd, "1", 1) == 1;
+	if (!ok)
 		fprintf(stderr, "# vm.stat_refresh: %s\n", strerror(errno));
 	close(fd);
+	return ok;
 }
 
 /* KiB of IOMMU (and KVM) page tables in the whole VM, or -1 */
 static long iommu_pt_kib(void)
 {
-	fold_vm_stats();
-	return meminfo_val("SecPageTables");
+	return fold_vm_stats() ? meminfo_val("SecPageTables") : -1;
 }
 
 /* A "Vm...:  N kB" line of /proc/self/status, in pages, or -1 */

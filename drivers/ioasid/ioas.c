@@ -979,18 +979,18 @@ static struct interval_tree_node *ioasid_area_split(struct ioasid_area *area,
 }
 
 /*
- * Cut [start, last] out of the tree of areas, splitting the areas that
- * stick out of it with @spare: their pages outside the range stay pinned,
- * the others are released. The domains have been unmapped; areas that some
- * domain failed to unmap stay whole.
+ * Cut [start, last] out of the tree of areas, from @head, the first area in
+ * it, on, splitting the areas that stick out of it with @spare: their pages
+ * outside the range stay pinned, the others are released. The domains have
+ * been unmapped; areas that some domain failed to unmap stay whole.
  */
 static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
-			    unsigned long last, struct ioasid_area **spare,
-			    u64 *unmapped)
+			    unsigned long last, struct ioasid_area *head,
+			    struct ioasid_area **spare, u64 *unmapped)
 {
 	struct ioasid_area *area, *next, *left = NULL, *right = NULL;
 
-	for (area = ioasid_area_first(ioas, start, last); area; area = next) {
+	for (area = head; area; area = next) {
 		unsigned long s = max(area->node.start, start);
 		unsigned long e = min(area->node.last, last);
 		struct interval_tree_node *keep_l = NULL, *keep_r = NULL;
@@ -1041,7 +1041,8 @@ static int ioasid_ioas_can_cut(struct ioasid_ioas *ioas, unsigned long start,
 	*head = ioasid_area_first(ioas, start, last);
 	if (!*head)
 		return -ENOENT;
-	*tail = ioasid_area_first(ioas, last, last);
+	*tail = (*head)->node.last >= last ? *head :
+		ioasid_area_first(ioas, last, last);
 	if ((*head)->node.start < start &&
 	    ioasid_area_cut_splits_page(*head, pgsizes, start))
 		return -EXDEV;
@@ -1114,7 +1115,7 @@ static int ioasid_ioas_cut(struct ioasid_ioas *ioas, unsigned long start,
 		}
 		iommu_iotlb_sync(idomain->domain, &gather);
 	}
-	ioasid_cut_tree(ioas, start, last, spare, unmapped);
+	ioasid_cut_tree(ioas, start, last, head, spare, unmapped);
 
 out_free:
 	kfree(spare[0]);

@@ -129,7 +129,10 @@
  *   back, untimed); and the kernel memory per mapping of that batch of
  *   MAPs, in bytes. type1's dma_entry_limit (65535) is raised for it while
  *   the program runs, if it can be. The shim has no such limit: an ENOSPC
- *   of its is a failure.
+ *   of its is a failure. On a kernel with CONFIG_IOASID_TEST, a line per
+ *   level gives the IOMMU's own part of one such MAP and UNMAP, in the
+ *   kernel: IOASID_TEST_IOMMU_FLOOR of one page (map and IOTLB sync, unmap
+ *   and flush), 100 times in the free 4 KiB next to the probed mappings.
  *
  * Counts. For each row and stack, one extra repetition, untimed, runs with
  * the ftrace function profiler on over its timed part (off during the
@@ -1377,6 +1380,8 @@ enum { OP_MAP, OP_EEXIST, OP_UNMAP, NR_OPS };
 struct scale_sample {
 	double us[NR_LEVELS][NR_OPS];
 	double bytes[NR_LEVELS];	/* kernel memory per mapping */
+	/* ioasid: one page through the IOMMU alone, map and unmap; -1: - */
+	double floor_us[NR_LEVELS][2];
 	struct counts cnt[NR_LEVELS][NR_OPS];
 };
 
@@ -1394,6 +1399,7 @@ static struct {
 	double secs;
 	long type1_limit;		/* dma_entry_limit before, -1: kept */
 	struct scale_cell cell[NR_LEVELS][NR_STACKS];
+	double floor_us[NR_LEVELS][2];	/* medians; -1: not measured */
 } scale = { .type1_limit = -1 };
 
 static uint64_t scale_iova(int i)
@@ -1427,6 +1433,32 @@ static int map_over(struct rep *r, struct sctx *c, uint32_t id, void *va,
  * Returns 0, or the errno of the failure (-1 for a wrong result) with the
  * level it failed at in *failed.
  */
+/*
+ * The IOMMU's own part of a MAP and an UNMAP of one 4 KiB page among @n
+ * mappings: IOASID_TEST_IOMMU_FLOOR of one page, in the free 4 KiB after
+ * each probed mapping, timed in the kernel; us[] gets the mean map (with
+ * its IOTLB sync) and unmap (with its flush), or -1 without the op
+ */
+static void scale_floor(struct sctx *c, uint32_t id, int n, double *us)
+{
+	uint64_t ns[3], sum[2] = {};
+	int j;
+
+	for (j = 0; j < SCALE_PROBES; j++) {
+		if (iommu_floor(c->fd, id,
+				scale_iova(scale_probe(j, n)) + PAGE_SZ, 1,
+				ns)) {
+			us[0] = -1;
+			us[1] = -1;
+			return;
+		}
+		sum[0] += ns[0];
+		sum[1] += ns[2];
+	}
+	us[0] = sum[0] / 1e3 / SCALE_PROBES;
+	us[1] = sum[1] / 1e3 / SCALE_PROBES;
+}
+
 static int rep_scale(struct rep *r, int nlev, struct scale_sample *out,
 		     int *failed)
 {
@@ -1480,6 +1512,8 @@ static int rep_scale(struct rep *r, int nlev, struct scale_sample *out,
 		out->us[lev][OP_UNMAP] = (now_ms() - t0) * 1000 /
 					 SCALE_PROBES;
 		prof_end(r->prof, &out->cnt[lev][OP_UNMAP]);
+		if (!rc && r->s == &stacks[IOASID] && !r->prof)
+			scale_floor(&c, id, n, out->floor_us[lev]);
 		/* Back to n mappings, untimed */
 		for (j = 0; j < SCALE_PROBES && !rc; j++) {
 			i = scale_probe(j, n);
@@ -1541,6 +1575,7 @@ static void run_scale(char *va)
 {
 	static double us[NR_STACKS][NR_LEVELS][NR_OPS][MAX_REPS];
 	static double bytes[NR_STACKS][NR_LEVELS][MAX_REPS];
+	static double floor_us[NR_LEVELS][2][MAX_REPS];
 	int n, s, lev, op, rc, failed, nlev[NR_STACKS];
 	struct scale_sample smp;
 	double start = now_ms();
@@ -1571,10 +1606,22 @@ static void run_scale(char *va)
 				for (op = 0; op < NR_OPS; op++)
 					us[s][lev][op][n] = smp.us[lev][op];
 				bytes[s][lev][n] = smp.bytes[lev];
+				if (s != IOASID)
+					continue;
+				floor_us[lev][0][n] = smp.floor_us[lev][0];
+				floor_us[lev][1][n] = smp.floor_us[lev][1];
 			}
 		}
 	}
 
+	for (lev = 0; lev < NR_LEVELS; lev++) {
+		scale.floor_us[lev][0] = -1;
+		scale.floor_us[lev][1] = -1;
+		if (lev >= nlev[IOASID] || scale.cell[lev][IOASID].na[0])
+			continue;
+		scale.floor_us[lev][0] = median(floor_us[lev][0], scale.reps);
+		scale.floor_us[lev][1] = median(floor_us[lev][1], scale.reps);
+	}
 	for (s = 0; s < NR_STACKS; s++) {
 		for (lev = 0; lev < nlev[s]; lev++) {
 			sc = &scale.cell[lev][s];
@@ -1902,6 +1949,15 @@ static void print_scale(void)
 	}
 	printf("# maps/M, syncs, qi/M: per MAP of the batch; qi/U: per");
 	printf(" UNMAP; ratios: MAP/EEXIST/UNMAP\n");
+	for (lev = 0; lev < nr_levels; lev++) {
+		if (scale.floor_us[lev][0] < 0)
+			continue;
+		printf("# floor at %d: VT-d alone maps one 4 KiB page and syncs",
+		       scale_n[lev]);
+		printf(" in %.1f us, unmaps and flushes in %.1f us",
+		       scale.floor_us[lev][0], scale.floor_us[lev][1]);
+		printf(" (IOASID_TEST_IOMMU_FLOOR, in the kernel)\n");
+	}
 	printf("# scale 4k: %.1f s\n", scale.secs);
 }
 

@@ -814,20 +814,30 @@ static int ioasid_pin_file(struct ioasid_pages *pages, loff_t offset,
  * Pin all of @pages, a batch of chunks at a time, recording each chunk's
  * runs; on failure nothing is left pinned.
  */
+/* Pages a MAP pins with no allocation for its lists: 256 bytes of stack */
+#define IOASID_FILL_FEW		16
+
 static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 {
 	const unsigned int max_folios = 64;
 	unsigned long max = min(pages->npages, IOASID_PIN_BATCH);
 	unsigned long index, n, done, span;
+	struct page *few[IOASID_FILL_FEW];
+	u64 few_runs[IOASID_FILL_FEW];
 	struct folio **folios = NULL;
-	struct page **list;
-	u64 *scratch;
+	struct page **list = few;
+	u64 *scratch = few_runs;
 	int rc = -ENOMEM;
 
-	/* Sized by the first batch, as large as any */
-	list = kvmalloc_array(max, sizeof(*list), GFP_KERNEL);
-	scratch = kmalloc_array(min(max, IOASID_PAGES_CHUNK),
-				sizeof(*scratch), GFP_KERNEL);
+	/*
+	 * Sized by the first batch, as large as any. Small MAPs, which a
+	 * VMM or a DPDK program may make by the thousand, allocate none.
+	 */
+	if (max > IOASID_FILL_FEW) {
+		list = kvmalloc_array(max, sizeof(*list), GFP_KERNEL);
+		scratch = kmalloc_array(min(max, IOASID_PAGES_CHUNK),
+					sizeof(*scratch), GFP_KERNEL);
+	}
 	if (pages->file)
 		folios = kmalloc_array(max_folios, sizeof(*folios),
 				       GFP_KERNEL);
@@ -864,8 +874,10 @@ out_unpin:
 		ioasid_pages_unpin(pages, 0, index, false);
 out_free:
 	kfree(folios);
-	kfree(scratch);
-	kvfree(list);
+	if (list != few) {
+		kfree(scratch);
+		kvfree(list);
+	}
 	return rc;
 }
 

@@ -161,6 +161,8 @@ struct ioasid_object *ioasid_object_remove(struct ioasid_ctx *ctx, u32 id,
 					   enum ioasid_obj_type type);
 void ioasid_object_add_user(struct ioasid_ctx *ctx, struct ioasid_object *obj);
 void ioasid_object_del_user(struct ioasid_ctx *ctx, struct ioasid_object *obj);
+struct ioasid_object *ioasid_object_remove_user(struct ioasid_ctx *ctx,
+						struct ioasid_object *obj);
 
 /**
  * struct ioasid_ucmd - one ioctl call

@@ -153,6 +153,34 @@ struct ioasid_object *ioasid_object_remove(struct ioasid_ctx *ctx, u32 id,
 	return obj;
 }
 
+/**
+ * ioasid_object_remove_user() - drop a use of an object, removing it if last
+ * @ctx: Context owning the object
+ * @obj: The object, in the table, used and held by the caller
+ *
+ * Drops the caller's long-term use and its short-term reference. If nobody
+ * else uses or holds the object, it is taken out of the table in the same
+ * step, under the table's lock: no other thread can destroy it, and have
+ * its id given to a new object, in between.
+ *
+ * Return: @obj, now invisible and owned by the caller, or NULL if it stays.
+ */
+struct ioasid_object *ioasid_object_remove_user(struct ioasid_ctx *ctx,
+						struct ioasid_object *obj)
+{
+	xa_lock(&ctx->objects);
+	WARN_ON(!obj->users);
+	obj->users--;
+	/* The caller's reference; the table's keeps the count above zero */
+	refcount_dec(&obj->shortterm);
+	if (obj->users || !refcount_dec_if_one(&obj->shortterm))
+		obj = NULL;
+	else
+		__xa_erase(&ctx->objects, obj->id);
+	xa_unlock(&ctx->objects);
+	return obj;
+}
+
 static void ioasid_object_destroy(struct ioasid_object *obj)
 {
 	switch (obj->type) {

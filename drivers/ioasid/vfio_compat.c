@@ -97,7 +97,6 @@ static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
 {
 	struct ioasid_compat *compat = &ctx->compat;
 	struct ioasid_compat_group *cgroup;
-	struct ioasid_object *obj;
 	struct ioasid_ioas *ioas;
 	u64 unmapped;
 
@@ -109,20 +108,11 @@ static void ioasid_vfio_unset(struct ioasid_ctx *ctx)
 	/* Groups still set when VFIO_SET_IOMMU fails half way */
 	list_for_each_entry(cgroup, &compat->groups, node)
 		ioasid_ioas_unreserve(ioas, cgroup);
-	ioasid_object_del_user(ctx, &ioas->obj);
-	ioasid_object_put(&ioas->obj);
-
-	obj = ioasid_object_remove(ctx, compat->ioasid, IOASID_OBJ_IOAS);
-	if (!IS_ERR(obj)) {
-		ioasid_ioas_destroy(container_of(obj, struct ioasid_ioas, obj));
-	} else if (PTR_ERR(obj) == -EBUSY) {
-		ioas = ioasid_ioas_get(ctx, compat->ioasid);
-		if (!IS_ERR(ioas)) {
-			ioasid_ioas_unmap_range(ctx, ioas, 0, U64_MAX, false,
-						&unmapped);
-			ioasid_object_put(&ioas->obj);
-		}
-	}
+	/* Emptied while still held: it may stay with the native ioctls */
+	ioasid_ioas_unmap_range(ctx, ioas, 0, U64_MAX, false, &unmapped);
+	/* Let go and remove in one step, not by an id another may reuse */
+	if (ioasid_object_remove_user(ctx, &ioas->obj))
+		ioasid_ioas_destroy(ioas);
 out:
 	WRITE_ONCE(compat->type, 0);
 	WRITE_ONCE(compat->ioasid, 0);

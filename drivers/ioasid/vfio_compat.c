@@ -217,7 +217,9 @@ static int ioasid_vfio_get_info(struct ioasid_ctx *ctx, void __user *arg)
 	ioasid_ctx_caps(ctx, &icaps);
 	info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
 	/* As type1: pages smaller than the CPU's are mapped as the CPU's */
-	info.iova_pgsizes = (icaps.pgsize_bitmap & PAGE_MASK) | PAGE_SIZE;
+	info.iova_pgsizes = icaps.pgsize_bitmap & PAGE_MASK;
+	if (icaps.pgsize_bitmap & ~PAGE_MASK)
+		info.iova_pgsizes |= PAGE_SIZE;
 	if (ioas->max_pgsize)
 		info.iova_pgsizes &= GENMASK(__fls(ioas->max_pgsize), 0);
 	n = ioasid_ioas_ranges(ioas, &icaps, &ranges, &align);

@@ -1511,8 +1511,8 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 	idomain = kzalloc(sizeof(*idomain), GFP_KERNEL_ACCOUNT);
 	if (!idomain)
 		return ERR_PTR(-ENOMEM);
-	/* Nested domains need a parent allocated as one */
-	if (core && !flags)
+	/* Never for a nesting parent, which has only the one kind */
+	if (core)
 		idomain->domain = iommu_paging_domain_alloc(dev);
 	else
 		idomain->domain = ioasid_paging_domain_alloc(dev, flags);
@@ -1941,8 +1941,7 @@ void ioasid_ioas_destroy(struct ioasid_ioas *ioas)
 		ioasid_area_free(area);
 	}
 	mutex_unlock(&ioas->mutex);
-	mutex_destroy(&ioas->mutex);
-	kfree(ioas);
+	ioasid_ioas_free(ioas);
 }
 
 #ifdef CONFIG_IOASID_TEST

@@ -809,14 +809,13 @@ static int ioasid_pin_file(struct ioasid_pages *pages, loff_t offset,
 
 /* Pages pinned per call of GUP: whole chunks, 64 KiB of page pointers */
 #define IOASID_PIN_BATCH	(16 * IOASID_PAGES_CHUNK)
+/* Pages a MAP of memory pins with its lists on the stack: 256 bytes */
+#define IOASID_FILL_FEW		16
 
 /*
  * Pin all of @pages, a batch of chunks at a time, recording each chunk's
  * runs; on failure nothing is left pinned.
  */
-/* Pages a MAP pins with no allocation for its lists: 256 bytes of stack */
-#define IOASID_FILL_FEW		16
-
 static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 {
 	const unsigned int max_folios = 64;
@@ -830,8 +829,9 @@ static int ioasid_pages_fill(struct ioasid_pages *pages, u64 start)
 	int rc = -ENOMEM;
 
 	/*
-	 * Sized by the first batch, as large as any. Small MAPs, which a
-	 * VMM or a DPDK program may make by the thousand, allocate none.
+	 * Sized by the first batch, as large as any. Small MAPs of memory,
+	 * which a VMM or a DPDK program may make by the thousand, need no
+	 * allocation for them.
 	 */
 	if (max > IOASID_FILL_FEW) {
 		list = kvmalloc_array(max, sizeof(*list), GFP_KERNEL);

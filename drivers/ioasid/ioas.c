@@ -1593,7 +1593,7 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 			return ERR_PTR(rc);
 	}
 
-	idomain = ioasid_domain_create(ioas, dev, false);
+	idomain = ioasid_domain_create(ioas, dev, ioas->core_domains);
 	if (IS_ERR(idomain))
 		return idomain;
 	rc = attach(idomain, arg);
@@ -1602,9 +1602,11 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 	 * attach where the core's own would do: 6.12's VT-d builds second-
 	 * stage tables only, and some scalable-mode IOMMUs (virtual ones
 	 * above all) translate with the first stage alone. Try the core's
-	 * kind once, which gets large pages only from the attach on.
+	 * kind, which gets large pages only from the attach on; if it is
+	 * taken, the IOASID's next domains are of that kind at once, not
+	 * filled twice each.
 	 */
-	if (rc == -EINVAL && !ioas->nest_parent &&
+	if (rc == -EINVAL && !ioas->nest_parent && !ioas->core_domains &&
 	    dev_iommu_ops(dev)->domain_alloc_user) {
 		iommu_domain_free(idomain->domain);
 		kfree(idomain);
@@ -1612,6 +1614,7 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 		if (IS_ERR(idomain))
 			return idomain;
 		rc = attach(idomain, arg);
+		ioas->core_domains = !rc;
 	}
 	if (rc) {
 		iommu_domain_free(idomain->domain);

@@ -366,6 +366,9 @@ struct ioasid_resv {
  *              UNMAP can cut them at any multiple of it
  * @nest_parent: Created with IOASID_CREATE_NEST_PARENT: its domains are
  *               allocated to be stage 2 under nested domains
+ * @core_domains: An IOMMU refused a domain of the driver's domain_alloc_user
+ *                op: new domains are allocated the IOMMU core's way from
+ *                then on (see ioasid_ioas_get_domain()). Under @mutex.
  * @accesses: The &struct ioasid_access attached, each a user of the IOASID
  * @unpinning: IOVA ranges UNMAPs wait for accesses to unpin, which no
  *             access may pin meanwhile
@@ -379,6 +382,7 @@ struct ioasid_ioas {
 	struct rb_root_cached stuck;
 	unsigned long max_pgsize;
 	bool nest_parent;
+	bool core_domains;
 	struct list_head accesses;
 	struct rb_root_cached unpinning;
 };

@@ -3811,7 +3811,8 @@ TEST_F(cuts, keep_translations)
  * 6.12's VT-d driver, whose op gives second-stage ones) still attaches a
  * normal IOASID: a domain of the core's kind is filled with what was
  * mapped before and translates it, and what is mapped after. A nesting
- * parent has no other kind: -EINVAL, and the device stays blocked.
+ * parent has no other kind: -EINVAL, and the device stays blocked. The
+ * IOASID's later domains are of the core's kind from the start.
  */
 TEST(no_user_domains)
 {
@@ -3857,6 +3858,16 @@ TEST(no_user_domains)
 	ASSERT_EQ(0, mock_detach(fd, mocks[0]));
 	ASSERT_EQ(IOASID_TEST_FAULT_BLOCKED,
 		  mock_probe(fd, mocks[0], SZ_1M, false));
+
+	/*
+	 * The IOASID learnt: with its domain gone, the next is of the core's
+	 * kind at once, filled once (one sync for each of its three areas)
+	 */
+	ASSERT_EQ(0, mock_detach(fd, mocks[1]));
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &syncs, &map_syncs));
+	ASSERT_EQ(0, mock_attach(fd, mocks[0], ioasid));
+	check_syncs(_metadata, fd, 0, 3);
+	check_data(_metadata, fd, mocks, 1, SZ_1M, buf, 2 * PAGE_SZ);
 	close(fd);
 	munmap(buf, 4 * PAGE_SZ);
 }

@@ -113,6 +113,9 @@ struct ioasid_compat {
 	u32 ioasid;
 };
 
+/* Buckets of a context's hash of pinned pages at its smallest (pages.c) */
+#define IOASID_PINS_HASH_MIN	16
+
 /**
  * struct ioasid_ctx - one open file of /dev/ioasid
  * @file: The file, whose reference count is the context's
@@ -126,9 +129,18 @@ struct ioasid_compat {
  * @iommu_holds: Users keeping @iommu_ops selected with no device bound
  *               (vfio groups set to the context as a container)
  * @caps: Capabilities of that IOMMU, valid once @iommu_ops is set
- * @pins_lock: Protects @pins
- * @pins: Every &struct ioasid_pages of the context, keyed by where its
- *        memory comes from, to share memory mapped more than once
+ * @pins_lock: Protects @pins, @pins_hash, @pins_hash_bits, @pins_hashed,
+ *             @pins_seq and @pins_first
+ * @pins: The registry of the context's pinned memory, to share memory
+ *        mapped more than once: every &struct ioasid_pages of more than one
+ *        page, keyed by where its memory comes from
+ * @pins_hash: The rest of the registry, the pages objects of one page, in
+ *             2^@pins_hash_bits buckets by where the page comes from, each
+ *             in the order of &ioasid_pages.seq
+ * @pins_hash_bits: Order of the number of buckets of @pins_hash
+ * @pins_hashed: Number of pages objects in @pins_hash
+ * @pins_seq: Sequence number of the last pages object into the registry
+ * @pins_first: The buckets of @pins_hash while it is at its smallest
  * @account: &enum ioasid_account_mode for memory pinned from now on
  * @compat: State of the vfio container the context also is
  */
@@ -143,6 +155,11 @@ struct ioasid_ctx {
 	struct ioasid_caps caps;
 	struct mutex pins_lock; /* the registry of pinned memory */
 	struct rb_root_cached pins;
+	struct hlist_head *pins_hash;
+	unsigned int pins_hash_bits;
+	unsigned long pins_hashed;
+	u64 pins_seq;
+	struct hlist_head pins_first[IOASID_PINS_HASH_MIN];
 	u32 account;
 	struct ioasid_compat compat;
 };
@@ -185,8 +202,10 @@ int ioasid_ucmd_respond_nofault(struct ioasid_ucmd *ucmd, size_t cmd_len);
  * struct ioasid_pages - memory pinned once, shared by the areas using it
  * @kref: One per area using the pages
  * @ctx: Context whose registry holds the pages
- * @node: Key in the registry: where the memory comes from, in bytes (user
- *        address or file offset), [start, last]
+ * @node: Where the memory comes from, in bytes (user address or file
+ *        offset), [start, last]; the key in &ioasid_ctx.pins
+ * @hnode: In a bucket of &ioasid_ctx.pins_hash instead, for one page
+ * @seq: Order of its entry into the registry
  * @origin: The mm or the file's inode the memory comes from
  * @mutex: Protects @users, @runs and @store, @store_base and @nstored
  * @users: Ranges of page indexes in use by areas; a page no range covers
@@ -210,6 +229,8 @@ struct ioasid_pages {
 	struct kref kref;
 	struct ioasid_ctx *ctx;
 	struct interval_tree_node node;
+	struct hlist_node hnode;
+	u64 seq;
 	void *origin;
 	struct mutex mutex; /* users, runs, store */
 	struct rb_root_cached users;
@@ -236,6 +257,8 @@ struct ioasid_run {
 	unsigned long npages;
 };
 
+void ioasid_pins_init(struct ioasid_ctx *ctx);
+void ioasid_pins_fini(struct ioasid_ctx *ctx);
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 				      struct file *file, u64 start,
 				      unsigned long npages, bool writable,

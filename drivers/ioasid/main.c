@@ -458,6 +458,7 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	INIT_LIST_HEAD(&ctx->groups);
 	mutex_init(&ctx->pins_lock);
 	ctx->pins = RB_ROOT_CACHED;
+	ioasid_pins_init(ctx);
 	ctx->account = IOASID_ACCOUNT_MM_LOCKED;
 	init_rwsem(&ctx->compat.rwsem);
 	INIT_LIST_HEAD(&ctx->compat.groups);
@@ -506,6 +507,8 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 	/* Groups set to the context as a container hold its file */
 	WARN_ON(!list_empty(&ctx->compat.groups));
 	WARN_ON(!RB_EMPTY_ROOT(&ctx->pins.rb_root));
+	WARN_ON(ctx->pins_hashed);
+	ioasid_pins_fini(ctx);
 	xa_destroy(&ctx->objects);
 	mutex_destroy(&ctx->pins_lock);
 	mutex_destroy(&ctx->lock);

@@ -41,12 +41,18 @@
  *
  * The pages objects of a context sit in the context's registry, keyed by
  * where the memory comes from, so that a MAP of memory the context already
- * holds pinned shares it instead of pinning and charging it again.
+ * holds pinned shares it instead of pinning and charging it again. Those
+ * of more than one page are in an interval tree. Those of one page, as
+ * many as a VMM with a virtual IOMMU has guest pages mapped, are in a hash
+ * table by origin and address instead: only the MAP of one page can share
+ * one, and it finds it in one step, and an UNMAP drops it in one, however
+ * many there are, where a tree of 100000 nodes is 17 levels deep.
  */
 #include <linux/bitfield.h>
 #include <linux/capability.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
+#include <linux/hash.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
@@ -952,6 +958,174 @@ static void ioasid_pages_free(struct ioasid_pages *pages)
 	kfree(pages);
 }
 
+/**
+ * ioasid_pins_init() - set up the hash table of a new context's registry
+ * @ctx: The context
+ */
+void ioasid_pins_init(struct ioasid_ctx *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < IOASID_PINS_HASH_MIN; i++)
+		INIT_HLIST_HEAD(&ctx->pins_first[i]);
+	ctx->pins_hash = ctx->pins_first;
+	ctx->pins_hash_bits = ilog2(IOASID_PINS_HASH_MIN);
+}
+
+/**
+ * ioasid_pins_fini() - free the hash table of a context's empty registry
+ * @ctx: The context
+ */
+void ioasid_pins_fini(struct ioasid_ctx *ctx)
+{
+	if (ctx->pins_hash != ctx->pins_first)
+		kvfree(ctx->pins_hash);
+}
+
+/*
+ * The key of a page in the hash table, by origin and address. A bucket is
+ * the top bits of the key, so that doubling the table splits each bucket
+ * in two, and halving it merges pairs.
+ */
+static u64 ioasid_pins_key(void *origin, unsigned long start)
+{
+	return ((u64)(uintptr_t)origin * GOLDEN_RATIO_64 ^
+		(start >> PAGE_SHIFT)) * GOLDEN_RATIO_64;
+}
+
+static struct hlist_head *ioasid_pins_bucket(struct ioasid_ctx *ctx,
+					     void *origin, unsigned long start)
+{
+	return &ctx->pins_hash[ioasid_pins_key(origin, start) >>
+			       (64 - ctx->pins_hash_bits)];
+}
+
+static void ioasid_pins_append(struct hlist_head *bucket,
+			       struct hlist_node **tail, struct hlist_node *node)
+{
+	if (*tail)
+		hlist_add_behind(node, *tail);
+	else
+		hlist_add_head(node, bucket);
+	*tail = node;
+}
+
+static u64 ioasid_pins_seq(struct hlist_node *node)
+{
+	return hlist_entry(node, struct ioasid_pages, hnode)->seq;
+}
+
+/*
+ * Double the hash table (@grow) or halve it. Each bucket keeps its pages
+ * objects in the order they entered the registry, which is the order in
+ * which a MAP must consider them: a split keeps it, a merge of two buckets
+ * is a merge by that order. Only the table's speed depends on its size, so
+ * without the memory for it the table stays as it is.
+ */
+static void ioasid_pins_rehash(struct ioasid_ctx *ctx, bool grow)
+{
+	unsigned int bits = ctx->pins_hash_bits + (grow ? 1 : -1);
+	struct hlist_head *old = ctx->pins_hash, *new;
+	struct hlist_node *node, *a, *b, *tail[2];
+	unsigned long i, n = 1UL << bits;
+	struct ioasid_pages *pages;
+
+	lockdep_assert_held(&ctx->pins_lock);
+
+	if (bits == ilog2(IOASID_PINS_HASH_MIN)) {
+		new = ctx->pins_first;
+	} else {
+		new = kvmalloc_array(n, sizeof(*new),
+				     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!new)
+			return;
+	}
+	for (i = 0; i < n; i++)
+		INIT_HLIST_HEAD(&new[i]);
+	ctx->pins_hash = new;
+	ctx->pins_hash_bits = bits;
+	for (i = 0; i < n; i += grow ? 2 : 1) {
+		tail[0] = NULL;
+		tail[1] = NULL;
+		if (grow) {
+			/* Old bucket i / 2 into new buckets i and i + 1 */
+			hlist_for_each_entry_safe(pages, node, &old[i / 2],
+						  hnode) {
+				struct hlist_head *to =
+					ioasid_pins_bucket(ctx, pages->origin,
+							   pages->node.start);
+
+				ioasid_pins_append(to, &tail[to - &new[i]],
+						   &pages->hnode);
+			}
+		} else {
+			/* Old buckets 2i and 2i + 1 into new bucket i */
+			a = old[2 * i].first;
+			b = old[2 * i + 1].first;
+			while (a || b) {
+				if (!b || (a && ioasid_pins_seq(a) <
+						ioasid_pins_seq(b))) {
+					node = a;
+					a = a->next;
+				} else {
+					node = b;
+					b = b->next;
+				}
+				ioasid_pins_append(&new[i], &tail[0], node);
+			}
+		}
+		if (!(i % 1024))
+			cond_resched();
+	}
+	if (old != ctx->pins_first)
+		kvfree(old);
+}
+
+/* Put @pages, pinned and charged, in the registry */
+static void ioasid_pins_add(struct ioasid_pages *pages)
+{
+	struct ioasid_ctx *ctx = pages->ctx;
+	struct hlist_node *node, *tail = NULL;
+	struct hlist_head *bucket;
+
+	lockdep_assert_held(&ctx->pins_lock);
+
+	pages->seq = ++ctx->pins_seq;
+	if (pages->npages > 1) {
+		interval_tree_insert(&pages->node, &ctx->pins);
+		return;
+	}
+	/* At most one page per bucket on average */
+	if (ctx->pins_hashed >= 1UL << ctx->pins_hash_bits &&
+	    ctx->pins_hash_bits < 63)
+		ioasid_pins_rehash(ctx, true);
+	/* Last in its bucket, the last to enter the registry */
+	bucket = ioasid_pins_bucket(ctx, pages->origin, pages->node.start);
+	hlist_for_each(node, bucket)
+		tail = node;
+	ioasid_pins_append(bucket, &tail, &pages->hnode);
+	ctx->pins_hashed++;
+}
+
+/* Take @pages out of the registry */
+static void ioasid_pins_del(struct ioasid_pages *pages)
+{
+	struct ioasid_ctx *ctx = pages->ctx;
+
+	lockdep_assert_held(&ctx->pins_lock);
+
+	if (pages->npages > 1) {
+		interval_tree_remove(&pages->node, &ctx->pins);
+		return;
+	}
+	hlist_del(&pages->hnode);
+	ctx->pins_hashed--;
+	/* Half the buckets for what a quarter of them would hold */
+	if (ctx->pins_hash_bits > ilog2(IOASID_PINS_HASH_MIN) &&
+	    ctx->pins_hashed < 1UL << (ctx->pins_hash_bits - 2))
+		ioasid_pins_rehash(ctx, false);
+}
+
 /*
  * Can @pages, a run of the registry, hold all of @new's range for sharing?
  * Pinned and charged already, it serves whatever mode it was charged in.
@@ -1000,64 +1174,109 @@ static bool ioasid_pages_same(struct ioasid_pages *pages, unsigned long index,
 }
 
 /*
- * Find a pages object of the registry that pins exactly the memory @new
- * pinned over @new's whole range, take a reference on it and record @use of
- * the range in it. The use is recorded under the same lock as the
- * comparison, so the pages cannot be unpinned in between.
+ * The first one-page pages object from @node on, in a bucket of the hash
+ * table, that can hold @new's page for sharing, or NULL
  */
-static struct ioasid_pages *ioasid_pages_share(struct ioasid_pages *new,
-					       struct interval_tree_node *use)
+static struct ioasid_pages *ioasid_pins_hashed(struct hlist_node *node,
+					       struct ioasid_pages *new)
 {
+	struct ioasid_pages *pages;
+
+	for (; node; node = node->next) {
+		pages = hlist_entry(node, struct ioasid_pages, hnode);
+		if (ioasid_pages_covers(pages, new))
+			return pages;
+	}
+	return NULL;
+}
+
+/*
+ * Call @try on the pages objects of the registry that can hold all of
+ * @new's range for sharing, until it returns true; return that object, or
+ * NULL. They come in the order the uAPI promises: by where they start, and
+ * those that start at the same place in the order they were pinned. The
+ * tree yields its own in that order; one of one page can hold only a range
+ * of one page, which starts where it starts, so those of the hash table
+ * come in among the tree's that start there.
+ */
+static struct ioasid_pages *
+ioasid_pins_find(struct ioasid_pages *new,
+		 bool (*try)(struct ioasid_pages *pages,
+			     struct ioasid_pages *new, void *arg),
+		 void *arg)
+{
+	unsigned long start = new->node.start, last = new->node.last;
+	struct ioasid_pages *pages, *hashed = NULL;
 	struct ioasid_ctx *ctx = new->ctx;
-	unsigned long last = new->node.last;
 	struct interval_tree_node *node;
+	struct hlist_head *bucket;
 
 	lockdep_assert_held(&ctx->pins_lock);
 
-	for (node = interval_tree_iter_first(&ctx->pins, new->node.start, last);
-	     node; node = interval_tree_iter_next(node, new->node.start, last)) {
-		struct ioasid_pages *pages =
-			container_of(node, struct ioasid_pages, node);
-		unsigned long off;
-
-		if (!ioasid_pages_covers(pages, new))
-			continue;
-		off = (new->node.start - node->start) >> PAGE_SHIFT;
-		mutex_lock(&pages->mutex);
-		if (ioasid_pages_same(pages, off, new)) {
-			/* In the registry, so its kref cannot be zero */
-			kref_get(&pages->kref);
-			use->start = off;
-			use->last = off + new->npages - 1;
-			interval_tree_insert(use, &pages->users);
-			mutex_unlock(&pages->mutex);
-			return pages;
-		}
-		mutex_unlock(&pages->mutex);
+	/* A bucket holds its pages objects in the order they were pinned */
+	if (new->npages == 1) {
+		bucket = ioasid_pins_bucket(ctx, new->origin, start);
+		hashed = ioasid_pins_hashed(bucket->first, new);
 	}
-	return NULL;
+	node = interval_tree_iter_first(&ctx->pins, start, last);
+	for (;;) {
+		pages = node ? container_of(node, struct ioasid_pages, node) :
+			       NULL;
+		while (hashed && (!pages || (pages->node.start >= start &&
+					     pages->seq > hashed->seq))) {
+			if (try(hashed, new, arg))
+				return hashed;
+			hashed = ioasid_pins_hashed(hashed->hnode.next, new);
+		}
+		if (!pages)
+			return NULL;
+		if (ioasid_pages_covers(pages, new) && try(pages, new, arg))
+			return pages;
+		node = interval_tree_iter_next(node, start, last);
+	}
+}
+
+/*
+ * Does @pages, which covers @new's range, pin exactly the memory @new
+ * pinned? Then take a reference on it and record @use (@arg) of the range
+ * in it, under the lock of the comparison, so that the pages cannot be
+ * unpinned in between.
+ */
+static bool ioasid_pages_try_share(struct ioasid_pages *pages,
+				   struct ioasid_pages *new, void *arg)
+{
+	unsigned long off = (new->node.start - pages->node.start) >> PAGE_SHIFT;
+	struct interval_tree_node *use = arg;
+	bool same;
+
+	mutex_lock(&pages->mutex);
+	same = ioasid_pages_same(pages, off, new);
+	if (same) {
+		/* In the registry, so its kref cannot be zero */
+		kref_get(&pages->kref);
+		use->start = off;
+		use->last = off + new->npages - 1;
+		interval_tree_insert(use, &pages->users);
+	}
+	mutex_unlock(&pages->mutex);
+	return same;
+}
+
+static bool ioasid_pages_any(struct ioasid_pages *pages,
+			     struct ioasid_pages *new, void *arg)
+{
+	return true;
 }
 
 /* Does a pinned run of the registry cover @new's range, as one to share? */
 static bool ioasid_pages_covered(struct ioasid_pages *new)
 {
-	struct ioasid_ctx *ctx = new->ctx;
-	struct interval_tree_node *node;
-	bool covered = false;
+	struct ioasid_pages *pages;
 
-	mutex_lock(&ctx->pins_lock);
-	for (node = interval_tree_iter_first(&ctx->pins, new->node.start,
-					     new->node.last);
-	     node && !covered;
-	     node = interval_tree_iter_next(node, new->node.start,
-					    new->node.last)) {
-		struct ioasid_pages *pages =
-			container_of(node, struct ioasid_pages, node);
-
-		covered = ioasid_pages_covers(pages, new);
-	}
-	mutex_unlock(&ctx->pins_lock);
-	return covered;
+	mutex_lock(&new->ctx->pins_lock);
+	pages = ioasid_pins_find(new, ioasid_pages_any, NULL);
+	mutex_unlock(&new->ctx->pins_lock);
+	return pages;
 }
 
 /**
@@ -1141,7 +1360,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 		goto err_uncharge;
 
 	mutex_lock(&ctx->pins_lock);
-	same = ioasid_pages_share(pages, use);
+	same = ioasid_pins_find(pages, ioasid_pages_try_share, use);
 	if (same) {
 		mutex_unlock(&ctx->pins_lock);
 		ioasid_pages_unpin(pages, 0, npages, false);
@@ -1162,7 +1381,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ctx,
 	use->start = 0;
 	use->last = npages - 1;
 	interval_tree_insert(use, &pages->users);
-	interval_tree_insert(&pages->node, &ctx->pins);
+	ioasid_pins_add(pages);
 	mutex_unlock(&ctx->pins_lock);
 	return pages;
 
@@ -1189,7 +1408,7 @@ static void ioasid_pages_release(struct kref *kref)
 	struct ioasid_pages *pages =
 		container_of(kref, struct ioasid_pages, kref);
 
-	interval_tree_remove(&pages->node, &pages->ctx->pins);
+	ioasid_pins_del(pages);
 	mutex_unlock(&pages->ctx->pins_lock);
 	/* Users gave back their pages as they went */
 	WARN_ON(pages->npinned);

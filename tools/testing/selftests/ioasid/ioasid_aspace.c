@@ -1701,11 +1701,6 @@ TEST_F(dev, pin_once_memfd)
 }
 
 /*
- * The uAPI: memory the context holds pinned already is not charged again,
- * other pages are. A mapping that overlaps one mapped before is charged
- * for its new pages only.
- */
-/*
  * Memory only partly pinned before is pinned and charged again in full:
  * sharing needs one earlier MAP that holds the whole range. Each MAP's
  * charge goes with its own pins.
@@ -1726,6 +1721,188 @@ TEST_F(dev, pin_once_partial_overlap)
 		   self->buf + SZ_1M / 2, SZ_1M);
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
 	ASSERT_EQ(self->base, locked_pages());
+}
+
+/*
+ * Pages mapped one by one, as a VMM with a virtual IOMMU maps them, are
+ * pinned once too: each is shared by a second MAP of it however many the
+ * context holds, and stays pinned until its last mapping goes. 2048 of them
+ * take the context's table of one-page pins through seven sizes up, and
+ * three back down as they go, where what is left must still be found.
+ */
+TEST_F(dev, pin_once_single_pages)
+{
+	const uint64_t a = 64 * SZ_1M, b = 128 * SZ_1M;
+	const long n = NPAGES(BUF_SIZE);
+	long i, j;
+
+	/* In an order unlike the memory's, odd steps through all of it */
+	for (i = 0; i < n; i++) {
+		j = i * 7 % n;
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+					      self->buf + j * PAGE_SZ, PAGE_SZ,
+					      a + j * PAGE_SZ));
+	}
+	ASSERT_EQ(self->base + n, locked_pages());
+	for (i = n - 1; i >= 0; i--)
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+					      self->buf + i * PAGE_SZ, PAGE_SZ,
+					      b + i * PAGE_SZ));
+	ASSERT_EQ(self->base + n, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, a, self->buf,
+		   BUF_SIZE);
+	check_data(_metadata, self->fd, &self->mock, 1, b, self->buf,
+		   BUF_SIZE);
+
+	/* A page mapped twice stays pinned while either mapping is there */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, a, BUF_SIZE, NULL));
+	ASSERT_EQ(self->base + n, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, b, self->buf,
+		   BUF_SIZE);
+	check_fault(_metadata, self->fd, &self->mock, 1, a,
+		    IOASID_TEST_FAULT_NOT_PRESENT);
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, b,
+				  BUF_SIZE / 8 * 7, NULL));
+	ASSERT_EQ(self->base + n / 8, locked_pages());
+
+	/* What is left is still found: mapping it again costs nothing */
+	for (i = n / 8 * 7; i < n; i++)
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+					      self->buf + i * PAGE_SZ, PAGE_SZ,
+					      a + i * PAGE_SZ));
+	ASSERT_EQ(self->base + n / 8, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, a + BUF_SIZE / 8 * 7,
+		   self->buf + BUF_SIZE / 8 * 7, BUF_SIZE / 8);
+	/* A page unpinned meanwhile is pinned again */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, a));
+	ASSERT_EQ(self->base + n / 8 + 1, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, a, self->buf, PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+/*
+ * Which pinned run a one-page MAP shares when several hold its page: the
+ * one that starts lowest, and of those that start at the same place the
+ * one pinned first, whether they hold one page or more. Which one it was
+ * shows in what an UNMAP of another mapping of it then unpins.
+ */
+TEST_F(dev, pin_once_single_page_order)
+{
+	unsigned char *p = self->buf + SZ_1M;
+	const uint64_t one = 0, two = SZ_1M, again = 2 * SZ_1M;
+	uint64_t iova;
+
+	/* P alone, then P - 1 and P: that run starts lower, it is shared */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
+				      one));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p - PAGE_SZ,
+				      2 * PAGE_SZ, two));
+	ASSERT_EQ(self->base + 3, locked_pages());
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
+				      again));
+	ASSERT_EQ(self->base + 3, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, two, 2 * PAGE_SZ,
+				  NULL));
+	ASSERT_EQ(self->base + 2, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, again, p, PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+
+	/* P alone, then P and P + 1: both start at P, the first is shared */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
+				      one));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, 2 * PAGE_SZ,
+				      two));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
+				      again));
+	ASSERT_EQ(self->base + 3, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, two, 2 * PAGE_SZ,
+				  NULL));
+	ASSERT_EQ(self->base + 1, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+
+	/*
+	 * P and P + 1 read-only, then P alone for writing, which cannot share
+	 * it: a read-only MAP of P shares the first again
+	 */
+	iova = two;
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, p, 2 * PAGE_SZ, &iova,
+				IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
+				      one));
+	ASSERT_EQ(self->base + 3, locked_pages());
+	iova = again;
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, p, PAGE_SZ, &iova,
+				IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));
+	ASSERT_EQ(self->base + 3, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, one, PAGE_SZ, NULL));
+	ASSERT_EQ(self->base + 2, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, again, p, PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+
+	/*
+	 * P read-only, then P alone for writing, which cannot share it: two
+	 * runs of one page at the same place; a read-only MAP of P shares the
+	 * first
+	 */
+	iova = one;
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, p, PAGE_SZ, &iova,
+				IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
+				      two));
+	iova = again;
+	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, p, PAGE_SZ, &iova,
+				IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));
+	ASSERT_EQ(self->base + 2, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, one, PAGE_SZ, NULL));
+	ASSERT_EQ(self->base + 2, locked_pages());
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, two, PAGE_SZ, NULL));
+	ASSERT_EQ(self->base + 1, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, again, p, PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+}
+
+/*
+ * One-page runs at the same offset of two files are two runs: each is
+ * charged, and a MAP of either shares its own
+ */
+TEST_F(dev, pin_once_single_page_files)
+{
+	uint64_t iova[4];
+	int mfd[2], i;
+
+	for (i = 0; i < 2; i++) {
+		mfd[i] = memfd_create("ioasid", 0);
+		ASSERT_LE(0, mfd[i]);
+		ASSERT_EQ(0, ftruncate(mfd[i], PAGE_SZ));
+		ASSERT_EQ(PAGE_SZ, pwrite(mfd[i], self->buf + i * PAGE_SZ,
+					  PAGE_SZ, 0));
+		ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd[i],
+					     0, PAGE_SZ, &iova[i], MAP_RW));
+	}
+	ASSERT_EQ(self->base + 2, locked_pages());
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, ioasid_map_file(self->fd, self->ioasid, mfd[i],
+					     0, PAGE_SZ, &iova[2 + i],
+					     MAP_RW));
+	ASSERT_EQ(self->base + 2, locked_pages());
+	/* The first mapping of each gone, the second still finds its data */
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, iova[0], PAGE_SZ,
+				  NULL));
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, iova[1], PAGE_SZ,
+				  NULL));
+	ASSERT_EQ(self->base + 2, locked_pages());
+	for (i = 0; i < 2; i++)
+		check_data(_metadata, self->fd, &self->mock, 1, iova[2 + i],
+			   self->buf + i * PAGE_SZ, PAGE_SZ);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
+	close(mfd[0]);
+	close(mfd[1]);
 }
 
 /* Sizes of the new ioctls: short of the last mandatory field, longer */

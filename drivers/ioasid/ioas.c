@@ -1951,6 +1951,33 @@ void ioasid_ioas_destroy(struct ioasid_ioas *ioas)
 #define IOASID_PAGES_PER_RESCHED	512
 
 /*
+ * The domain of the floor ops: the first of @ioas, if [iova, iova + len)
+ * lies in its aperture, clear of mappings and reserved IOVAs, and it has
+ * pages of 4 KiB. -ENODEV without a domain, else -EINVAL.
+ */
+static int ioasid_floor_domain(struct ioasid_ioas *ioas, u64 iova, u64 len,
+			       struct iommu_domain **domain)
+{
+	struct ioasid_domain *idomain;
+	u64 start, last;
+	bool busy;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	idomain = list_first_entry_or_null(&ioas->domains,
+					   struct ioasid_domain, node);
+	if (!idomain)
+		return -ENODEV;
+	ioasid_domain_aperture(idomain->domain, &start, &last);
+	ioasid_ioas_busy_until(ioas, iova, iova + len - 1, &busy);
+	if (busy || iova < start || iova + len - 1 > last ||
+	    !(idomain->domain->pgsize_bitmap & SZ_4K))
+		return -EINVAL;
+	*domain = idomain->domain;
+	return 0;
+}
+
+/*
  * IOASID_TEST_IOMMU_FLOOR: the IOMMU's own work under a MAP and an UNMAP of
  * @npages pages of 4 KiB that are not physically contiguous, timed in
  * @ns[]: 0 mapping them one iommu_map call each with one IOTLB sync, 1
@@ -1963,13 +1990,11 @@ int ioasid_ioas_iommu_floor(struct ioasid_ioas *ioas, u64 iova, u32 npages,
 			    u64 *ns)
 {
 	struct iommu_iotlb_gather gather;
-	struct ioasid_domain *idomain;
 	struct iommu_domain *domain;
-	u64 start, last, t, len;
 	u32 i, mapped = 0;
 	struct page *page;
 	size_t unmapped;
-	bool busy;
+	u64 t, len;
 	int rc = 0;
 
 	if (!npages || npages > SZ_1M || !PAGE_ALIGNED(iova) ||
@@ -1983,20 +2008,9 @@ int ioasid_ioas_iommu_floor(struct ioasid_ioas *ioas, u64 iova, u32 npages,
 		return -ENOMEM;
 
 	mutex_lock(&ioas->mutex);
-	idomain = list_first_entry_or_null(&ioas->domains,
-					   struct ioasid_domain, node);
-	if (!idomain) {
-		rc = -ENODEV;
+	rc = ioasid_floor_domain(ioas, iova, len, &domain);
+	if (rc)
 		goto out_unlock;
-	}
-	domain = idomain->domain;
-	ioasid_domain_aperture(domain, &start, &last);
-	ioasid_ioas_busy_until(ioas, iova, iova + len - 1, &busy);
-	if (busy || iova < start || iova + len - 1 > last ||
-	    !(domain->pgsize_bitmap & SZ_4K)) {
-		rc = -EINVAL;
-		goto out_unlock;
-	}
 
 	t = ktime_get_ns();
 	for (mapped = 0; mapped < npages; mapped++) {
@@ -2043,6 +2057,100 @@ int ioasid_ioas_iommu_floor(struct ioasid_ioas *ioas, u64 iova, u32 npages,
 out_unlock:
 	mutex_unlock(&ioas->mutex);
 	__free_page(page);
+	return rc;
+}
+
+/*
+ * IOASID_TEST_OP_FLOOR: the least that @npages MAPs and UNMAPs of one page
+ * of user memory each can cost, with no bookkeeping at all. Per page, the
+ * MAP's work: charge it to RLIMIT_MEMLOCK, pin it for writing and map it
+ * at the next 4 KiB IOVA from @iova, with an IOTLB sync of its own (one
+ * iommu_map() call). Then per page, the UNMAP's: unmap it with an IOTLB
+ * flush of its own, unpin it, uncharge it. The pages are held in an array
+ * allocated beforehand, so no frame is read back. Timed in @ns[]: 0 the
+ * MAPs' work, 1 the UNMAPs'. What failed is undone; -ENOMEM past
+ * RLIMIT_MEMLOCK, -EFAULT for memory that cannot be pinned; -EIO if the
+ * IOMMU left a page mapped, which then stays pinned and charged. As in
+ * IOASID_TEST_IOMMU_FLOOR, the IOASID's mutex is held throughout, so its
+ * domains see nothing else meanwhile; pinning under it is for a test
+ * kernel only, as a userfaultfd could then hold it.
+ */
+int ioasid_ioas_op_floor(struct ioasid_ioas *ioas, u64 iova, u64 uptr,
+			 u32 npages, u64 *ns)
+{
+	struct mm_struct *mm = current->mm;
+	struct iommu_iotlb_gather gather;
+	struct iommu_domain *domain;
+	struct page **pages;
+	u32 i, mapped = 0;
+	size_t unmapped;
+	u64 t, len;
+	int rc;
+
+	if (!npages || npages > SZ_64K || !PAGE_ALIGNED(iova) ||
+	    !PAGE_ALIGNED(uptr) || PAGE_SIZE != SZ_4K || !mm)
+		return -EINVAL;
+	len = (u64)npages << PAGE_SHIFT;
+	if (iova + len - 1 < iova || uptr + len - 1 < uptr)
+		return -EINVAL;
+	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return -ENOMEM;
+
+	mutex_lock(&ioas->mutex);
+	rc = ioasid_floor_domain(ioas, iova, len, &domain);
+	if (rc)
+		goto out_unlock;
+
+	t = ktime_get_ns();
+	for (mapped = 0; mapped < npages; mapped++) {
+		u64 off = (u64)mapped << PAGE_SHIFT;
+
+		rc = account_locked_vm(mm, 1, true);
+		if (rc)
+			break;
+		rc = pin_user_pages_fast(uptr + off, 1,
+					 FOLL_WRITE | FOLL_LONGTERM,
+					 &pages[mapped]);
+		if (rc != 1) {
+			account_locked_vm(mm, 1, false);
+			rc = rc < 0 ? rc : -EFAULT;
+			break;
+		}
+		rc = iommu_map(domain, iova + off, page_to_phys(pages[mapped]),
+			       PAGE_SIZE, IOMMU_READ | IOMMU_WRITE,
+			       GFP_KERNEL_ACCOUNT);
+		if (rc) {
+			unpin_user_page(pages[mapped]);
+			account_locked_vm(mm, 1, false);
+			break;
+		}
+		if (!((mapped + 1) % IOASID_PAGES_PER_RESCHED))
+			cond_resched();
+	}
+	ns[0] = ktime_get_ns() - t;
+
+	t = ktime_get_ns();
+	for (i = 0; i < mapped; i++) {
+		iommu_iotlb_gather_init(&gather);
+		unmapped = iommu_unmap_fast(domain,
+					    iova + ((u64)i << PAGE_SHIFT),
+					    PAGE_SIZE, &gather);
+		iommu_iotlb_sync(domain, &gather);
+		/* Still mapped: the page must stay pinned, DMA reaches it */
+		if (WARN_ON_ONCE(unmapped != PAGE_SIZE)) {
+			rc = -EIO;
+			continue;
+		}
+		unpin_user_pages_dirty_lock(&pages[i], 1, true);
+		account_locked_vm(mm, 1, false);
+		if (!((i + 1) % IOASID_PAGES_PER_RESCHED))
+			cond_resched();
+	}
+	ns[1] = ktime_get_ns() - t;
+out_unlock:
+	mutex_unlock(&ioas->mutex);
+	kvfree(pages);
 	return rc;
 }
 #endif

@@ -93,6 +93,19 @@
  *                           the domain's aperture, clear of mappings and
  *                           reserved IOVAs; it is clear again afterwards.
  *                           -ENODEV if the IOASID has no domain.
+ * @IOASID_TEST_OP_FLOOR: Time the least op_floor.npages MAPs and UNMAPs of
+ *                        one 4 KiB page each of the memory at op_floor.uptr
+ *                        can cost, with no bookkeeping: per page, charge it
+ *                        to RLIMIT_MEMLOCK, pin it for writing and map it
+ *                        at the next 4 KiB IOVA from op_floor.iova in the
+ *                        first domain of IOASID @id, with an IOTLB sync
+ *                        each (one iommu_map call); then per page, unmap it
+ *                        with an IOTLB flush each, unpin and uncharge it.
+ *                        The range rules of IOASID_TEST_IOMMU_FLOOR apply;
+ *                        -ENOMEM past RLIMIT_MEMLOCK, -EFAULT for memory
+ *                        that cannot be pinned, with everything undone;
+ *                        -EIO if the IOMMU left a page mapped, which then
+ *                        stays pinned and charged.
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -118,6 +131,7 @@ enum ioasid_test_op {
 	IOASID_TEST_ACCESS_INFO,
 	IOASID_TEST_ACCESS_MIRROR,
 	IOASID_TEST_IOMMU_FLOOR,
+	IOASID_TEST_OP_FLOOR,
 };
 
 /**
@@ -401,6 +415,13 @@ enum {
  * @floor.out_map_ns: Nanoseconds mapping them, the IOTLB sync included
  * @floor.out_read_ns: Nanoseconds reading their frames back
  * @floor.out_unmap_ns: Nanoseconds unmapping them, the IOTLB flush included
+ * @op_floor: IOASID_TEST_OP_FLOOR
+ * @op_floor.iova: First IOVA
+ * @op_floor.uptr: Page aligned user address of the first page
+ * @op_floor.npages: Pages, 1 to 1 << 16
+ * @op_floor.__reserved: Must be 0
+ * @op_floor.out_map_ns: Nanoseconds of the MAPs' work
+ * @op_floor.out_unmap_ns: Nanoseconds of the UNMAPs' work
  * @__pad: Size of the union
  */
 struct ioasid_test_cmd {
@@ -467,6 +488,14 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_read_ns;
 			__aligned_u64 out_unmap_ns;
 		} floor;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 uptr;
+			__u32 npages;
+			__u32 __reserved;
+			__aligned_u64 out_map_ns;
+			__aligned_u64 out_unmap_ns;
+		} op_floor;
 		__aligned_u64 __pad[10];
 	};
 };

@@ -225,6 +225,28 @@ static int ioasid_test_iommu_floor(struct ioasid_ucmd *ucmd)
 	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+static int ioasid_test_op_floor(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_test_cmd *cmd = ucmd->cmd;
+	struct ioasid_ioas *ioas;
+	u64 ns[2];
+	int rc;
+
+	if (cmd->op_floor.__reserved)
+		return -EINVAL;
+	ioas = ioasid_ioas_get(ucmd->ctx, cmd->id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	rc = ioasid_ioas_op_floor(ioas, cmd->op_floor.iova, cmd->op_floor.uptr,
+				  cmd->op_floor.npages, ns);
+	ioasid_object_put(&ioas->obj);
+	if (rc)
+		return rc;
+	cmd->op_floor.out_map_ns = ns[0];
+	cmd->op_floor.out_unmap_ns = ns[1];
+	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
 int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_test_cmd *cmd = ucmd->cmd;
@@ -277,6 +299,8 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 		return ioasid_test_access_cmd(ucmd);
 	case IOASID_TEST_IOMMU_FLOOR:
 		return ioasid_test_iommu_floor(ucmd);
+	case IOASID_TEST_OP_FLOOR:
+		return ioasid_test_op_floor(ucmd);
 	case IOASID_TEST_MOCK_BIND:
 	case IOASID_TEST_MOCK_UNBIND:
 	case IOASID_TEST_MOCK_ATTACH:

@@ -1008,6 +1008,121 @@ TEST_F(dev, iommu_floor)
 		  mock_probe(self->fd, self->mock, iova, false));
 }
 
+/*
+ * IOASID_TEST_OP_FLOOR maps each page with an IOTLB sync of its own and
+ * unmaps it with a flush of its own, uncharges what it charged and leaves
+ * the range empty and the mappings around it alone. Bad requests change
+ * nothing; memory it cannot pin or charge stops it, with what it did
+ * undone.
+ */
+TEST_F(dev, op_floor)
+{
+	uint64_t ns[2], iova = SZ_1M;
+	struct ioasid_test_cmd cmd = {};
+	unsigned char *va = self->buf + 2 * PAGE_SZ, *half;
+	const uint32_t n = 64;
+	uint32_t bare;
+
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      PAGE_SZ, iova - PAGE_SZ));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + PAGE_SZ, PAGE_SZ,
+				      iova + n * PAGE_SZ));
+	self->base = locked_pages();
+	ASSERT_EQ(0, ioasid_create(self->fd, &bare));
+	/* A page, then one that cannot be pinned */
+	half = mmap(NULL, 2 * PAGE_SZ, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, half);
+	memset(half, 1, PAGE_SZ);
+	ASSERT_EQ(0, mprotect(half + PAGE_SZ, PAGE_SZ, PROT_NONE));
+	/* Zero the mock's counters */
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+
+	cmd = (struct ioasid_test_cmd){
+		.op_floor = { .iova = iova, .uptr = (uintptr_t)va, .npages = 1,
+			      .__reserved = 1 },
+	};
+	ASSERT_EQ(EINVAL, ioasid_test(self->fd, IOASID_TEST_OP_FLOOR,
+				      self->ioasid, &cmd));
+	ASSERT_EQ(ENODEV, op_floor(self->fd, bare, iova, va, n, NULL));
+	ASSERT_EQ(ENOENT, op_floor(self->fd, self->ioasid + 100, iova, va, n,
+				   NULL));
+	ASSERT_EQ(ENOENT, op_floor(self->fd, self->mock, iova, va, n, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova, va, 0, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova, va,
+				   (1 << 16) + 1, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova + 1, va, n,
+				   NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova, va + 1, n,
+				   NULL));
+	/* Over either mapping, past the aperture, wrapping around */
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova - PAGE_SZ, va,
+				   n, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova, va, n + 1,
+				   NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, APERTURE_LAST + 1,
+				   va, 1, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, RESV0 - PAGE_SZ, va,
+				   2, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, -(uint64_t)PAGE_SZ,
+				   va, 2, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova,
+				   (void *)-(uintptr_t)PAGE_SZ, 2, NULL));
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(0, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(0, cmd.iotlb_syncs.out_map_count);
+	ASSERT_EQ(self->base, locked_pages());
+
+	ASSERT_EQ(0, op_floor(self->fd, self->ioasid, iova, va, n, ns));
+	TH_LOG("%u one-page ops: MAPs %llu ns, UNMAPs %llu ns", n,
+	       (unsigned long long)ns[0], (unsigned long long)ns[1]);
+	ASSERT_LT(0, ns[0]);
+	ASSERT_LT(0, ns[1]);
+	/* A sync per page mapped and a flush per page unmapped, no reads */
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(n, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(n, cmd.iotlb_syncs.out_map_count);
+	ASSERT_EQ(0, cmd.iotlb_syncs.out_reads);
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova, false));
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova + (n - 1) * PAGE_SZ,
+			     false));
+	check_data(_metadata, self->fd, &self->mock, 1, iova - PAGE_SZ,
+		   self->buf, PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, iova + n * PAGE_SZ,
+		   self->buf + PAGE_SZ, PAGE_SZ);
+
+	/* The first page mapped, the second not pinned: all undone */
+	ASSERT_EQ(EFAULT, op_floor(self->fd, self->ioasid, iova, half, 2,
+				   NULL));
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(1, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(1, cmd.iotlb_syncs.out_map_count);
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova, false));
+
+	/* Past RLIMIT_MEMLOCK half way: the same */
+	ASSERT_EQ(0, drop_cap_ipc_lock());
+	ASSERT_EQ(0, set_memlock_pages(self->base + n / 2));
+	ASSERT_EQ(ENOMEM, op_floor(self->fd, self->ioasid, iova, va, n, NULL));
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(n / 2, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(n / 2, cmd.iotlb_syncs.out_map_count);
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova, false));
+
+	/* The range is free for a MAP */
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, va, PAGE_SZ,
+				      iova));
+	check_data(_metadata, self->fd, &self->mock, 1, iova, va, PAGE_SZ);
+	munmap(half, 2 * PAGE_SZ);
+}
+
 TEST_F(dev, map_aligned_iova)
 {
 	unsigned char *buf = self->buf;

@@ -133,6 +133,12 @@
  *   level gives the IOMMU's own part of one such MAP and UNMAP, in the
  *   kernel: IOASID_TEST_IOMMU_FLOOR of one page (map and IOTLB sync, unmap
  *   and flush), 100 times in the free 4 KiB next to the probed mappings.
+ *   Another gives the least any stack's one-page MAP and UNMAP can cost
+ *   there: IOASID_TEST_OP_FLOOR of one page not otherwise pinned (charge,
+ *   pin, map and sync; unmap and flush, unpin, uncharge; no bookkeeping),
+ *   timed in the kernel, plus the round trip of an ioctl that fails at
+ *   once (the same op with no page), timed here; and that floor over
+ *   type1's MAP and UNMAP of the level.
  *
  * Counts. For each row and stack, one extra repetition, untimed, runs with
  * the ftrace function profiler on over its timed part (off during the
@@ -189,7 +195,7 @@
 
 static_assert(BENCH_IOVA + SZ_512M <= IOVA_END && IOVA_END <= MSI_WINDOW,
 	      "the rows must stay below x86's MSI window");
-static_assert((SCALE_MAX + 1) * PAGE_SZ <= SZ_512M,
+static_assert((SCALE_MAX + 1 + SCALE_PROBES) * PAGE_SZ <= SZ_512M,
 	      "the scale row's pages must fit the 512 MiB buffer");
 
 #define MAX_REPS	50
@@ -1377,11 +1383,20 @@ static int nr_levels;
 
 enum { OP_MAP, OP_EEXIST, OP_UNMAP, NR_OPS };
 
+/* The floors of a scale level, in us per one-page operation */
+enum {
+	FLOOR_IOMMU_MAP,	/* IOASID_TEST_IOMMU_FLOOR: map and sync */
+	FLOOR_IOMMU_UNMAP,	/* unmap and flush */
+	FLOOR_OP_MAP,		/* IOASID_TEST_OP_FLOOR: charge, pin, map */
+	FLOOR_OP_UNMAP,		/* unmap, unpin, uncharge */
+	FLOOR_IOCTL,		/* round trip of an ioctl failing at once */
+	NR_FLOORS
+};
+
 struct scale_sample {
 	double us[NR_LEVELS][NR_OPS];
 	double bytes[NR_LEVELS];	/* kernel memory per mapping */
-	/* ioasid: one page through the IOMMU alone, map and unmap; -1: - */
-	double floor_us[NR_LEVELS][2];
+	double floor_us[NR_LEVELS][NR_FLOORS];	/* ioasid; -1: - */
 	struct counts cnt[NR_LEVELS][NR_OPS];
 };
 
@@ -1399,7 +1414,7 @@ static struct {
 	double secs;
 	long type1_limit;		/* dma_entry_limit before, -1: kept */
 	struct scale_cell cell[NR_LEVELS][NR_STACKS];
-	double floor_us[NR_LEVELS][2];	/* medians; -1: not measured */
+	double floor_us[NR_LEVELS][NR_FLOORS];	/* medians; -1: none */
 } scale = { .type1_limit = -1 };
 
 static uint64_t scale_iova(int i)
@@ -1434,29 +1449,50 @@ static int map_over(struct rep *r, struct sctx *c, uint32_t id, void *va,
  * level it failed at in *failed.
  */
 /*
- * The IOMMU's own part of a MAP and an UNMAP of one 4 KiB page among @n
- * mappings: IOASID_TEST_IOMMU_FLOOR of one page, in the free 4 KiB after
- * each probed mapping, timed in the kernel; us[] gets the mean map (with
- * its IOTLB sync) and unmap (with its flush), or -1 without the op
+ * The floors of a one-page MAP and UNMAP among @n mappings, into us[] (see
+ * FLOOR_*), each the mean of SCALE_PROBES, or -1 on a kernel without the
+ * test ops: in the free 4 KiB after each probed mapping, the IOMMU's own
+ * part (IOASID_TEST_IOMMU_FLOOR of a page), and all a stack without
+ * bookkeeping must do (IOASID_TEST_OP_FLOOR of a page not otherwise pinned,
+ * past the row's); then the round trip of that ioctl with no page, which
+ * fails at once
  */
-static void scale_floor(struct sctx *c, uint32_t id, int n, double *us)
+static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
+			double *us)
 {
-	uint64_t ns[3], sum[2] = {};
-	int j;
+	struct ioasid_test_cmd cmd = { .op_floor = { .npages = 0 } };
+	uint64_t ns[3], sum[4] = {};
+	uint64_t iova;
+	double t0;
+	int i, j;
 
+	for (i = 0; i < NR_FLOORS; i++)
+		us[i] = -1;
 	for (j = 0; j < SCALE_PROBES; j++) {
-		if (iommu_floor(c->fd, id,
-				scale_iova(scale_probe(j, n)) + PAGE_SZ, 1,
-				ns)) {
-			us[0] = -1;
-			us[1] = -1;
+		iova = scale_iova(scale_probe(j, n)) + PAGE_SZ;
+		if (iommu_floor(c->fd, id, iova, 1, ns))
 			return;
-		}
 		sum[0] += ns[0];
 		sum[1] += ns[2];
 	}
-	us[0] = sum[0] / 1e3 / SCALE_PROBES;
-	us[1] = sum[1] / 1e3 / SCALE_PROBES;
+	us[FLOOR_IOMMU_MAP] = sum[0] / 1e3 / SCALE_PROBES;
+	us[FLOOR_IOMMU_UNMAP] = sum[1] / 1e3 / SCALE_PROBES;
+	for (j = 0; j < SCALE_PROBES; j++) {
+		iova = scale_iova(scale_probe(j, n)) + PAGE_SZ;
+		if (op_floor(c->fd, id, iova,
+			     va + (SCALE_MAX + 1 + j) * PAGE_SZ, 1, ns))
+			return;
+		sum[2] += ns[0];
+		sum[3] += ns[1];
+	}
+	t0 = now_ms();
+	for (j = 0; j < SCALE_PROBES; j++)
+		if (ioasid_test(c->fd, IOASID_TEST_OP_FLOOR, id,
+				&cmd) != EINVAL)
+			return;
+	us[FLOOR_IOCTL] = (now_ms() - t0) * 1000 / SCALE_PROBES;
+	us[FLOOR_OP_MAP] = sum[2] / 1e3 / SCALE_PROBES;
+	us[FLOOR_OP_UNMAP] = sum[3] / 1e3 / SCALE_PROBES;
 }
 
 static int rep_scale(struct rep *r, int nlev, struct scale_sample *out,
@@ -1513,7 +1549,7 @@ static int rep_scale(struct rep *r, int nlev, struct scale_sample *out,
 					 SCALE_PROBES;
 		prof_end(r->prof, &out->cnt[lev][OP_UNMAP]);
 		if (!rc && r->s == &stacks[IOASID] && !r->prof)
-			scale_floor(&c, id, n, out->floor_us[lev]);
+			scale_floor(&c, id, r->va, n, out->floor_us[lev]);
 		/* Back to n mappings, untimed */
 		for (j = 0; j < SCALE_PROBES && !rc; j++) {
 			i = scale_probe(j, n);
@@ -1575,8 +1611,8 @@ static void run_scale(char *va)
 {
 	static double us[NR_STACKS][NR_LEVELS][NR_OPS][MAX_REPS];
 	static double bytes[NR_STACKS][NR_LEVELS][MAX_REPS];
-	static double floor_us[NR_LEVELS][2][MAX_REPS];
-	int n, s, lev, op, rc, failed, nlev[NR_STACKS];
+	static double floor_us[NR_LEVELS][NR_FLOORS][MAX_REPS];
+	int n, s, lev, op, rc, failed, nlev[NR_STACKS], f;
 	struct scale_sample smp;
 	double start = now_ms();
 	struct scale_cell *sc;
@@ -1608,19 +1644,22 @@ static void run_scale(char *va)
 				bytes[s][lev][n] = smp.bytes[lev];
 				if (s != IOASID)
 					continue;
-				floor_us[lev][0][n] = smp.floor_us[lev][0];
-				floor_us[lev][1][n] = smp.floor_us[lev][1];
+				for (f = 0; f < NR_FLOORS; f++)
+					floor_us[lev][f][n] =
+						smp.floor_us[lev][f];
 			}
 		}
 	}
 
 	for (lev = 0; lev < NR_LEVELS; lev++) {
-		scale.floor_us[lev][0] = -1;
-		scale.floor_us[lev][1] = -1;
-		if (lev >= nlev[IOASID] || scale.cell[lev][IOASID].na[0])
-			continue;
-		scale.floor_us[lev][0] = median(floor_us[lev][0], scale.reps);
-		scale.floor_us[lev][1] = median(floor_us[lev][1], scale.reps);
+		for (f = 0; f < NR_FLOORS; f++) {
+			scale.floor_us[lev][f] = -1;
+			if (lev >= nlev[IOASID] ||
+			    scale.cell[lev][IOASID].na[0])
+				continue;
+			scale.floor_us[lev][f] = median(floor_us[lev][f],
+							scale.reps);
+		}
 	}
 	for (s = 0; s < NR_STACKS; s++) {
 		for (lev = 0; lev < nlev[s]; lev++) {
@@ -1950,13 +1989,36 @@ static void print_scale(void)
 	printf("# maps/M, syncs, qi/M: per MAP of the batch; qi/U: per");
 	printf(" UNMAP; ratios: MAP/EEXIST/UNMAP\n");
 	for (lev = 0; lev < nr_levels; lev++) {
-		if (scale.floor_us[lev][0] < 0)
+		const double *fl = scale.floor_us[lev];
+		struct scale_cell *t1 = &scale.cell[lev][TYPE1];
+		char r_map[16] = "-", r_unmap[16] = "-";
+
+		if (fl[FLOOR_IOMMU_MAP] < 0)
 			continue;
 		printf("# floor at %d: VT-d alone maps one 4 KiB page and syncs",
 		       scale_n[lev]);
 		printf(" in %.1f us, unmaps and flushes in %.1f us",
-		       scale.floor_us[lev][0], scale.floor_us[lev][1]);
+		       fl[FLOOR_IOMMU_MAP], fl[FLOOR_IOMMU_UNMAP]);
 		printf(" (IOASID_TEST_IOMMU_FLOOR, in the kernel)\n");
+		if (fl[FLOOR_IOCTL] < 0)
+			continue;
+		if (!t1->none && !t1->na[0]) {
+			snprintf(r_map, sizeof(r_map), "%.2f",
+				 (fl[FLOOR_IOCTL] + fl[FLOOR_OP_MAP]) /
+				 t1->us[OP_MAP]);
+			snprintf(r_unmap, sizeof(r_unmap), "%.2f",
+				 (fl[FLOOR_IOCTL] + fl[FLOOR_OP_UNMAP]) /
+				 t1->us[OP_UNMAP]);
+		}
+		printf("# floor at %d, no bookkeeping: MAP %.1f us (ioctl %.1f",
+		       scale_n[lev], fl[FLOOR_IOCTL] + fl[FLOOR_OP_MAP],
+		       fl[FLOOR_IOCTL]);
+		printf(" + charge, pin, map, sync %.1f) = %sx type1;",
+		       fl[FLOOR_OP_MAP], r_map);
+		printf(" UNMAP %.1f us (+ unmap, flush, unpin, uncharge %.1f)",
+		       fl[FLOOR_IOCTL] + fl[FLOOR_OP_UNMAP],
+		       fl[FLOOR_OP_UNMAP]);
+		printf(" = %sx type1 (IOASID_TEST_OP_FLOOR)\n", r_unmap);
 	}
 	printf("# scale 4k: %.1f s\n", scale.secs);
 }

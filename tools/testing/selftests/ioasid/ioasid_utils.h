@@ -564,6 +564,26 @@ static int iommu_floor(int fd, uint32_t ioasid, uint64_t iova,
 	return rc;
 }
 
+/*
+ * IOASID_TEST_OP_FLOOR of @npages at @iova from @va; @ns, if not NULL, gets
+ * the nanoseconds of the MAPs' and the UNMAPs' work
+ */
+static int op_floor(int fd, uint32_t ioasid, uint64_t iova, const void *va,
+		    uint32_t npages, uint64_t *ns)
+{
+	struct ioasid_test_cmd cmd = {
+		.op_floor = { .iova = iova, .uptr = (uintptr_t)va,
+			      .npages = npages },
+	};
+	int rc = ioasid_test(fd, IOASID_TEST_OP_FLOOR, ioasid, &cmd);
+
+	if (!rc && ns) {
+		ns[0] = cmd.op_floor.out_map_ns;
+		ns[1] = cmd.op_floor.out_unmap_ns;
+	}
+	return rc;
+}
+
 /* The access API, through the mock driver of IOASID_TEST_ACCESS_* */
 
 static int access_create(int fd, int *afd)

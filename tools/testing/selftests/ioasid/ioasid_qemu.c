@@ -289,6 +289,189 @@ TEST_F_TIMEOUT(qemu, edu_dma_round_trip, L2_TIMEOUT)
 }
 
 /*
+ * The L2's VT-d, driven as a guest driver would in legacy mode: a root
+ * table, the context entry of edu (bus 0, slot L2_SLOT) with domain 1 and
+ * 3-level second-level tables (39-bit addresses: QEMU 10 refuses a vIOMMU
+ * wider than the VM's VT-d), all in L2 RAM above what the other tests use.
+ * VT_PT maps VT_PAGES pages at VT_IOVA and up, below edu's 28-bit DMA mask.
+ */
+#define VTD_REG_BASE	0xfed90000ULL	/* q35 */
+#define VTD_REG_ECAP	0x10
+#define VTD_REG_GCMD	0x18
+#define VTD_REG_GSTS	0x1c
+#define VTD_REG_RTADDR	0x20
+#define VTD_REG_CCMD	0x28
+#define VTD_GCMD_TE	0x80000000u
+#define VTD_GCMD_SRTP	0x40000000u
+#define VTD_CCMD_ICC	0x8000000000000000ULL	/* bit 63 */
+#define VTD_CCMD_GLOBAL	0x2000000000000000ULL	/* CIRG 1, bits 62:61 */
+#define VTD_IOTLB_IVT	0x8000000000000000ULL	/* bit 63 */
+#define VTD_IOTLB_GLOBAL 0x1000000000000000ULL	/* IIRG 1, bits 61:60 */
+#define VTD_RW		3ULL		/* read and write, any level */
+#define VTD_AW_39	1ULL		/* 3-level tables */
+#define VT_ROOT		0x400000ULL
+#define VT_CTX		0x401000ULL
+#define VT_PDPT		0x403000ULL
+#define VT_PD		0x404000ULL
+#define VT_PT		0x405000ULL
+#define VT_IOVA		0x8000000ULL	/* PD entry 64 */
+/* L2 RAM the IOVAs map, a page each, in a scattered order */
+#define VT_RAM		0x1000000ULL
+#define VT_NPAGES	256
+/* The entries of VT_PT: VT_NPAGES pages, and the first once more */
+#define VT_PAGES	(VT_NPAGES + 1)
+
+static uint64_t vt_iova(unsigned int i)
+{
+	return VT_IOVA + i * PAGE_SZ;
+}
+
+/* L2 RAM that IOVA number @i maps: odd steps through VT_NPAGES pages */
+static uint64_t vt_gpa(unsigned int i)
+{
+	return VT_RAM + (i * 7 % VT_NPAGES) * PAGE_SZ;
+}
+
+/* Poll the register at @reg, 64-bit if @wide, until @mask is @want there */
+static int vtd_wait(struct l2 *q, unsigned int reg, uint64_t mask,
+		    uint64_t want, bool wide)
+{
+	uint64_t t0 = edu_now_ms(), v;
+
+	do {
+		if (qt_val(q, &v, "read%c 0x%llx", wide ? 'q' : 'l',
+			   VTD_REG_BASE + reg))
+			return -1;
+		if ((v & mask) == want)
+			return 0;
+		usleep(1000);
+	} while (edu_now_ms() - t0 < 5000);
+	return -1;
+}
+
+/*
+ * A global invalidation of the IOTLB, at the register ECAP says: with
+ * caching mode, QEMU then walks the tables and maps and unmaps for the
+ * devices what changed
+ */
+static int vtd_flush(struct l2 *q)
+{
+	uint64_t ecap, reg;
+
+	if (qt_val(q, &ecap, "readq 0x%llx", VTD_REG_BASE + VTD_REG_ECAP))
+		return -1;
+	reg = ((ecap >> 8) & 0x3ff) * 16 + 8;
+	if (qt(q, NULL, 0, "writeq 0x%llx 0x%llx", VTD_REG_BASE + reg,
+	       VTD_IOTLB_IVT | VTD_IOTLB_GLOBAL))
+		return -1;
+	return vtd_wait(q, reg, VTD_IOTLB_IVT, 0, true);
+}
+
+/* Write the tables, mapping every IOVA, and turn translation on */
+static int vtd_enable(struct l2 *q)
+{
+	unsigned int i;
+	int rc = 0;
+
+	rc |= qt(q, NULL, 0, "writeq 0x%llx 0x%llx", VT_ROOT, VT_CTX | 1);
+	rc |= qt(q, NULL, 0, "writeq 0x%llx 0x%llx", VT_CTX + L2_SLOT * 8 * 16,
+		 VT_PDPT | 1);
+	rc |= qt(q, NULL, 0, "writeq 0x%llx 0x%llx",
+		 VT_CTX + L2_SLOT * 8 * 16 + 8, VTD_AW_39 | (1 << 8));
+	rc |= qt(q, NULL, 0, "writeq 0x%llx 0x%llx", VT_PDPT, VT_PD | VTD_RW);
+	rc |= qt(q, NULL, 0, "writeq 0x%llx 0x%llx",
+		 VT_PD + (VT_IOVA >> 21) * 8, VT_PT | VTD_RW);
+	for (i = 0; i < VT_PAGES; i++)
+		rc |= qt(q, NULL, 0, "writeq 0x%llx 0x%llx", VT_PT + i * 8,
+			 (unsigned long long)(vt_gpa(i % VT_NPAGES) | VTD_RW));
+	if (rc)
+		return -1;
+
+	if (qt(q, NULL, 0, "writeq 0x%llx 0x%llx",
+	       VTD_REG_BASE + VTD_REG_RTADDR, VT_ROOT) ||
+	    qt(q, NULL, 0, "writel 0x%llx 0x%x", VTD_REG_BASE + VTD_REG_GCMD,
+	       VTD_GCMD_SRTP) ||
+	    vtd_wait(q, VTD_REG_GSTS, VTD_GCMD_SRTP, VTD_GCMD_SRTP, false) ||
+	    qt(q, NULL, 0, "writeq 0x%llx 0x%llx",
+	       VTD_REG_BASE + VTD_REG_CCMD, VTD_CCMD_ICC | VTD_CCMD_GLOBAL) ||
+	    vtd_wait(q, VTD_REG_CCMD, VTD_CCMD_ICC, 0, true) ||
+	    vtd_flush(q) ||
+	    qt(q, NULL, 0, "writel 0x%llx 0x%x", VTD_REG_BASE + VTD_REG_GCMD,
+	       VTD_GCMD_TE))
+		return -1;
+	return vtd_wait(q, VTD_REG_GSTS, VTD_GCMD_TE, VTD_GCMD_TE, false);
+}
+
+/*
+ * edu copies a fresh pattern from the L2 RAM that IOVA number @from maps,
+ * by DMA at that IOVA, to its buffer, then to IOVA number @to, whose L2
+ * RAM must then hold it
+ */
+static void vt_round_trip(struct __test_metadata *_metadata, struct l2 *q,
+			  unsigned int from, unsigned int to)
+{
+	char buf[QT_LINE], want[QT_LINE];
+	unsigned char pattern[DMA_LEN];
+
+	fill_pattern(pattern, sizeof(pattern), getpid() + from * 1000 + to);
+	hex(buf, pattern, sizeof(pattern));
+	ASSERT_EQ(0, qt(q, NULL, 0, "write 0x%llx 0x%x 0x%s",
+			(unsigned long long)vt_gpa(from), DMA_LEN, buf));
+	ASSERT_EQ(0, edu_l2_dma(q, vt_iova(from), EDU_BUF, 0));
+	ASSERT_EQ(0, edu_l2_dma(q, EDU_BUF, vt_iova(to), EDU_DMA_CMD_TO_RAM));
+	ASSERT_EQ(0, qt(q, buf, sizeof(buf), "read 0x%llx 0x%x",
+			(unsigned long long)vt_gpa(to), DMA_LEN));
+	want[0] = '0';
+	want[1] = 'x';
+	hex(want + 2, pattern, sizeof(pattern));
+	ASSERT_EQ(0, strcmp(buf, want));
+}
+
+/*
+ * With a VT-d in the L2, QEMU maps for edu what the L2 maps in it, as it
+ * does for a guest with a virtual IOMMU: one MAP per 4 KiB page, here 256
+ * pages scattered over L2 RAM, the first of them at a second IOVA too.
+ * edu's DMA finds each where the L2's tables say. /dev/ioasid pins a page
+ * mapped twice once, the other stacks twice. When the L2 unmaps half of
+ * them, the first page stays pinned and reachable at its second IOVA.
+ */
+TEST_F_TIMEOUT(qemu, viommu_page_by_page, L2_TIMEOUT)
+{
+	bool once = variant->shim ||
+		    (variant->backend && !strcmp(variant->backend, "ioasid"));
+	struct l2 *q = &self->q;
+	long want, pinned;
+	uint64_t t0;
+	unsigned int i;
+
+	q->viommu = true;
+	l2_edu_up(_metadata, q, self->qemu, self->bdf, 1, variant->backend);
+	t0 = edu_now_ms();
+	ASSERT_EQ(0, vtd_enable(q));
+	want = VT_NPAGES + !once;
+	pinned = pins_settle(self->pins + want) - self->pins;
+	TH_LOG("%d IOVAs mapped page by page: %ld pages pinned, %llu ms",
+	       VT_PAGES, pinned, (unsigned long long)(edu_now_ms() - t0));
+	ASSERT_EQ(want, pinned);
+	vt_round_trip(_metadata, q, 3, 100);
+	vt_round_trip(_metadata, q, VT_NPAGES, 5);
+	vt_round_trip(_metadata, q, 200, 0);
+
+	/* The L2 unmaps the first half, the first page among them */
+	for (i = 0; i < VT_NPAGES / 2; i++)
+		ASSERT_EQ(0, qt(q, NULL, 0, "writeq 0x%llx 0",
+				VT_PT + i * 8));
+	ASSERT_EQ(0, vtd_flush(q));
+	want = VT_NPAGES / 2 + 1;
+	ASSERT_EQ(want, pins_settle(self->pins + want) - self->pins);
+	vt_round_trip(_metadata, q, VT_NPAGES, VT_NPAGES - 1);
+	vt_round_trip(_metadata, q, VT_NPAGES / 2, VT_NPAGES);
+
+	l2_stop_sig(q, SIGTERM);
+	ASSERT_EQ(self->pins, pins_settle(self->pins));
+}
+
+/*
  * A DMA to an L2 address that is no RAM, which QEMU therefore never
  * mapped, is stopped by VT-d: the guest kernel logs the fault of edu at
  * that address

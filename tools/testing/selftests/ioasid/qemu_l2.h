@@ -87,6 +87,12 @@ struct l2 {
 	bool memfd;
 	/* QEMU's /dev/vfio/vfio is /dev/ioasid: the vfio container shim */
 	bool shim;
+	/*
+	 * An emulated VT-d in the L2 (caching mode, 39-bit addresses as the
+	 * VM's own), in front of the devices passed through: what the L2 maps
+	 * in it, QEMU maps for them, page by page
+	 */
+	bool viommu;
 };
 
 /*
@@ -262,6 +268,12 @@ static int l2_start(struct l2 *q, const char *qemu, char (*bdfs)[32],
 		argv[2] = "q35,memory-backend=ram0";
 		argv[argc++] = "-object";
 		argv[argc++] = ram;
+	}
+	/* Before the devices behind it */
+	if (q->viommu) {
+		argv[argc++] = "-device";
+		argv[argc++] =
+			"intel-iommu,caching-mode=on,intremap=off,aw-bits=39";
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(dev[i], sizeof(dev[i]),

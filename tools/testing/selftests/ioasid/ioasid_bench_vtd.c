@@ -123,16 +123,19 @@
  *   one context per repetition, the device attached, 4k backing: 1000,
  *   10000 and (not with --short) 100000 MAPs of 4 KiB, each its own page at
  *   its own IOVA, 8 KiB apart so that nothing merges. Per level, in us per
- *   operation: the MAPs that brought the count to N; 100 MAPs of 4 KiB
- *   right over existing mappings spread over all of them, expected to fail
- *   with EEXIST (the lookup); 100 UNMAPs of one 4 KiB mapping each (mapped
- *   back, untimed); and the kernel memory per mapping of that batch of
+ *   operation: the MAPs that brought the count to N (their mean); 100 MAPs
+ *   of 4 KiB right over existing mappings spread over all of them, expected
+ *   to fail with EEXIST (the lookup), and 100 UNMAPs of one 4 KiB mapping
+ *   each (mapped back, untimed), each timed on its own for the median of
+ *   the 100, which a stall of the emulator does not move as it moves a
+ *   mean; and the kernel memory per mapping of that batch of
  *   MAPs, in bytes. type1's dma_entry_limit (65535) is raised for it while
  *   the program runs, if it can be. The shim has no such limit: an ENOSPC
  *   of its is a failure. On a kernel with CONFIG_IOASID_TEST, a line per
  *   level gives the IOMMU's own part of one such MAP and UNMAP, in the
  *   kernel: IOASID_TEST_IOMMU_FLOOR of one page (map and IOTLB sync, unmap
- *   and flush), 100 times in the free 4 KiB next to the probed mappings.
+ *   and flush), 100 times in the free 4 KiB next to the probed mappings
+ *   (medians).
  *   Another gives the least any stack's one-page MAP and UNMAP can cost
  *   there: IOASID_TEST_OP_FLOOR of one page not otherwise pinned (charge,
  *   pin, map and sync; unmap and flush, unpin, uncharge; no bookkeeping),
@@ -1444,13 +1447,8 @@ static int map_over(struct rep *r, struct sctx *c, uint32_t id, void *va,
 }
 
 /*
- * Levels up to @nlev in one context: the figures of each level into @out.
- * Returns 0, or the errno of the failure (-1 for a wrong result) with the
- * level it failed at in *failed.
- */
-/*
  * The floors of a one-page MAP and UNMAP among @n mappings, into us[] (see
- * FLOOR_*), each the mean of SCALE_PROBES, or -1 on a kernel without the
+ * FLOOR_*), each the median of SCALE_PROBES, or -1 on a kernel without the
  * test ops: in the free 4 KiB after each probed mapping, the IOMMU's own
  * part (IOASID_TEST_IOMMU_FLOOR of a page), and all a stack without
  * bookkeeping must do (IOASID_TEST_OP_FLOOR of a page not otherwise pinned,
@@ -1461,8 +1459,8 @@ static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
 			double *us)
 {
 	struct ioasid_test_cmd cmd = { .op_floor = { .npages = 0 } };
-	uint64_t ns[3], sum[4] = {};
-	uint64_t iova;
+	double probe[NR_FLOORS][SCALE_PROBES];
+	uint64_t ns[3], iova;
 	double t0;
 	int i, j;
 
@@ -1472,35 +1470,40 @@ static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
 		iova = scale_iova(scale_probe(j, n)) + PAGE_SZ;
 		if (iommu_floor(c->fd, id, iova, 1, ns))
 			return;
-		sum[0] += ns[0];
-		sum[1] += ns[2];
+		probe[FLOOR_IOMMU_MAP][j] = ns[0] / 1e3;
+		probe[FLOOR_IOMMU_UNMAP][j] = ns[2] / 1e3;
 	}
-	us[FLOOR_IOMMU_MAP] = sum[0] / 1e3 / SCALE_PROBES;
-	us[FLOOR_IOMMU_UNMAP] = sum[1] / 1e3 / SCALE_PROBES;
+	us[FLOOR_IOMMU_MAP] = median(probe[FLOOR_IOMMU_MAP], SCALE_PROBES);
+	us[FLOOR_IOMMU_UNMAP] = median(probe[FLOOR_IOMMU_UNMAP], SCALE_PROBES);
 	for (j = 0; j < SCALE_PROBES; j++) {
 		iova = scale_iova(scale_probe(j, n)) + PAGE_SZ;
 		if (op_floor(c->fd, id, iova,
 			     va + (SCALE_MAX + 1 + j) * PAGE_SZ, 1, ns))
 			return;
-		sum[2] += ns[0];
-		sum[3] += ns[1];
-	}
-	t0 = now_ms();
-	for (j = 0; j < SCALE_PROBES; j++)
+		probe[FLOOR_OP_MAP][j] = ns[0] / 1e3;
+		probe[FLOOR_OP_UNMAP][j] = ns[1] / 1e3;
+		t0 = now_ms();
 		if (ioasid_test(c->fd, IOASID_TEST_OP_FLOOR, id,
 				&cmd) != EINVAL)
 			return;
-	us[FLOOR_IOCTL] = (now_ms() - t0) * 1000 / SCALE_PROBES;
-	us[FLOOR_OP_MAP] = sum[2] / 1e3 / SCALE_PROBES;
-	us[FLOOR_OP_UNMAP] = sum[3] / 1e3 / SCALE_PROBES;
+		probe[FLOOR_IOCTL][j] = (now_ms() - t0) * 1000;
+	}
+	for (i = FLOOR_OP_MAP; i < NR_FLOORS; i++)
+		us[i] = median(probe[i], SCALE_PROBES);
 }
 
+/*
+ * Levels up to @nlev in one context: the figures of each level into @out.
+ * Returns 0, or the errno of the failure (-1 for a wrong result) with the
+ * level it failed at in *failed.
+ */
 static int rep_scale(struct rep *r, int nlev, struct scale_sample *out,
 		     int *failed)
 {
 	/* A page no mapping of the row uses */
 	char *spare = r->va + SCALE_MAX * PAGE_SZ;
 	int lev, i, j, n, done = 0, rc = 0;
+	double probe[SCALE_PROBES];
 	long long before = 0;
 	struct sctx c;
 	uint32_t id;
@@ -1529,24 +1532,30 @@ static int rep_scale(struct rep *r, int nlev, struct scale_sample *out,
 		}
 		done = n;
 
+		/*
+		 * The probes one by one, for their median: a stall of the
+		 * emulator in one of 100 would weigh on a mean
+		 */
 		prof_begin(r->prof);
-		t0 = now_ms();
-		for (j = 0; j < SCALE_PROBES && !rc; j++)
+		for (j = 0; j < SCALE_PROBES && !rc; j++) {
+			t0 = now_ms();
 			rc = map_over(r, &c, id, spare,
 				      scale_iova(scale_probe(j, n)));
-		out->us[lev][OP_EEXIST] = (now_ms() - t0) * 1000 /
-					  SCALE_PROBES;
+			probe[j] = (now_ms() - t0) * 1000;
+		}
+		out->us[lev][OP_EEXIST] = median(probe, j);
 		prof_end(r->prof, &out->cnt[lev][OP_EEXIST]);
 		if (rc)
 			break;
 
 		prof_begin(r->prof);
-		t0 = now_ms();
-		for (j = 0; j < SCALE_PROBES && !rc; j++)
+		for (j = 0; j < SCALE_PROBES && !rc; j++) {
+			t0 = now_ms();
 			rc = do_unmap(r, &c, id, scale_iova(scale_probe(j, n)),
 				      PAGE_SZ);
-		out->us[lev][OP_UNMAP] = (now_ms() - t0) * 1000 /
-					 SCALE_PROBES;
+			probe[j] = (now_ms() - t0) * 1000;
+		}
+		out->us[lev][OP_UNMAP] = median(probe, j);
 		prof_end(r->prof, &out->cnt[lev][OP_UNMAP]);
 		if (!rc && r->s == &stacks[IOASID] && !r->prof)
 			scale_floor(&c, id, r->va, n, out->floor_us[lev]);

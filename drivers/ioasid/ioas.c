@@ -1493,6 +1493,13 @@ struct iommu_domain *ioasid_paging_domain_alloc(struct device *dev, u32 flags)
 	return domain;
 }
 
+/* Free a domain no device uses any more, with every mapping it has */
+static void ioasid_domain_free(struct ioasid_domain *idomain)
+{
+	iommu_domain_free(idomain->domain);
+	kfree(idomain);
+}
+
 /*
  * Allocate a domain for @dev and fill it with every area; with @core, the
  * way the IOMMU core allocates its own (see ioasid_ioas_get_domain())
@@ -1551,8 +1558,8 @@ static struct ioasid_domain *ioasid_domain_create(struct ioasid_ioas *ioas,
 	return idomain;
 
 err_free_domain:
-	/* Freeing the domain drops every mapping it has */
-	iommu_domain_free(idomain->domain);
+	ioasid_domain_free(idomain);
+	return ERR_PTR(rc);
 err_free:
 	kfree(idomain);
 	return ERR_PTR(rc);
@@ -1608,8 +1615,7 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 	 */
 	if (rc == -EINVAL && !ioas->nest_parent && !ioas->core_domains &&
 	    dev_iommu_ops(dev)->domain_alloc_user) {
-		iommu_domain_free(idomain->domain);
-		kfree(idomain);
+		ioasid_domain_free(idomain);
 		idomain = ioasid_domain_create(ioas, dev, true);
 		if (IS_ERR(idomain))
 			return idomain;
@@ -1617,8 +1623,7 @@ ioasid_ioas_get_domain(struct ioasid_ioas *ioas, struct device *dev,
 		ioas->core_domains = !rc;
 	}
 	if (rc) {
-		iommu_domain_free(idomain->domain);
-		kfree(idomain);
+		ioasid_domain_free(idomain);
 		return ERR_PTR(rc);
 	}
 	list_add_tail(&idomain->node, &ioas->domains);
@@ -1662,8 +1667,7 @@ void ioasid_ioas_put_domain(struct ioasid_ioas *ioas,
 					next ? next->domain : NULL);
 		cond_resched();
 	}
-	iommu_domain_free(idomain->domain);
-	kfree(idomain);
+	ioasid_domain_free(idomain);
 }
 
 /**
@@ -1951,6 +1955,20 @@ void ioasid_ioas_destroy(struct ioasid_ioas *ioas)
 #define IOASID_PAGES_PER_RESCHED	512
 
 /*
+ * The bytes of the floor ops' range of @npages pages of 4 KiB at @iova, at
+ * most @max of them, or 0 for a range they refuse
+ */
+static u64 ioasid_floor_len(u64 iova, u32 npages, u32 max)
+{
+	u64 len = (u64)npages << PAGE_SHIFT;
+
+	if (!npages || npages > max || !PAGE_ALIGNED(iova) ||
+	    PAGE_SIZE != SZ_4K || iova + len - 1 < iova)
+		return 0;
+	return len;
+}
+
+/*
  * The domain of the floor ops: the first of @ioas, if [iova, iova + len)
  * lies in its aperture, clear of mappings and reserved IOVAs, and it has
  * pages of 4 KiB. -ENODEV without a domain, else -EINVAL.
@@ -1997,11 +2015,8 @@ int ioasid_ioas_iommu_floor(struct ioasid_ioas *ioas, u64 iova, u32 npages,
 	u64 t, len;
 	int rc = 0;
 
-	if (!npages || npages > SZ_1M || !PAGE_ALIGNED(iova) ||
-	    PAGE_SIZE != SZ_4K)
-		return -EINVAL;
-	len = (u64)npages << PAGE_SHIFT;
-	if (iova + len - 1 < iova)
+	len = ioasid_floor_len(iova, npages, SZ_1M);
+	if (!len)
 		return -EINVAL;
 	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!page)
@@ -2087,11 +2102,8 @@ int ioasid_ioas_op_floor(struct ioasid_ioas *ioas, u64 iova, u64 uptr,
 	u64 t, len;
 	int rc;
 
-	if (!npages || npages > SZ_64K || !PAGE_ALIGNED(iova) ||
-	    !PAGE_ALIGNED(uptr) || PAGE_SIZE != SZ_4K || !mm)
-		return -EINVAL;
-	len = (u64)npages << PAGE_SHIFT;
-	if (iova + len - 1 < iova || uptr + len - 1 < uptr)
+	len = ioasid_floor_len(iova, npages, SZ_64K);
+	if (!len || !PAGE_ALIGNED(uptr) || uptr + len - 1 < uptr || !mm)
 		return -EINVAL;
 	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)

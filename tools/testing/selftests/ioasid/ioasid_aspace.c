@@ -28,6 +28,8 @@
 #define APERTURE_LAST	((1ULL << 48) - 1)
 #define RESV0		IOASID_TEST_RESV_START_0
 #define RESV1		IOASID_TEST_RESV_START_1
+/* IOVAs that no test of the dev fixture maps: clear of reserved ranges */
+#define CLEAR		0x100000000ULL
 #define RESV_SIZE	IOASID_TEST_RESV_SIZE
 
 /* What devices read lands here; one DMA moves at most this much */
@@ -957,10 +959,11 @@ TEST_F(dev, iommu_floor)
 	ASSERT_EQ(ENOENT, iommu_floor(self->fd, self->ioasid + 100, iova, n,
 				      NULL));
 	ASSERT_EQ(ENOENT, iommu_floor(self->fd, self->mock, iova, n, NULL));
-	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova, 0, NULL));
-	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova, SZ_1M + 1,
-				      NULL));
-	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova + 1, n,
+	/* Sizes and alignment, where the range would be clear otherwise */
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, CLEAR, 0, NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, CLEAR,
+				      SZ_1M + 1, NULL));
+	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, CLEAR + 1, 1,
 				      NULL));
 	/* Over either mapping, past the aperture, wrapping around */
 	ASSERT_EQ(EINVAL, iommu_floor(self->fd, self->ioasid, iova - PAGE_SZ,
@@ -979,6 +982,19 @@ TEST_F(dev, iommu_floor)
 	ASSERT_EQ(0, cmd.iotlb_syncs.out_count);
 	ASSERT_EQ(0, cmd.iotlb_syncs.out_map_count);
 	ASSERT_EQ(0, cmd.iotlb_syncs.out_reads);
+
+	/*
+	 * The IOMMU fails half way: what was mapped goes, with one flush, and
+	 * one more of the IOMMU core's undoing the failed call
+	 */
+	ASSERT_EQ(0, mock_fail_map(self->fd, n / 2));
+	ASSERT_EQ(ENOMEM, iommu_floor(self->fd, self->ioasid, iova, n, NULL));
+	ASSERT_EQ(0, mock_fail_map(self->fd, -1));
+	check_syncs(_metadata, self->fd, 1 + 1, 0);
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova, false));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE,
+		  mock_probe(self->fd, self->mock, iova - PAGE_SZ, false));
 
 	ASSERT_EQ(0, iommu_floor(self->fd, self->ioasid, iova, n, ns));
 	TH_LOG("%u pages: map %llu ns, read back %llu ns, unmap %llu ns", n,
@@ -1022,6 +1038,7 @@ TEST_F(dev, op_floor)
 	unsigned char *va = self->buf + 2 * PAGE_SZ, *half;
 	const uint32_t n = 64;
 	uint32_t bare;
+	long pins;
 
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
 				      PAGE_SZ, iova - PAGE_SZ));
@@ -1049,12 +1066,13 @@ TEST_F(dev, op_floor)
 	ASSERT_EQ(ENOENT, op_floor(self->fd, self->ioasid + 100, iova, va, n,
 				   NULL));
 	ASSERT_EQ(ENOENT, op_floor(self->fd, self->mock, iova, va, n, NULL));
-	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova, va, 0, NULL));
-	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova, va,
+	/* Sizes and alignment, where the range would be clear otherwise */
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, CLEAR, va, 0, NULL));
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, CLEAR, va,
 				   (1 << 16) + 1, NULL));
-	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova + 1, va, n,
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, CLEAR + 1, va, 1,
 				   NULL));
-	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova, va + 1, n,
+	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, CLEAR, va + 1, 1,
 				   NULL));
 	/* Over either mapping, past the aperture, wrapping around */
 	ASSERT_EQ(EINVAL, op_floor(self->fd, self->ioasid, iova - PAGE_SZ, va,
@@ -1074,7 +1092,11 @@ TEST_F(dev, op_floor)
 	ASSERT_EQ(0, cmd.iotlb_syncs.out_map_count);
 	ASSERT_EQ(self->base, locked_pages());
 
+	pins = foll_pins();
+	ASSERT_NE(LONG_MIN, pins);
 	ASSERT_EQ(0, op_floor(self->fd, self->ioasid, iova, va, n, ns));
+	/* Every page pinned was unpinned */
+	ASSERT_EQ(pins, foll_pins());
 	TH_LOG("%u one-page ops: MAPs %llu ns, UNMAPs %llu ns", n,
 	       (unsigned long long)ns[0], (unsigned long long)ns[1]);
 	ASSERT_LT(0, ns[0]);
@@ -1098,10 +1120,22 @@ TEST_F(dev, op_floor)
 	/* The first page mapped, the second not pinned: all undone */
 	ASSERT_EQ(EFAULT, op_floor(self->fd, self->ioasid, iova, half, 2,
 				   NULL));
-	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
-	ASSERT_EQ(1, cmd.iotlb_syncs.out_count);
-	ASSERT_EQ(1, cmd.iotlb_syncs.out_map_count);
+	check_syncs(_metadata, self->fd, 1, 1);
 	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(pins, foll_pins());
+	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+		  mock_probe(self->fd, self->mock, iova, false));
+
+	/*
+	 * The IOMMU fails to map half way: the same, with one more flush of
+	 * the IOMMU core's undoing the failed call
+	 */
+	ASSERT_EQ(0, mock_fail_map(self->fd, n / 2));
+	ASSERT_EQ(ENOMEM, op_floor(self->fd, self->ioasid, iova, va, n, NULL));
+	ASSERT_EQ(0, mock_fail_map(self->fd, -1));
+	check_syncs(_metadata, self->fd, n / 2 + 1, n / 2);
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(pins, foll_pins());
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
 		  mock_probe(self->fd, self->mock, iova, false));
 
@@ -1109,10 +1143,9 @@ TEST_F(dev, op_floor)
 	ASSERT_EQ(0, drop_cap_ipc_lock());
 	ASSERT_EQ(0, set_memlock_pages(self->base + n / 2));
 	ASSERT_EQ(ENOMEM, op_floor(self->fd, self->ioasid, iova, va, n, NULL));
-	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
-	ASSERT_EQ(n / 2, cmd.iotlb_syncs.out_count);
-	ASSERT_EQ(n / 2, cmd.iotlb_syncs.out_map_count);
+	check_syncs(_metadata, self->fd, n / 2, n / 2);
 	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(pins, foll_pins());
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
 		  mock_probe(self->fd, self->mock, iova, false));
 
@@ -1876,22 +1909,23 @@ TEST_F(dev, pin_once_single_pages)
 		   BUF_SIZE);
 	check_fault(_metadata, self->fd, &self->mock, 1, a,
 		    IOASID_TEST_FAULT_NOT_PRESENT);
+	/* 64 left: 2048 buckets halve to 1024, 512 and 256 */
 	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, b,
-				  BUF_SIZE / 8 * 7, NULL));
-	ASSERT_EQ(self->base + n / 8, locked_pages());
+				  BUF_SIZE / 32 * 31, NULL));
+	ASSERT_EQ(self->base + n / 32, locked_pages());
 
 	/* What is left is still found: mapping it again costs nothing */
-	for (i = n / 8 * 7; i < n; i++)
+	for (i = n / 32 * 31; i < n; i++)
 		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
 					      self->buf + i * PAGE_SZ, PAGE_SZ,
 					      a + i * PAGE_SZ));
-	ASSERT_EQ(self->base + n / 8, locked_pages());
-	check_data(_metadata, self->fd, &self->mock, 1, a + BUF_SIZE / 8 * 7,
-		   self->buf + BUF_SIZE / 8 * 7, BUF_SIZE / 8);
+	ASSERT_EQ(self->base + n / 32, locked_pages());
+	check_data(_metadata, self->fd, &self->mock, 1, a + BUF_SIZE / 32 * 31,
+		   self->buf + BUF_SIZE / 32 * 31, BUF_SIZE / 32);
 	/* A page unpinned meanwhile is pinned again */
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
 				      PAGE_SZ, a));
-	ASSERT_EQ(self->base + n / 8 + 1, locked_pages());
+	ASSERT_EQ(self->base + n / 32 + 1, locked_pages());
 	check_data(_metadata, self->fd, &self->mock, 1, a, self->buf, PAGE_SZ);
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
 	ASSERT_EQ(self->base, locked_pages());
@@ -1908,6 +1942,7 @@ TEST_F(dev, pin_once_single_page_order)
 	unsigned char *p = self->buf + SZ_1M;
 	const uint64_t one = 0, two = SZ_1M, again = 2 * SZ_1M;
 	uint64_t iova;
+	int i;
 
 	/* P alone, then P - 1 and P: that run starts lower, it is shared */
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
@@ -1937,6 +1972,7 @@ TEST_F(dev, pin_once_single_page_order)
 				  NULL));
 	ASSERT_EQ(self->base + 1, locked_pages());
 	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	ASSERT_EQ(self->base, locked_pages());
 
 	/*
 	 * P and P + 1 read-only, then P alone for writing, which cannot share
@@ -1960,7 +1996,9 @@ TEST_F(dev, pin_once_single_page_order)
 
 	/*
 	 * P read-only, then P alone for writing, which cannot share it: two
-	 * runs of one page at the same place; a read-only MAP of P shares the
+	 * runs of one page at the same place. 1024 other pages mapped and
+	 * unmapped take the table of one-page runs through resizes up and
+	 * down, which keep the two in order: a read-only MAP of P shares the
 	 * first
 	 */
 	iova = one;
@@ -1968,6 +2006,14 @@ TEST_F(dev, pin_once_single_page_order)
 				IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, p, PAGE_SZ,
 				      two));
+	for (i = 0; i < 1024; i++)
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+					      self->buf + BUF_SIZE / 2 +
+					      i * PAGE_SZ, PAGE_SZ,
+					      CLEAR + i * PAGE_SZ));
+	ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, CLEAR,
+				  1024 * PAGE_SZ, NULL));
+	ASSERT_EQ(self->base + 2, locked_pages());
 	iova = again;
 	ASSERT_EQ(0, ioasid_map(self->fd, self->ioasid, p, PAGE_SZ, &iova,
 				IOASID_MAP_FIXED_IOVA | IOASID_MAP_READ));

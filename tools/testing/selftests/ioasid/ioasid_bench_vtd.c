@@ -1458,7 +1458,6 @@ static int map_over(struct rep *r, struct sctx *c, uint32_t id, void *va,
 static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
 			double *us)
 {
-	struct ioasid_test_cmd cmd = { .op_floor = { .npages = 0 } };
 	double probe[NR_FLOORS][SCALE_PROBES];
 	uint64_t ns[3], iova;
 	double t0;
@@ -1482,9 +1481,9 @@ static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
 			return;
 		probe[FLOOR_OP_MAP][j] = ns[0] / 1e3;
 		probe[FLOOR_OP_UNMAP][j] = ns[1] / 1e3;
+		/* No page: refused at once */
 		t0 = now_ms();
-		if (ioasid_test(c->fd, IOASID_TEST_OP_FLOOR, id,
-				&cmd) != EINVAL)
+		if (op_floor(c->fd, id, 0, NULL, 0, NULL) != EINVAL)
 			return;
 		probe[FLOOR_IOCTL][j] = (now_ms() - t0) * 1000;
 	}
@@ -1616,11 +1615,20 @@ static void scale_fail(int s, const struct rep *r, int rc, int failed,
 		exit_status = 1;
 }
 
+/* Keep @v, a floor of one repetition, in @vals if it was measured */
+static void keep_floor(double *vals, int *n, double v)
+{
+	if (v >= 0)
+		vals[(*n)++] = v;
+}
+
 static void run_scale(char *va)
 {
 	static double us[NR_STACKS][NR_LEVELS][NR_OPS][MAX_REPS];
 	static double bytes[NR_STACKS][NR_LEVELS][MAX_REPS];
 	static double floor_us[NR_LEVELS][NR_FLOORS][MAX_REPS];
+	/* Repetitions that measured each floor */
+	int nfloor[NR_LEVELS][NR_FLOORS] = {};
 	int n, s, lev, op, rc, failed, nlev[NR_STACKS], f;
 	struct scale_sample smp;
 	double start = now_ms();
@@ -1654,8 +1662,9 @@ static void run_scale(char *va)
 				if (s != IOASID)
 					continue;
 				for (f = 0; f < NR_FLOORS; f++)
-					floor_us[lev][f][n] =
-						smp.floor_us[lev][f];
+					keep_floor(floor_us[lev][f],
+						   &nfloor[lev][f],
+						   smp.floor_us[lev][f]);
 			}
 		}
 	}
@@ -1664,10 +1673,10 @@ static void run_scale(char *va)
 		for (f = 0; f < NR_FLOORS; f++) {
 			scale.floor_us[lev][f] = -1;
 			if (lev >= nlev[IOASID] ||
-			    scale.cell[lev][IOASID].na[0])
+			    scale.cell[lev][IOASID].na[0] || !nfloor[lev][f])
 				continue;
 			scale.floor_us[lev][f] = median(floor_us[lev][f],
-							scale.reps);
+							nfloor[lev][f]);
 		}
 	}
 	for (s = 0; s < NR_STACKS; s++) {

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -776,6 +777,33 @@ static bool fold_vm_stats(void)
 		fprintf(stderr, "# vm.stat_refresh: %s\n", strerror(errno));
 	close(fd);
 	return ok;
+}
+
+/*
+ * Pins taken for DMA (FOLL_PIN) in the whole VM, which runs nothing else
+ * that pins, as a count that only a difference makes sense of: LONG_MIN
+ * when /proc/vmstat does not say. The per-CPU parts of the counters are
+ * folded in first (vm.stat_refresh), or two counts a second apart could
+ * differ with nothing pinned or unpinned in between.
+ */
+static long foll_pins(void)
+{
+	long long acquired = -1, released = -1, v;
+	char name[64];
+	FILE *f;
+
+	fold_vm_stats();
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return LONG_MIN;
+	while (fscanf(f, "%63s %lld", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired"))
+			acquired = v;
+		else if (!strcmp(name, "nr_foll_pin_released"))
+			released = v;
+	}
+	fclose(f);
+	return acquired < 0 || released < 0 ? LONG_MIN : acquired - released;
 }
 
 /* KiB of IOMMU (and KVM) page tables in the whole VM, or -1 */

@@ -333,33 +333,6 @@ static void l2_stop(struct l2 *q)
 	l2_stop_sig(q, SIGKILL);
 }
 
-/*
- * Pins taken for DMA (FOLL_PIN) in the whole VM, which runs nothing else
- * that pins, as a count that only a difference makes sense of: LONG_MIN
- * when /proc/vmstat does not say. The per-CPU parts of the counters are
- * folded in first (vm.stat_refresh), or two counts a second apart could
- * differ with nothing pinned or unpinned in between.
- */
-static long foll_pins(void)
-{
-	long long acquired = -1, released = -1, v;
-	char name[64];
-	FILE *f;
-
-	fold_vm_stats();
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return LONG_MIN;
-	while (fscanf(f, "%63s %lld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			released = v;
-	}
-	fclose(f);
-	return acquired < 0 || released < 0 ? LONG_MIN : acquired - released;
-}
-
 /* Wait up to 5 s for the pins to come back to @base; the last count */
 static long pins_settle(long base)
 {

@@ -15,6 +15,7 @@
  * at a multiple of it succeeds.
  */
 #include <linux/file.h>
+#include <linux/gcd.h>
 #include <linux/iommu.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -2081,7 +2082,11 @@ out_unlock:
  * MAP's work: charge it to RLIMIT_MEMLOCK, pin it for writing and map it
  * at the next 4 KiB IOVA from @iova, with an IOTLB sync of its own (one
  * iommu_map() call). Then per page, the UNMAP's: unmap it with an IOTLB
- * flush of its own, unpin it, uncharge it. The pages are held in an array
+ * flush of its own, unpin it, uncharge it; with @scatter (from 8 pages
+ * mapped on), not in the order they were mapped but by a stride of about
+ * 5/8 of their number, made coprime with it, so that each UNMAP finds the
+ * page table entry and the struct page it touches far from the last one's,
+ * as UNMAPs of mappings made long before do. The pages are held in an array
  * allocated beforehand, so no frame is read back. Timed in @ns[]: 0 the
  * MAPs' work, 1 the UNMAPs'. What failed is undone; -ENOMEM past
  * RLIMIT_MEMLOCK, -EFAULT for memory that cannot be pinned; -EIO if the
@@ -2091,13 +2096,13 @@ out_unlock:
  * kernel only, as a userfaultfd could then hold it.
  */
 int ioasid_ioas_op_floor(struct ioasid_ioas *ioas, u64 iova, u64 uptr,
-			 u32 npages, u64 *ns)
+			 u32 npages, bool scatter, u64 *ns)
 {
 	struct mm_struct *mm = current->mm;
+	u32 i, k, step = 1, mapped = 0;
 	struct iommu_iotlb_gather gather;
 	struct iommu_domain *domain;
 	struct page **pages;
-	u32 i, mapped = 0;
 	size_t unmapped;
 	u64 t, len;
 	int rc;
@@ -2142,8 +2147,13 @@ int ioasid_ioas_op_floor(struct ioasid_ioas *ioas, u64 iova, u64 uptr,
 	}
 	ns[0] = ktime_get_ns() - t;
 
+	if (scatter && mapped > 1) {
+		step = mapped / 8 * 5 + 1;
+		while (gcd(step, mapped) != 1)
+			step++;
+	}
 	t = ktime_get_ns();
-	for (i = 0; i < mapped; i++) {
+	for (k = 0, i = 0; k < mapped; k++, i = (i + step) % mapped) {
 		iommu_iotlb_gather_init(&gather);
 		unmapped = iommu_unmap_fast(domain,
 					    iova + ((u64)i << PAGE_SHIFT),
@@ -2156,7 +2166,7 @@ int ioasid_ioas_op_floor(struct ioasid_ioas *ioas, u64 iova, u64 uptr,
 		}
 		unpin_user_pages_dirty_lock(&pages[i], 1, true);
 		account_locked_vm(mm, 1, false);
-		if (!((i + 1) % IOASID_PAGES_PER_RESCHED))
+		if (!((k + 1) % IOASID_PAGES_PER_RESCHED))
 			cond_resched();
 	}
 	ns[1] = ktime_get_ns() - t;

@@ -621,7 +621,7 @@ long ioasid_vfio_ioctl(struct ioasid_ctx *ctx, unsigned int cmd,
 int ioasid_ioas_iommu_floor(struct ioasid_ioas *ioas, u64 iova, u32 npages,
 			    u64 *ns);
 int ioasid_ioas_op_floor(struct ioasid_ioas *ioas, u64 iova, u64 uptr,
-			 u32 npages, u64 *ns);
+			 u32 npages, bool scatter, u64 *ns);
 bool ioasid_test_is_mock_dev(struct device *dev);
 const struct ioasid_nest_format *ioasid_test_formats(unsigned int *num);
 int ioasid_test_cmd(struct ioasid_ucmd *ucmd);

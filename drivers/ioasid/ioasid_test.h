@@ -45,7 +45,8 @@
  *                               carried out and the one after fail with
  *                               -EIO; -1 cancels. @id is ignored.
  * @IOASID_TEST_IOTLB_SYNCS: Read and reset the count of IOTLB flushes of
- *                           mock paging domains. @id is ignored.
+ *                           mock paging domains, and where the last one
+ *                           began. @id is ignored.
  * @IOASID_TEST_FAIL_UNMAP: Let the next fail_map.after unmap calls into any
  *                          mock IOMMU domain work and the one after unmap
  *                          nothing, as a broken driver would; -1 cancels.
@@ -105,7 +106,11 @@
  *                        -ENOMEM past RLIMIT_MEMLOCK, -EFAULT for memory
  *                        that cannot be pinned, with everything undone;
  *                        -EIO if the IOMMU left a page mapped, which then
- *                        stays pinned and charged.
+ *                        stays pinned and charged. With
+ *                        IOASID_TEST_OP_FLOOR_SCATTER, the UNMAPs come in a
+ *                        scattered order: each then finds its page table
+ *                        entry and struct page far from the last one's, as
+ *                        an UNMAP of a mapping made long before does.
  */
 enum ioasid_test_op {
 	IOASID_TEST_MOCK_CREATE = 1,
@@ -142,6 +147,18 @@ enum ioasid_test_op {
 enum ioasid_test_access_flags {
 	IOASID_TEST_ACCESS_WRITE = 1 << 0,
 	IOASID_TEST_ACCESS_KTHREAD = 1 << 1,
+};
+
+/**
+ * enum ioasid_test_op_floor_flags - Flags of &struct ioasid_test_cmd.op_floor
+ * @IOASID_TEST_OP_FLOOR_SCATTER: Unmap the pages in a scattered order, by a
+ *                                stride of about 5/8 of the number of
+ *                                pages mapped, made coprime with it (1
+ *                                below 8 pages), instead of in the order
+ *                                they were mapped
+ */
+enum ioasid_test_op_floor_flags {
+	IOASID_TEST_OP_FLOOR_SCATTER = 1 << 0,
 };
 
 /**
@@ -395,6 +412,9 @@ enum {
  *                             (iotlb_sync_map) since then
  * @iotlb_syncs.out_reads: Frames read back from mock paging domains
  *                         (iova_to_phys) since then
+ * @iotlb_syncs.out_last_flush: IOVA where the range of the last of those
+ *                              flushes that flushed anything began, or
+ *                              U64_MAX for none
  * @access: The ACCESS_ ops
  * @access.out_fd: IOASID_TEST_ACCESS_CREATE: fd of the new access
  * @access.ioasid: IOASID_TEST_ACCESS_ATTACH: the IOASID
@@ -419,7 +439,7 @@ enum {
  * @op_floor.iova: First IOVA
  * @op_floor.uptr: Page aligned user address of the first page
  * @op_floor.npages: Pages, 1 to 1 << 16
- * @op_floor.__reserved: Must be 0
+ * @op_floor.flags: &enum ioasid_test_op_floor_flags
  * @op_floor.out_map_ns: Nanoseconds of the MAPs' work
  * @op_floor.out_unmap_ns: Nanoseconds of the UNMAPs' work
  * @__pad: Size of the union
@@ -465,6 +485,7 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_count;
 			__aligned_u64 out_map_count;
 			__aligned_u64 out_reads;
+			__aligned_u64 out_last_flush;
 		} iotlb_syncs;
 		struct {
 			__u32 out_fd;
@@ -492,7 +513,7 @@ struct ioasid_test_cmd {
 			__aligned_u64 iova;
 			__aligned_u64 uptr;
 			__u32 npages;
-			__u32 __reserved;
+			__u32 flags;
 			__aligned_u64 out_map_ns;
 			__aligned_u64 out_unmap_ns;
 		} op_floor;

@@ -510,8 +510,10 @@ static size_t mock_unmap_pages(struct iommu_domain *domain, unsigned long iova,
 		*pte = 0;
 		unmapped += BIT(mock_level_shift(level));
 	}
-	if (unmapped)
+	if (unmapped) {
 		mock_flush_nested(mock);
+		iommu_iotlb_gather_add_range(gather, iova, unmapped);
+	}
 	mutex_unlock(&mock->lock);
 	return unmapped;
 }
@@ -925,15 +927,20 @@ static struct iommu_device *mock_probe_device(struct device *dev)
 
 /*
  * IOTLB syncs after unmaps and after maps, which tests count: under a
- * virtual IOMMU in caching mode each is a trap to the hypervisor.
+ * virtual IOMMU in caching mode each is a trap to the hypervisor. Tests
+ * also see where the last flush of something unmapped began, which tells
+ * the order of one-page UNMAPs.
  */
 static atomic_long_t mock_iotlb_syncs = ATOMIC_LONG_INIT(0);
 static atomic_long_t mock_iotlb_map_syncs = ATOMIC_LONG_INIT(0);
+static atomic64_t mock_last_flush = ATOMIC64_INIT(U64_MAX);
 
 static void mock_iotlb_sync(struct iommu_domain *domain,
 			    struct iommu_iotlb_gather *gather)
 {
 	atomic_long_inc(&mock_iotlb_syncs);
+	if (gather->end)
+		atomic64_set(&mock_last_flush, gather->start);
 }
 
 static int mock_iotlb_sync_map(struct iommu_domain *domain,
@@ -948,14 +955,18 @@ static int mock_iotlb_sync_map(struct iommu_domain *domain,
  * @syncs: Set to the number of iotlb_sync calls (after unmaps)
  * @map_syncs: Set to the number of iotlb_sync_map calls (after maps)
  * @reads: Set to the number of iova_to_phys calls
+ * @last_flush: Set to the IOVA where the range of the last iotlb_sync
+ *              that flushed anything began, or U64_MAX for none
  *
  * All count from the previous call.
  */
-void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs, u64 *reads)
+void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs, u64 *reads,
+			     u64 *last_flush)
 {
 	*syncs = atomic_long_xchg(&mock_iotlb_syncs, 0);
 	*map_syncs = atomic_long_xchg(&mock_iotlb_map_syncs, 0);
 	*reads = atomic_long_xchg(&mock_reads, 0);
+	*last_flush = atomic64_xchg(&mock_last_flush, U64_MAX);
 }
 
 static const struct iommu_domain_ops mock_domain_ops = {

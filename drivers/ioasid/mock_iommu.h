@@ -26,7 +26,8 @@ void ioasid_mock_dev_destroy(struct device *dev);
 
 void ioasid_mock_fail_map(int after);
 void ioasid_mock_fail_unmap(int after);
-void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs, u64 *reads);
+void ioasid_mock_iotlb_syncs(u64 *syncs, u64 *map_syncs, u64 *reads,
+			     u64 *last_flush);
 void ioasid_mock_fail_invalidate(int after);
 
 struct ioasid_ucmd;

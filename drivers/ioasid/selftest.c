@@ -232,13 +232,15 @@ static int ioasid_test_op_floor(struct ioasid_ucmd *ucmd)
 	u64 ns[2];
 	int rc;
 
-	if (cmd->op_floor.__reserved)
-		return -EINVAL;
+	if (cmd->op_floor.flags & ~IOASID_TEST_OP_FLOOR_SCATTER)
+		return -EOPNOTSUPP;
 	ioas = ioasid_ioas_get(ucmd->ctx, cmd->id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	rc = ioasid_ioas_op_floor(ioas, cmd->op_floor.iova, cmd->op_floor.uptr,
-				  cmd->op_floor.npages, ns);
+				  cmd->op_floor.npages,
+				  cmd->op_floor.flags &
+				  IOASID_TEST_OP_FLOOR_SCATTER, ns);
 	ioasid_object_put(&ioas->obj);
 	if (rc)
 		return rc;
@@ -285,7 +287,8 @@ int ioasid_test_cmd(struct ioasid_ucmd *ucmd)
 	case IOASID_TEST_IOTLB_SYNCS:
 		ioasid_mock_iotlb_syncs(&cmd->iotlb_syncs.out_count,
 					&cmd->iotlb_syncs.out_map_count,
-					&cmd->iotlb_syncs.out_reads);
+					&cmd->iotlb_syncs.out_reads,
+					&cmd->iotlb_syncs.out_last_flush);
 		return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 	case IOASID_TEST_ACCESS_CREATE:
 	case IOASID_TEST_ACCESS_ATTACH:

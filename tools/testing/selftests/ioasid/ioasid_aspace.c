@@ -1027,17 +1027,28 @@ TEST_F(dev, iommu_floor)
 /*
  * IOASID_TEST_OP_FLOOR maps each page with an IOTLB sync of its own and
  * unmaps it with a flush of its own, uncharges what it charged and leaves
- * the range empty and the mappings around it alone. Bad requests change
- * nothing; memory it cannot pin or charge stops it, with what it did
- * undone.
+ * the range empty and the mappings around it alone, in the order the
+ * pages were mapped or scattered. Bad requests change nothing; memory it
+ * cannot pin or charge stops it, with what it did undone.
  */
 TEST_F(dev, op_floor)
 {
-	uint64_t ns[2], iova = SZ_1M;
+	/*
+	 * Scattered, pages go by a stride of about 5/8 of their number made
+	 * coprime with it: 41 for 64, 27 for 40 and 7 for 15 (26 and 6 are
+	 * not), 1 for 3 or 1. A stride that is not coprime would unmap some
+	 * pages twice and others never. The last page unmapped, whose flush
+	 * the mock saw last, tells the order.
+	 */
+	static const struct {
+		uint32_t npages, step;
+	} scattered[] = { { 64, 41 }, { 40, 27 }, { 15, 7 }, { 3, 1 },
+			  { 1, 1 } };
 	struct ioasid_test_cmd cmd = {};
 	unsigned char *va = self->buf + 2 * PAGE_SZ, *half;
+	uint64_t ns[2], iova = SZ_1M;
+	uint32_t bare, i, k, last;
 	const uint32_t n = 64;
-	uint32_t bare;
 	long pins;
 
 	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
@@ -1056,12 +1067,13 @@ TEST_F(dev, op_floor)
 	/* Zero the mock's counters */
 	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
 
-	cmd = (struct ioasid_test_cmd){
-		.op_floor = { .iova = iova, .uptr = (uintptr_t)va, .npages = 1,
-			      .__reserved = 1 },
-	};
-	ASSERT_EQ(EINVAL, ioasid_test(self->fd, IOASID_TEST_OP_FLOOR,
-				      self->ioasid, &cmd));
+	ASSERT_EQ(EOPNOTSUPP, op_floor_flags(self->fd, self->ioasid, iova, va,
+					     1, 1U << 1, NULL));
+	ASSERT_EQ(EOPNOTSUPP, op_floor_flags(self->fd, self->ioasid, iova, va,
+					     1, ~0U, NULL));
+	ASSERT_EQ(EINVAL, op_floor_flags(self->fd, self->ioasid, iova - PAGE_SZ,
+					 va, n, IOASID_TEST_OP_FLOOR_SCATTER,
+					 NULL));
 	ASSERT_EQ(ENODEV, op_floor(self->fd, bare, iova, va, n, NULL));
 	ASSERT_EQ(ENOENT, op_floor(self->fd, self->ioasid + 100, iova, va, n,
 				   NULL));
@@ -1101,17 +1113,49 @@ TEST_F(dev, op_floor)
 	       (unsigned long long)ns[0], (unsigned long long)ns[1]);
 	ASSERT_LT(0, ns[0]);
 	ASSERT_LT(0, ns[1]);
-	/* A sync per page mapped and a flush per page unmapped, no reads */
+	/*
+	 * A sync per page mapped and a flush per page unmapped, no reads; the
+	 * last page mapped went last
+	 */
 	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
 	ASSERT_EQ(n, cmd.iotlb_syncs.out_count);
 	ASSERT_EQ(n, cmd.iotlb_syncs.out_map_count);
 	ASSERT_EQ(0, cmd.iotlb_syncs.out_reads);
+	ASSERT_EQ(iova + (n - 1) * PAGE_SZ, cmd.iotlb_syncs.out_last_flush);
 	ASSERT_EQ(self->base, locked_pages());
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
 		  mock_probe(self->fd, self->mock, iova, false));
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
 		  mock_probe(self->fd, self->mock, iova + (n - 1) * PAGE_SZ,
 			     false));
+	check_data(_metadata, self->fd, &self->mock, 1, iova - PAGE_SZ,
+		   self->buf, PAGE_SZ);
+	check_data(_metadata, self->fd, &self->mock, 1, iova + n * PAGE_SZ,
+		   self->buf + PAGE_SZ, PAGE_SZ);
+
+	/*
+	 * Scattered: every page unmapped once, each with its own flush, the
+	 * last one (k - 1) * step pages in, modulo k
+	 */
+	for (i = 0; i < ARRAY_SIZE(scattered); i++) {
+		k = scattered[i].npages;
+		last = (k - 1) * scattered[i].step % k;
+		ASSERT_EQ(0, op_floor_flags(self->fd, self->ioasid, iova, va, k,
+					    IOASID_TEST_OP_FLOOR_SCATTER, ns));
+		ASSERT_LT(0, ns[1]);
+		ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0,
+					 &cmd));
+		ASSERT_EQ(k, cmd.iotlb_syncs.out_count);
+		ASSERT_EQ(k, cmd.iotlb_syncs.out_map_count);
+		ASSERT_EQ(iova + last * PAGE_SZ,
+			  cmd.iotlb_syncs.out_last_flush);
+		ASSERT_EQ(pins, foll_pins());
+		ASSERT_EQ(self->base, locked_pages());
+		for (; k; k--)
+			ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+				  mock_probe(self->fd, self->mock,
+					     iova + (k - 1) * PAGE_SZ, false));
+	}
 	check_data(_metadata, self->fd, &self->mock, 1, iova - PAGE_SZ,
 		   self->buf, PAGE_SZ);
 	check_data(_metadata, self->fd, &self->mock, 1, iova + n * PAGE_SZ,
@@ -1138,6 +1182,24 @@ TEST_F(dev, op_floor)
 	ASSERT_EQ(pins, foll_pins());
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
 		  mock_probe(self->fd, self->mock, iova, false));
+
+	/*
+	 * Scattered, the undoing goes by the stride of the 32 pages mapped,
+	 * 21: the last of them undone is 31 * 21 % 32 = 11 pages in
+	 */
+	ASSERT_EQ(0, mock_fail_map(self->fd, n / 2));
+	ASSERT_EQ(ENOMEM, op_floor_flags(self->fd, self->ioasid, iova, va, n,
+					 IOASID_TEST_OP_FLOOR_SCATTER, NULL));
+	ASSERT_EQ(0, mock_fail_map(self->fd, -1));
+	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(n / 2 + 1, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(iova + 11 * PAGE_SZ, cmd.iotlb_syncs.out_last_flush);
+	ASSERT_EQ(self->base, locked_pages());
+	ASSERT_EQ(pins, foll_pins());
+	for (k = 0; k < n; k++)
+		ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
+			  mock_probe(self->fd, self->mock, iova + k * PAGE_SZ,
+				     false));
 
 	/* Past RLIMIT_MEMLOCK half way: the same */
 	ASSERT_EQ(0, drop_cap_ipc_lock());

@@ -141,7 +141,14 @@
  *   pin, map and sync; unmap and flush, unpin, uncharge; no bookkeeping),
  *   timed in the kernel, plus the round trip of an ioctl that fails at
  *   once (the same op with no page), timed here; and that floor over
- *   type1's MAP and UNMAP of the level.
+ *   type1's MAP and UNMAP of the level. Those pages are mapped and
+ *   unmapped one at a time, so each UNMAP finds what it touches hot. A
+ *   third line gives the same floor cold: the op's work per page when it
+ *   maps the row's first N pages (65536 at most) again, in a row past the
+ *   row's IOVAs, and then unmaps them in a scattered order
+ *   (IOASID_TEST_OP_FLOOR_SCATTER), so that each UNMAP finds the page
+ *   table, the page and its struct page cold among as many pages as the
+ *   row's probes do; plus the same ioctl round trip.
  *
  * Counts. For each row and stack, one extra repetition, untimed, runs with
  * the ftrace function profiler on over its timed part (off during the
@@ -187,16 +194,23 @@
 #define SZ_128M		0x8000000UL
 #define SZ_512M		0x20000000UL
 
-/* First IOVA of every row; the last one any row uses is below IOVA_END */
+/*
+ * First IOVA of every row; the last one any row uses is below IOVA_END,
+ * and the cold floor of the scale row's lies in [IOVA_END, IOVA_COLD_END)
+ */
 #define BENCH_IOVA	SZ_1G
 #define SCALE_MAX	100000
 #define SCALE_STRIDE	(2 * PAGE_SZ)
 #define IOVA_END	(BENCH_IOVA + SCALE_MAX * SCALE_STRIDE)
 /* Timed failing MAPs and UNMAPs per level of the scale row */
 #define SCALE_PROBES	100
+/* Most pages of the cold floor (IOASID_TEST_OP_FLOOR's), at IOVA_END */
+#define SCALE_COLD	65536
+#define IOVA_COLD_END	(IOVA_END + SCALE_COLD * PAGE_SZ)
 #define MSI_WINDOW	0xfee00000UL
 
-static_assert(BENCH_IOVA + SZ_512M <= IOVA_END && IOVA_END <= MSI_WINDOW,
+static_assert(BENCH_IOVA + SZ_512M <= IOVA_END &&
+	      IOVA_COLD_END <= MSI_WINDOW,
 	      "the rows must stay below x86's MSI window");
 static_assert((SCALE_MAX + 1 + SCALE_PROBES) * PAGE_SZ <= SZ_512M,
 	      "the scale row's pages must fit the 512 MiB buffer");
@@ -1393,6 +1407,8 @@ enum {
 	FLOOR_OP_MAP,		/* IOASID_TEST_OP_FLOOR: charge, pin, map */
 	FLOOR_OP_UNMAP,		/* unmap, unpin, uncharge */
 	FLOOR_IOCTL,		/* round trip of an ioctl failing at once */
+	FLOOR_COLD_MAP,		/* FLOOR_OP_MAP of SCALE_COLD pages, */
+	FLOOR_COLD_UNMAP,	/* unmapped in a scattered order */
 	NR_FLOORS
 };
 
@@ -1447,28 +1463,46 @@ static int map_over(struct rep *r, struct sctx *c, uint32_t id, void *va,
 }
 
 /*
+ * A floor op of scale level @n failed with @rc: say so, unless the kernel
+ * has no test ops (no CONFIG_IOASID_TEST), where the floors are "-"
+ */
+static void floor_failed(int n, const char *what, int rc)
+{
+	if (rc != ENOTTY && rc != EOPNOTSUPP)
+		printf("# floor at %d: %s failed: %s\n", n, what,
+		       rc < 0 ? "wrong result" : errname(rc));
+}
+
+/*
  * The floors of a one-page MAP and UNMAP among @n mappings, into us[] (see
  * FLOOR_*), each the median of SCALE_PROBES, or -1 on a kernel without the
  * test ops: in the free 4 KiB after each probed mapping, the IOMMU's own
  * part (IOASID_TEST_IOMMU_FLOOR of a page), and all a stack without
  * bookkeeping must do (IOASID_TEST_OP_FLOOR of a page not otherwise pinned,
  * past the row's); then the round trip of that ioctl with no page, which
- * fails at once
+ * fails at once. Then the same op's work per page over the row's first @n
+ * pages (SCALE_COLD at most), mapped again in a row at IOVA_END and
+ * unmapped in a scattered order: each UNMAP finds its page table entry and
+ * struct page among as many as the row has, up to SCALE_COLD, not just
+ * touched. A floor that fails leaves its figures at -1 and says why.
  */
 static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
 			double *us)
 {
+	int i, j, rc, cold = n < SCALE_COLD ? n : SCALE_COLD;
 	double probe[NR_FLOORS][SCALE_PROBES];
 	uint64_t ns[3], iova;
 	double t0;
-	int i, j;
 
 	for (i = 0; i < NR_FLOORS; i++)
 		us[i] = -1;
 	for (j = 0; j < SCALE_PROBES; j++) {
 		iova = scale_iova(scale_probe(j, n)) + PAGE_SZ;
-		if (iommu_floor(c->fd, id, iova, 1, ns))
+		rc = iommu_floor(c->fd, id, iova, 1, ns);
+		if (rc) {
+			floor_failed(n, "IOASID_TEST_IOMMU_FLOOR", rc);
 			return;
+		}
 		probe[FLOOR_IOMMU_MAP][j] = ns[0] / 1e3;
 		probe[FLOOR_IOMMU_UNMAP][j] = ns[2] / 1e3;
 	}
@@ -1476,19 +1510,34 @@ static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
 	us[FLOOR_IOMMU_UNMAP] = median(probe[FLOOR_IOMMU_UNMAP], SCALE_PROBES);
 	for (j = 0; j < SCALE_PROBES; j++) {
 		iova = scale_iova(scale_probe(j, n)) + PAGE_SZ;
-		if (op_floor(c->fd, id, iova,
-			     va + (SCALE_MAX + 1 + j) * PAGE_SZ, 1, ns))
+		rc = op_floor(c->fd, id, iova,
+			      va + (SCALE_MAX + 1 + j) * PAGE_SZ, 1, ns);
+		if (rc) {
+			floor_failed(n, "IOASID_TEST_OP_FLOOR", rc);
 			return;
+		}
 		probe[FLOOR_OP_MAP][j] = ns[0] / 1e3;
 		probe[FLOOR_OP_UNMAP][j] = ns[1] / 1e3;
 		/* No page: refused at once */
 		t0 = now_ms();
-		if (op_floor(c->fd, id, 0, NULL, 0, NULL) != EINVAL)
+		rc = op_floor(c->fd, id, 0, NULL, 0, NULL);
+		if (rc != EINVAL) {
+			floor_failed(n, "IOASID_TEST_OP_FLOOR of no page",
+				     rc ?: -1);
 			return;
+		}
 		probe[FLOOR_IOCTL][j] = (now_ms() - t0) * 1000;
 	}
-	for (i = FLOOR_OP_MAP; i < NR_FLOORS; i++)
+	for (i = FLOOR_OP_MAP; i <= FLOOR_IOCTL; i++)
 		us[i] = median(probe[i], SCALE_PROBES);
+	rc = op_floor_flags(c->fd, id, IOVA_END, va, cold,
+			    IOASID_TEST_OP_FLOOR_SCATTER, ns);
+	if (rc) {
+		floor_failed(n, "IOASID_TEST_OP_FLOOR_SCATTER", rc);
+		return;
+	}
+	us[FLOOR_COLD_MAP] = ns[0] / 1e3 / cold;
+	us[FLOOR_COLD_UNMAP] = ns[1] / 1e3 / cold;
 }
 
 /*
@@ -1944,6 +1993,16 @@ static void fmt_scale_ratios(char *s, size_t len,
 	}
 }
 
+/* A floor of @floor_us over type1's figure for @op at its level, or "-" */
+static void floor_ratio(char *s, size_t len, double floor_us,
+			const struct scale_cell *t1, int op)
+{
+	if (t1->none || t1->na[0])
+		snprintf(s, len, "-");
+	else
+		snprintf(s, len, "%.2f", floor_us / t1->us[op]);
+}
+
 static void print_scale(void)
 {
 	char n[16], us[NR_OPS][16], b[16], cnt[4][16];
@@ -2009,7 +2068,7 @@ static void print_scale(void)
 	for (lev = 0; lev < nr_levels; lev++) {
 		const double *fl = scale.floor_us[lev];
 		struct scale_cell *t1 = &scale.cell[lev][TYPE1];
-		char r_map[16] = "-", r_unmap[16] = "-";
+		char r_map[16], r_unmap[16];
 
 		if (fl[FLOOR_IOMMU_MAP] < 0)
 			continue;
@@ -2020,14 +2079,10 @@ static void print_scale(void)
 		printf(" (IOASID_TEST_IOMMU_FLOOR, in the kernel)\n");
 		if (fl[FLOOR_IOCTL] < 0)
 			continue;
-		if (!t1->none && !t1->na[0]) {
-			snprintf(r_map, sizeof(r_map), "%.2f",
-				 (fl[FLOOR_IOCTL] + fl[FLOOR_OP_MAP]) /
-				 t1->us[OP_MAP]);
-			snprintf(r_unmap, sizeof(r_unmap), "%.2f",
-				 (fl[FLOOR_IOCTL] + fl[FLOOR_OP_UNMAP]) /
-				 t1->us[OP_UNMAP]);
-		}
+		floor_ratio(r_map, sizeof(r_map),
+			    fl[FLOOR_IOCTL] + fl[FLOOR_OP_MAP], t1, OP_MAP);
+		floor_ratio(r_unmap, sizeof(r_unmap),
+			    fl[FLOOR_IOCTL] + fl[FLOOR_OP_UNMAP], t1, OP_UNMAP);
 		printf("# floor at %d, no bookkeeping: MAP %.1f us (ioctl %.1f",
 		       scale_n[lev], fl[FLOOR_IOCTL] + fl[FLOOR_OP_MAP],
 		       fl[FLOOR_IOCTL]);
@@ -2037,6 +2092,20 @@ static void print_scale(void)
 		       fl[FLOOR_IOCTL] + fl[FLOOR_OP_UNMAP],
 		       fl[FLOOR_OP_UNMAP]);
 		printf(" = %sx type1 (IOASID_TEST_OP_FLOOR)\n", r_unmap);
+		if (fl[FLOOR_COLD_MAP] < 0)
+			continue;
+		floor_ratio(r_map, sizeof(r_map),
+			    fl[FLOOR_IOCTL] + fl[FLOOR_COLD_MAP], t1, OP_MAP);
+		floor_ratio(r_unmap, sizeof(r_unmap),
+			    fl[FLOOR_IOCTL] + fl[FLOOR_COLD_UNMAP], t1,
+			    OP_UNMAP);
+		printf("# floor at %d, cold (%d of the row's pages mapped",
+		       scale_n[lev], scale_n[lev] < SCALE_COLD ?
+		       scale_n[lev] : SCALE_COLD);
+		printf(" again, unmapped scattered): MAP %.1f us = %sx type1;",
+		       fl[FLOOR_IOCTL] + fl[FLOOR_COLD_MAP], r_map);
+		printf(" UNMAP %.1f us = %sx type1\n",
+		       fl[FLOOR_IOCTL] + fl[FLOOR_COLD_UNMAP], r_unmap);
 	}
 	printf("# scale 4k: %.1f s\n", scale.secs);
 }
@@ -2081,7 +2150,7 @@ static void check_reserved(void)
 		die("open reserved_regions of edu's group", errno);
 	while (fscanf(f, "%llx %llx %31s", &start, &last, type) == 3) {
 		printf("# reserved: %#llx-%#llx %s\n", start, last, type);
-		if (start < IOVA_END && last >= BENCH_IOVA) {
+		if (start < IOVA_COLD_END && last >= BENCH_IOVA) {
 			fclose(f);
 			die("a reserved region overlaps the rows' IOVAs", 0);
 		}
@@ -2138,7 +2207,7 @@ static void probe_stacks(void)
 			       (unsigned long long)info.out_aperture_start,
 			       (unsigned long long)info.out_aperture_last);
 			if (info.out_aperture_start > BENCH_IOVA ||
-			    info.out_aperture_last < IOVA_END - 1)
+			    info.out_aperture_last < IOVA_COLD_END - 1)
 				die("the IOMMU's aperture misses the rows' IOVAs",
 				    0);
 		}

@@ -566,15 +566,16 @@ static int iommu_floor(int fd, uint32_t ioasid, uint64_t iova,
 }
 
 /*
- * IOASID_TEST_OP_FLOOR of @npages at @iova from @va; @ns, if not NULL, gets
- * the nanoseconds of the MAPs' and the UNMAPs' work
+ * IOASID_TEST_OP_FLOOR of @npages at @iova from @va with @flags; @ns, if not
+ * NULL, gets the nanoseconds of the MAPs' and the UNMAPs' work
  */
-static int op_floor(int fd, uint32_t ioasid, uint64_t iova, const void *va,
-		    uint32_t npages, uint64_t *ns)
+static int op_floor_flags(int fd, uint32_t ioasid, uint64_t iova,
+			  const void *va, uint32_t npages, uint32_t flags,
+			  uint64_t *ns)
 {
 	struct ioasid_test_cmd cmd = {
 		.op_floor = { .iova = iova, .uptr = (uintptr_t)va,
-			      .npages = npages },
+			      .npages = npages, .flags = flags },
 	};
 	int rc = ioasid_test(fd, IOASID_TEST_OP_FLOOR, ioasid, &cmd);
 
@@ -583,6 +584,13 @@ static int op_floor(int fd, uint32_t ioasid, uint64_t iova, const void *va,
 		ns[1] = cmd.op_floor.out_unmap_ns;
 	}
 	return rc;
+}
+
+/* IOASID_TEST_OP_FLOOR, the UNMAPs in the order of the MAPs */
+static int op_floor(int fd, uint32_t ioasid, uint64_t iova, const void *va,
+		    uint32_t npages, uint64_t *ns)
+{
+	return op_floor_flags(fd, ioasid, iova, va, npages, 0, ns);
 }
 
 /* The access API, through the mock driver of IOASID_TEST_ACCESS_* */

@@ -210,9 +210,10 @@ int ioasid_ucmd_respond_nofault(struct ioasid_ucmd *ucmd, size_t cmd_len);
  * @mutex: Protects @users, @runs and @store, @store_base and @nstored
  * @users: Ranges of page indexes in use by areas; a page no range covers
  *         is unpinned and recorded as a hole
- * @runs: The pinned pages as physically contiguous runs, one array of runs
- *        per chunk of IOASID_PAGES_CHUNK pages (see pages.c); a chunk with
- *        nothing pinned has no entry, one kept in @store a value entry
+ * @runs: The pinned pages as physically contiguous runs, per chunk of
+ *        IOASID_PAGES_CHUNK pages an array of runs or, for a chunk of one
+ *        run, that run as a value entry (see pages.c); a chunk with nothing
+ *        pinned has no entry, one kept in @store IOASID_CHUNK_STORED
  * @store: IOMMU domain that maps the chunks kept in it, NULL if none is
  * @store_base: IOVA at which @store maps page index 0
  * @nstored: Chunks kept in @store; read without @mutex by the holder of

@@ -20,8 +20,10 @@
  * The range of a pages object is cut into chunks of IOASID_PAGES_CHUNK
  * pages. The entry of a chunk in &ioasid_pages.runs is an array of runs
  * covering the chunk's pages in order, each a frame number and a length,
- * or a hole where pages were unpinned; a chunk with nothing pinned has no
- * entry, so the bookkeeping shrinks as mappings are cut. Nothing is sized
+ * or a hole where pages were unpinned; a chunk of one run, such as a huge
+ * page or the one page of a MAP of 4 KiB, holds it in the entry itself, as
+ * an xarray value, with nothing allocated; a chunk with nothing pinned has
+ * no entry, so the bookkeeping shrinks as mappings are cut. Nothing is sized
  * by the whole range at once: a MAP is bounded by RLIMIT_MEMLOCK alone,
  * which is charged before anything is pinned or allocated for the pages.
  *
@@ -113,17 +115,23 @@ static void ioasid_uncharge(struct ioasid_pages *pages, unsigned long npages)
 
 #define IOASID_PAGES_CHUNK	512UL
 /*
- * A run: its length - 1 and the frame of its first page (55 bits, far more
- * than any physical address needs), or a hole.
+ * A run: its length - 1 and the frame of its first page (54 bits, far more
+ * than any physical address needs), or a hole. The top bit stays clear, so
+ * that a run is an xarray value.
  */
-#define IOASID_RUN_LEN		GENMASK_ULL(63, 55)
-#define IOASID_RUN_PFN		GENMASK_ULL(54, 0)
+#define IOASID_RUN_LEN		GENMASK_ULL(62, 54)
+#define IOASID_RUN_PFN		GENMASK_ULL(53, 0)
 #define IOASID_RUN_HOLE		IOASID_RUN_PFN
 
-static_assert((IOASID_RUN_LEN >> 55) + 1 >= IOASID_PAGES_CHUNK);
+static_assert((IOASID_RUN_LEN >> 54) + 1 >= IOASID_PAGES_CHUNK);
+static_assert((PHYS_ADDR_MAX >> PAGE_SHIFT) < IOASID_RUN_HOLE);
+static_assert((IOASID_RUN_LEN | IOASID_RUN_PFN) <= LONG_MAX);
 
-/* The entry of a chunk whose frames are read back from pages->store */
-#define IOASID_CHUNK_STORED	xa_mk_value(0)
+/*
+ * The entry of a chunk whose frames are read back from pages->store: never
+ * that of a chunk of one run, which is never a hole
+ */
+#define IOASID_CHUNK_STORED	xa_mk_value(IOASID_RUN_HOLE)
 /* Fewest runs for a chunk to be kept in a domain: 1 byte a page */
 #define IOASID_STORE_MIN_RUNS	(IOASID_PAGES_CHUNK / 8)
 
@@ -141,6 +149,25 @@ static unsigned long ioasid_run_len(u64 run)
 static unsigned long ioasid_run_pfn(u64 run)
 {
 	return FIELD_GET(IOASID_RUN_PFN, run);
+}
+
+/*
+ * The runs of a chunk from its entry @entry, not IOASID_CHUNK_STORED: the
+ * array, or the one run an xarray value holds, decoded into @one
+ */
+static const u64 *ioasid_chunk_runs(void *entry, u64 *one)
+{
+	if (!xa_is_value(entry))
+		return entry;
+	*one = xa_to_value(entry);
+	return one;
+}
+
+/* Frees the runs of a chunk, from its entry: an array, if not a value */
+static void ioasid_chunk_free(void *entry)
+{
+	if (!xa_is_value(entry))
+		kfree(entry);
 }
 
 /* Pages in chunk @chunk: a whole chunk but for the last one */
@@ -174,6 +201,7 @@ struct ioasid_run_iter {
 	unsigned long index;	/* next page */
 	unsigned long end;	/* one past the last page */
 	const u64 *runs;	/* runs of index's chunk, or NULL to look up */
+	u64 one;		/* @runs of a chunk of one run */
 	unsigned int i;		/* run of @runs holding index */
 	unsigned long pos;	/* chunk-relative page where run i starts */
 	bool stored;		/* index's chunk is kept in pages->store */
@@ -246,8 +274,8 @@ static bool ioasid_run_iter_next(struct ioasid_run_iter *it,
 	if (!it->runs && !it->stored) {
 		entry = xa_load(&it->pages->runs, chunk);
 		it->stored = entry == IOASID_CHUNK_STORED;
-		if (!it->stored)
-			it->runs = entry;
+		if (!it->stored && entry)
+			it->runs = ioasid_chunk_runs(entry, &it->one);
 		if (!entry) {
 			*pfn = IOASID_RUN_HOLE;
 			*len = min(it->end, (chunk + 1) * IOASID_PAGES_CHUNK) -
@@ -478,19 +506,22 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	struct ioasid_runs_out out = {};
 	struct page *batch[32];
 	unsigned int i, n = 0;
-	u64 *runs, *new;
+	const u64 *runs;
+	u64 one, *new;
+	void *entry;
 
-	runs = xa_load(&pages->runs, chunk);
-	if (!runs)
+	entry = xa_load(&pages->runs, chunk);
+	if (!entry)
 		return 0;
 	/*
 	 * Whoever unmaps a stored chunk takes it back first; pages released
 	 * while the domain still holds them are read back here.
 	 */
-	if (runs == IOASID_CHUNK_STORED) {
+	if (entry == IOASID_CHUNK_STORED) {
 		ioasid_chunk_recall(pages, chunk, GFP_KERNEL | __GFP_NOFAIL);
-		runs = xa_load(&pages->runs, chunk);
+		entry = xa_load(&pages->runs, chunk);
 	}
+	runs = ioasid_chunk_runs(entry, &one);
 	for (i = 0, pos = 0; pos <= e; pos += len, i++) {
 		len = ioasid_run_len(runs[i]);
 		pfn = ioasid_run_pfn(runs[i]);
@@ -518,19 +549,19 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	/* All of the chunk, as for most UNMAPs: nothing left to record */
 	if (!s && e == span - 1) {
 		xa_erase(&pages->runs, chunk);
-		kfree(runs);
+		ioasid_chunk_free(entry);
 		return freed;
 	}
 	ioasid_chunk_punch(runs, span, s, e, &out);
 	if (out.n == 1 && out.hole) {
 		xa_erase(&pages->runs, chunk);
-		kfree(runs);
+		ioasid_chunk_free(entry);
 		return freed;
 	}
 	/*
-	 * At most IOASID_PAGES_CHUNK runs, one page: what was pinned has
-	 * been unpinned already and must be recorded so, whatever memory
-	 * pressure there is.
+	 * Two runs at least, one a hole; at most IOASID_PAGES_CHUNK, one
+	 * page: what was pinned has been unpinned already and must be
+	 * recorded so, whatever memory pressure there is.
 	 */
 	new = kmalloc_array(out.n, sizeof(*new),
 			    GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
@@ -538,7 +569,7 @@ static unsigned long ioasid_chunk_release(struct ioasid_pages *pages,
 	ioasid_chunk_punch(runs, span, s, e, &out);
 	/* Replaces an entry: needs no memory */
 	xa_store(&pages->runs, chunk, new, GFP_KERNEL);
-	kfree(runs);
+	ioasid_chunk_free(entry);
 	return freed;
 }
 
@@ -626,7 +657,7 @@ void ioasid_pages_store(struct ioasid_pages *pages,
 			unsigned long first, unsigned long last)
 {
 	unsigned long chunk, start;
-	u64 *runs;
+	void *entry;
 
 	/* Too few pages for a chunk worth keeping */
 	if (!domain->ops->iova_to_phys ||
@@ -639,21 +670,22 @@ void ioasid_pages_store(struct ioasid_pages *pages,
 	for (chunk = DIV_ROUND_UP(first, IOASID_PAGES_CHUNK);
 	     (start = chunk * IOASID_PAGES_CHUNK) < pages->npages &&
 	     start + ioasid_chunk_span(pages, chunk) - 1 <= last; chunk++) {
-		runs = xa_load(&pages->runs, chunk);
-		if (!runs || runs == IOASID_CHUNK_STORED ||
-		    ioasid_chunk_nruns(pages, chunk, runs) <
+		entry = xa_load(&pages->runs, chunk);
+		/* A value: stored already, or a chunk of one run */
+		if (!entry || xa_is_value(entry) ||
+		    ioasid_chunk_nruns(pages, chunk, entry) <
 		    IOASID_STORE_MIN_RUNS)
 			continue;
 		/* A domain that reads back something else cannot store */
 		if (WARN_ON_ONCE(iommu_iova_to_phys(domain, base +
 						    (start << PAGE_SHIFT)) !=
-				 PFN_PHYS(ioasid_run_pfn(runs[0]))))
+				 PFN_PHYS(ioasid_run_pfn(*(u64 *)entry))))
 			break;
 		pages->store = domain;
 		pages->store_base = base;
 		/* Replaces an entry: needs no memory */
 		xa_store(&pages->runs, chunk, IOASID_CHUNK_STORED, GFP_KERNEL);
-		kfree(runs);
+		kfree(entry);
 		WRITE_ONCE(pages->nstored, pages->nstored + 1);
 		cond_resched();
 	}
@@ -730,7 +762,7 @@ static int ioasid_chunk_store(struct ioasid_pages *pages, unsigned long index,
 {
 	struct ioasid_runs_out out = { .runs = scratch };
 	unsigned long i = 0, pfn, len;
-	u64 *runs;
+	void *entry;
 	int rc;
 
 	while (i < n) {
@@ -741,14 +773,18 @@ static int ioasid_chunk_store(struct ioasid_pages *pages, unsigned long index,
 		ioasid_runs_emit(&out, pfn, len);
 		i += len;
 	}
-	runs = kmemdup_array(scratch, out.n, sizeof(*runs),
-			     GFP_KERNEL_ACCOUNT);
-	if (!runs)
+	/* One run, as of one page or a huge page: in the entry itself */
+	if (out.n == 1)
+		entry = xa_mk_value(scratch[0]);
+	else
+		entry = kmemdup_array(scratch, out.n, sizeof(*scratch),
+				      GFP_KERNEL_ACCOUNT);
+	if (!entry)
 		return -ENOMEM;
-	rc = xa_insert(&pages->runs, index / IOASID_PAGES_CHUNK, runs,
+	rc = xa_insert(&pages->runs, index / IOASID_PAGES_CHUNK, entry,
 		       GFP_KERNEL_ACCOUNT);
 	if (rc)
-		kfree(runs);
+		ioasid_chunk_free(entry);
 	return rc;
 }
 

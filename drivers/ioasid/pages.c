@@ -66,11 +66,15 @@
 
 #include "ioasid_private.h"
 
-/* Charge @npages to the counter of @mode; never fails with CAP_IPC_LOCK */
+/*
+ * Charge @npages to the counter of @mode; never fails with CAP_IPC_LOCK.
+ * account_locked_vm() asks for the capability itself; for the other modes
+ * it is asked for only when the limit is in the way, as capable() marks
+ * the task as having used a privilege, and costs a call into the LSMs.
+ */
 static int ioasid_charge(struct ioasid_pages *pages, unsigned long npages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	bool unlimited = capable(CAP_IPC_LOCK);
 	unsigned long cur, new;
 	s64 cur64;
 
@@ -81,7 +85,7 @@ static int ioasid_charge(struct ioasid_pages *pages, unsigned long npages)
 		cur = atomic_long_read(&pages->user->locked_vm);
 		do {
 			if (check_add_overflow(cur, npages, &new) ||
-			    (!unlimited && new > limit))
+			    (new > limit && !capable(CAP_IPC_LOCK)))
 				return -ENOMEM;
 		} while (!atomic_long_try_cmpxchg(&pages->user->locked_vm,
 						  &cur, new));
@@ -89,7 +93,7 @@ static int ioasid_charge(struct ioasid_pages *pages, unsigned long npages)
 	case IOASID_ACCOUNT_MM_PINNED:
 		cur64 = atomic64_read(&pages->mm->pinned_vm);
 		do {
-			if (!unlimited && cur64 + npages > limit)
+			if (cur64 + npages > limit && !capable(CAP_IPC_LOCK))
 				return -ENOMEM;
 		} while (!atomic64_try_cmpxchg(&pages->mm->pinned_vm, &cur64,
 					       cur64 + npages));

@@ -3058,6 +3058,35 @@ static void check_charged(struct __test_metadata *_metadata, uint32_t mode,
 		  pinned_pages());
 }
 
+/* PF_SUPERPRIV of include/linux/sched.h: the task used a capability */
+#define TASK_USED_PRIVILEGE	0x100
+
+/*
+ * Has this process used a capability it holds since it was forked (its
+ * flags, field 9 of /proc/self/stat, after the command name)? -1 if they
+ * cannot be read
+ */
+static int used_privilege(void)
+{
+	unsigned long flags;
+	char stat[1024], *p;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/stat", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	stat[n] = 0;
+	p = strrchr(stat, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return -1;
+	return !!(flags & TASK_USED_PRIVILEGE);
+}
+
 TEST_F(account, mode_reported)
 {
 	struct ioasid_info info;
@@ -3189,6 +3218,41 @@ TEST_F(account, limit_enforced)
 				       mode));
 	ASSERT_EQ(64, memlock_room(_metadata, self->fd, self->ioasid,
 				   self->buf, 64));
+}
+
+/*
+ * CAP_IPC_LOCK lifts RLIMIT_MEMLOCK in every mode: with it, a MAP far past
+ * the limit is charged in full; without it, not one page more fits. The
+ * capability is asked for only when the limit is in the way, so a MAP well
+ * under it uses no privilege; but in mm_locked mode, whose charge is
+ * account_locked_vm()'s, which always asks.
+ */
+TEST_F(account, limit_lifted_by_cap)
+{
+	const uint32_t mode = variant->mode;
+
+	/* Lowering the limit takes no privilege; 4 GiB is far from it */
+	ASSERT_EQ(0, set_memlock_pages(1UL << 20));
+	ASSERT_EQ(0, used_privilege());
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid, self->buf,
+				      4 * PAGE_SZ, 0));
+	check_charged(_metadata, mode, self->locked, self->pinned, 4);
+	ASSERT_EQ(mode == IOASID_ACCOUNT_MM_LOCKED, used_privilege());
+
+	ASSERT_EQ(0, set_memlock_pages(8));
+	ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+				      self->buf + 4 * PAGE_SZ, 60 * PAGE_SZ,
+				      4 * PAGE_SZ));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+	ASSERT_EQ(1, used_privilege());
+
+	ASSERT_EQ(0, drop_cap_ipc_lock());
+	ASSERT_EQ(ENOMEM, ioasid_map_fixed(self->fd, self->ioasid,
+					   self->buf + 64 * PAGE_SZ, PAGE_SZ,
+					   SZ_1M));
+	check_charged(_metadata, mode, self->locked, self->pinned, 64);
+	ASSERT_EQ(0, ioasid_unmap_all(self->fd, self->ioasid, NULL));
+	check_charged(_metadata, mode, self->locked, self->pinned, 0);
 }
 
 TEST(account_default_mm_locked)

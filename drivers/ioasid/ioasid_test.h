@@ -356,12 +356,12 @@ enum {
 #define IOASID_TEST_RELAXABLE_START	0x9000000ULL
 
 /*
- * IOASID_GET_HW_INFO out_data_type of mock IOMMU instances 0 and 1, whose
- * data is a __u32: their PASID width. Instance 2 reports nothing.
+ * IOASID_GET_HW_INFO out_data_type of mock IOMMU instances 0, 1 and 3,
+ * whose data is a __u32: their PASID width. Instance 2 reports nothing.
  */
 #define IOASID_TEST_HW_INFO_TYPE	0x10a5
 
-/* PASID width of mock IOMMU instances 0 and 1; instance 2 has none */
+/* PASID width of mock IOMMU instances 0, 1 and 3; instance 2 has none */
 #define IOASID_TEST_PASID_BITS		8
 
 /**

@@ -397,6 +397,14 @@ static unsigned char *alloc_backed(enum backing backing, size_t len)
 	return buf;
 }
 
+/* As alloc_backed(), in 2 MiB pages: hugetlb, or else THP; or NULL */
+static unsigned char *alloc_large(size_t len)
+{
+	unsigned char *buf = alloc_backed(BACKING_HUGETLB, len);
+
+	return buf ?: alloc_backed(BACKING_THP, len);
+}
+
 /*
  * UNMAP that cuts mappings. Four 2 MiB chunks of one buffer are mapped at
  * 2 MiB aligned IOVAs with 2 MiB holes between them, so that with THP or
@@ -3660,9 +3668,7 @@ TEST(unmap_aligned_for_every_domain)
 	long base;
 	int fd;
 
-	buf = alloc_backed(BACKING_HUGETLB, len);
-	if (!buf)
-		buf = alloc_backed(BACKING_THP, len);
+	buf = alloc_large(len);
 	if (!buf)
 		SKIP(return, "no 2 MiB pages to test with");
 	fd = ioasid_open();
@@ -3697,6 +3703,79 @@ TEST(unmap_aligned_for_every_domain)
 	ASSERT_EQ(0, mock_destroy(fd, m3));
 	ASSERT_EQ(EXDEV, ioasid_unmap(fd, ioasid, iova, PAGE_SZ, &unmapped));
 	check_data(_metadata, fd, &m0, 1, iova, buf, SZ_2M);
+	close(fd);
+	munmap(buf, len);
+}
+
+/*
+ * A context whose IOMMU has no page below 2 MiB (instance 3): GET_INFO
+ * reports its page sizes, and MAP and UNMAP take multiples of 2 MiB only,
+ * in IOVA, length and user address, refusing anything else with nothing
+ * mapped, pinned or unmapped. The context's IOMMU is its first: a second
+ * context that starts with instance 0 reports 4 KiB pages whatever comes
+ * after.
+ */
+TEST(context_without_small_pages)
+{
+	const uint64_t iova = 256 * SZ_1M, len = 2 * SZ_2M;
+	struct ioasid_info info;
+	uint32_t ioasid, m0, m3;
+	uint64_t got, unmapped = 0;
+	unsigned char *buf;
+	long base;
+	int fd;
+
+	buf = alloc_large(len);
+	if (!buf)
+		SKIP(return, "no 2 MiB pages to test with");
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	ASSERT_EQ(0, mock_new_attached(fd, 3, ioasid, &m3));
+	ASSERT_EQ(0, ioasid_get_info(fd, &info));
+	ASSERT_EQ(SZ_2M | SZ_1G, info.out_pgsize_bitmap);
+	base = locked_pages();
+
+	/* Less than 2 MiB in IOVA, length or address: refused */
+	ASSERT_EQ(EINVAL, ioasid_map_fixed(fd, ioasid, buf, PAGE_SZ, iova));
+	ASSERT_EQ(EINVAL, ioasid_map_fixed(fd, ioasid, buf, len,
+					   iova + PAGE_SZ));
+	ASSERT_EQ(EINVAL, ioasid_map_fixed(fd, ioasid, buf + PAGE_SZ, SZ_2M,
+					   iova));
+	ASSERT_EQ(EINVAL, ioasid_map(fd, ioasid, buf, SZ_2M + PAGE_SZ, &got,
+				     MAP_RW));
+	ASSERT_EQ(EINVAL, ioasid_map(fd, ioasid, buf + PAGE_SZ, SZ_2M, &got,
+				     MAP_RW));
+	ASSERT_EQ(base, locked_pages());
+	check_unmapped(_metadata, fd, &m3, 1, iova, len);
+
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, len, iova));
+	check_data(_metadata, fd, &m3, 1, iova, buf, len);
+	ASSERT_EQ(SZ_2M, dma_pgsize(fd, m3, iova + SZ_2M + PAGE_SZ));
+	ASSERT_EQ(0, ioasid_map(fd, ioasid, buf, SZ_2M, &got, MAP_RW));
+	ASSERT_EQ(0, got % SZ_2M);
+	check_data(_metadata, fd, &m3, 1, got, buf, SZ_2M);
+	ASSERT_EQ(base + NPAGES(len), locked_pages());
+
+	ASSERT_EQ(EINVAL, ioasid_unmap(fd, ioasid, iova, PAGE_SZ, &unmapped));
+	ASSERT_EQ(EINVAL, ioasid_unmap(fd, ioasid, iova + PAGE_SZ, SZ_2M,
+				       &unmapped));
+	ASSERT_EQ(0, unmapped);
+	check_data(_metadata, fd, &m3, 1, iova, buf, len);
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, iova, SZ_2M, &unmapped));
+	ASSERT_EQ(SZ_2M, unmapped);
+	check_unmapped(_metadata, fd, &m3, 1, iova, SZ_2M);
+	check_data(_metadata, fd, &m3, 1, iova + SZ_2M, buf + SZ_2M, SZ_2M);
+	close(fd);
+
+	/* Instance 0 first: its page sizes, with instance 3 attached too */
+	fd = ioasid_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, ioasid, &m0));
+	ASSERT_EQ(0, mock_new_attached(fd, 3, ioasid, &m3));
+	ASSERT_EQ(0, ioasid_get_info(fd, &info));
+	ASSERT_EQ(PAGE_SZ | SZ_2M | SZ_1G, info.out_pgsize_bitmap);
 	close(fd);
 	munmap(buf, len);
 }

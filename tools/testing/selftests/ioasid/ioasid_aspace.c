@@ -4416,6 +4416,97 @@ TEST(no_user_domains)
 }
 
 /*
+ * The other way round: a device that refuses domain_alloc_user() domains
+ * comes to an IOASID whose domain already is one. It gets a second domain,
+ * of the core's kind, filled with what is mapped; from then on a MAP goes
+ * to both (one sync each). Its PASIDs attach to that domain too, never to
+ * the one it refuses, and DMA tagged with a PASID translates through it.
+ * A PASID of the other device, attached last, joins the first domain: no
+ * third one is made.
+ */
+TEST(no_user_domains_second)
+{
+	struct ioasid_test_cmd cmd = {
+		.mock_create = { .flags = IOASID_TEST_MOCK_NO_USER_DOMAINS },
+	};
+	unsigned char *buf = alloc_aligned(4 * PAGE_SZ), out[PAGE_SZ];
+	uint32_t ioasid, nu, mocks[2];
+	uint64_t syncs, map_syncs;
+	struct dma_result res;
+	int fd = ioasid_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, 4 * PAGE_SZ, 11);
+	ASSERT_EQ(0, ioasid_create(fd, &ioasid));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf, 2 * PAGE_SZ, SZ_1M));
+	/* Zero the mock's counters, which earlier tests' teardown moved */
+	ASSERT_EQ(0, mock_iotlb_syncs(fd, &syncs, &map_syncs));
+	ASSERT_EQ(0, mock_new_attached(fd, 0, ioasid, &mocks[0]));
+	check_syncs(_metadata, fd, 0, 1);
+
+	ASSERT_EQ(0, ioasid_test(fd, IOASID_TEST_MOCK_CREATE, 0, &cmd));
+	nu = cmd.mock_create.out_id;
+	mocks[1] = nu;
+	ASSERT_EQ(0, mock_bind(fd, nu, NULL));
+	ASSERT_EQ(0, mock_attach(fd, nu, ioasid));
+	/*
+	 * A second domain: one sync for the one area, and one for the domain
+	 * of the refused kind, filled before the attach it failed
+	 */
+	check_syncs(_metadata, fd, 0, 2);
+	check_data(_metadata, fd, mocks, 2, SZ_1M, buf, 2 * PAGE_SZ);
+
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf + 2 * PAGE_SZ,
+				      PAGE_SZ, SZ_2M));
+	check_syncs(_metadata, fd, 0, 2);
+	check_data(_metadata, fd, mocks, 2, SZ_2M, buf + 2 * PAGE_SZ,
+		   PAGE_SZ);
+
+	/* PASID 1 of the device that refuses: the second domain */
+	ASSERT_EQ(0, mock_attach_pasid(fd, nu, 1, ioasid));
+	check_syncs(_metadata, fd, 0, 0);
+	ASSERT_EQ(0, mock_dma_pasid(fd, nu, 1, SZ_2M, out, PAGE_SZ, false,
+				    &res));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE, res.fault);
+	ASSERT_EQ(0, memcmp(out, buf + 2 * PAGE_SZ, PAGE_SZ));
+	/*
+	 * PASID 2 of the other: the first domain, not a third one (a third
+	 * would have been filled: one more sync), nor the second (which would
+	 * then outlive the refusing device below: two syncs a MAP at the end)
+	 */
+	ASSERT_EQ(0, mock_attach_pasid(fd, mocks[0], 2, ioasid));
+	check_syncs(_metadata, fd, 0, 0);
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf + 3 * PAGE_SZ,
+				      PAGE_SZ, SZ_2M + PAGE_SZ));
+	check_syncs(_metadata, fd, 0, 2);
+	ASSERT_EQ(0, mock_dma_pasid(fd, mocks[0], 2, SZ_2M + PAGE_SZ, out,
+				    PAGE_SZ, false, &res));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE, res.fault);
+	ASSERT_EQ(0, memcmp(out, buf + 3 * PAGE_SZ, PAGE_SZ));
+
+	/* The refusing device's RID gone, its PASID keeps the domain alive */
+	ASSERT_EQ(0, mock_detach(fd, nu));
+	ASSERT_EQ(IOASID_TEST_FAULT_BLOCKED,
+		  mock_probe(fd, nu, SZ_1M, false));
+	ASSERT_EQ(0, mock_dma_pasid(fd, nu, 1, SZ_1M, out, PAGE_SZ, false,
+				    &res));
+	ASSERT_EQ(IOASID_TEST_FAULT_NONE, res.fault);
+	ASSERT_EQ(0, memcmp(out, buf, PAGE_SZ));
+	ASSERT_EQ(0, mock_detach_pasid(fd, nu, 1));
+	ASSERT_EQ(0, mock_dma_pasid(fd, nu, 1, SZ_1M, out, PAGE_SZ, false,
+				    &res));
+	ASSERT_EQ(IOASID_TEST_FAULT_BLOCKED, res.fault);
+	/* One domain left: one sync a MAP */
+	ASSERT_EQ(0, ioasid_unmap(fd, ioasid, SZ_2M + PAGE_SZ, PAGE_SZ, NULL));
+	ASSERT_EQ(0, ioasid_map_fixed(fd, ioasid, buf + 3 * PAGE_SZ,
+				      PAGE_SZ, SZ_2M + PAGE_SZ));
+	check_syncs(_metadata, fd, 1, 1);
+	close(fd);
+	munmap(buf, 4 * PAGE_SZ);
+}
+
+/*
  * 4 KiB pages scattered in memory are kept in the IOASID's first domain
  * (pages.c): their frames are read back from it. They must follow the
  * domains as devices come and go: to the next domain when the first one

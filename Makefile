@@ -10,10 +10,12 @@
 #   make check             host checks + every selftest in the VM
 #   make build             only build kernel and selftests
 #   make bench             benchmark ioasid against vfio type1 and iommufd
+#   make profile           the same under perf: where each stack's MAPs and
+#                          UNMAPs spend their time (BENCH_ARGS='--rows ...')
 
 RIG := $(CURDIR)/rig/rig.sh
 
-.PHONY: run shell check build deps bench
+.PHONY: run shell check build deps bench profile
 run:
 	@$(RIG) run
 
@@ -31,3 +33,6 @@ deps:
 
 bench:
 	@$(RIG) bench
+
+profile:
+	@$(RIG) profile

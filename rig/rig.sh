@@ -11,6 +11,9 @@
 #   rig.sh check       build, host checks, boot and run every selftest
 #   rig.sh bench       build, boot and run the full benchmark (real VT-d
 #                      rows for vfio type1, iommufd and ioasid; mock rows)
+#   rig.sh profile     build, boot and run the VT-d benchmark under perf
+#                      ($BENCH_ARGS, by default the scale row once): where
+#                      the kernel spends each stack's MAPs and UNMAPs
 #   rig.sh qemu        fetch and build QEMU 10.0.2 with qemu/patches/
 #                      (build does it too; see rig/qemu.sh)
 #
@@ -459,6 +462,34 @@ do_bench() {
 	return $rc
 }
 
+# The VT-d benchmark under the host's perf, sampling the whole VM; the
+# samples of each stack's operations summed up by rig/profile.py. For
+# finding where time goes; the figures to quote are the benchmark's own.
+do_profile() {
+	local args=${BENCH_ARGS:---rows scale --backings 4k --reps 1} rc=0
+	command -v perf >/dev/null ||
+		die "no perf on the host to run in the VM (Debian: linux-perf)"
+	case "$args" in
+	*[!-a-zA-Z0-9\ ,.]*) die "BENCH_ARGS: options and values only" ;;
+	esac
+	# The guest reaches rig/profile.py at the same path in the host's root,
+	# but for /tmp, where it mounts a tmpfs
+	case "$REPO" in
+	*[!-a-zA-Z0-9/._+]* | /tmp | /tmp/*)
+		die "make profile: run it from a checkout outside /tmp whose" \
+			"path has no special character" ;;
+	esac
+	build_all
+	build_bench_kernel
+	say "benchmark on VT-d under perf: ioasid_bench_vtd $args"
+	KERNEL_DIR=$BB boot_cmd \
+		"$(sed -e "s|@ARGS@|$args|" -e "s|@REPO@|$REPO|" \
+			"$REPO/rig/profile.sh")" \
+		"$CMDLINE" "$OUT/profile.log" || rc=$?
+	tr -d '\r' < "$OUT/profile.log" | sed '/^@@EXIT /d'
+	return $rc
+}
+
 # Parse the kselftest TAP of every test program run in the guest
 parse_tap() {
 	local tap=$1 name rc plan count line
@@ -544,6 +575,7 @@ build) build_all; build_bench_kernel ;;
 run) do_run "${CMD:-ioasid_demo}" ;;
 shell) do_shell ;;
 bench) do_bench ;;
+profile) do_profile ;;
 check) do_check ;;
-*) die "usage: [CMD=...] rig.sh deps|build|run|shell|check|bench|qemu" ;;
+*) die "usage: [CMD=...] rig.sh deps|build|run|shell|check|bench|profile|qemu" ;;
 esac

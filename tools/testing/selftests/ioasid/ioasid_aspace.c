@@ -252,6 +252,23 @@ static void check_syncs(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(map_syncs, got_map);
 }
 
+/*
+ * As check_syncs(), with no frame read back, and the last flush of
+ * something unmapped beginning at @last_flush
+ */
+static void check_flushes(struct __test_metadata *_metadata, int fd,
+			  uint64_t syncs, uint64_t map_syncs,
+			  uint64_t last_flush)
+{
+	struct ioasid_test_cmd cmd = {};
+
+	ASSERT_EQ(0, ioasid_test(fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
+	ASSERT_EQ(syncs, cmd.iotlb_syncs.out_count);
+	ASSERT_EQ(map_syncs, cmd.iotlb_syncs.out_map_count);
+	ASSERT_EQ(0, cmd.iotlb_syncs.out_reads);
+	ASSERT_EQ(last_flush, cmd.iotlb_syncs.out_last_flush);
+}
+
 /* IOASID_IOVA_RANGES of @ioasid reports exactly @want, @n of them */
 static void check_ranges(struct __test_metadata *_metadata, int fd,
 			 uint32_t ioasid,
@@ -1125,11 +1142,7 @@ TEST_F(dev, op_floor)
 	 * A sync per page mapped and a flush per page unmapped, no reads; the
 	 * last page mapped went last
 	 */
-	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
-	ASSERT_EQ(n, cmd.iotlb_syncs.out_count);
-	ASSERT_EQ(n, cmd.iotlb_syncs.out_map_count);
-	ASSERT_EQ(0, cmd.iotlb_syncs.out_reads);
-	ASSERT_EQ(iova + (n - 1) * PAGE_SZ, cmd.iotlb_syncs.out_last_flush);
+	check_flushes(_metadata, self->fd, n, n, iova + (n - 1) * PAGE_SZ);
 	ASSERT_EQ(self->base, locked_pages());
 	ASSERT_EQ(IOASID_TEST_FAULT_NOT_PRESENT,
 		  mock_probe(self->fd, self->mock, iova, false));
@@ -1151,12 +1164,7 @@ TEST_F(dev, op_floor)
 		ASSERT_EQ(0, op_floor_flags(self->fd, self->ioasid, iova, va, k,
 					    IOASID_TEST_OP_FLOOR_SCATTER, ns));
 		ASSERT_LT(0, ns[1]);
-		ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0,
-					 &cmd));
-		ASSERT_EQ(k, cmd.iotlb_syncs.out_count);
-		ASSERT_EQ(k, cmd.iotlb_syncs.out_map_count);
-		ASSERT_EQ(iova + last * PAGE_SZ,
-			  cmd.iotlb_syncs.out_last_flush);
+		check_flushes(_metadata, self->fd, k, k, iova + last * PAGE_SZ);
 		ASSERT_EQ(pins, foll_pins());
 		ASSERT_EQ(self->base, locked_pages());
 		for (; k; k--)
@@ -1199,9 +1207,8 @@ TEST_F(dev, op_floor)
 	ASSERT_EQ(ENOMEM, op_floor_flags(self->fd, self->ioasid, iova, va, n,
 					 IOASID_TEST_OP_FLOOR_SCATTER, NULL));
 	ASSERT_EQ(0, mock_fail_map(self->fd, -1));
-	ASSERT_EQ(0, ioasid_test(self->fd, IOASID_TEST_IOTLB_SYNCS, 0, &cmd));
-	ASSERT_EQ(n / 2 + 1, cmd.iotlb_syncs.out_count);
-	ASSERT_EQ(iova + 11 * PAGE_SZ, cmd.iotlb_syncs.out_last_flush);
+	check_flushes(_metadata, self->fd, n / 2 + 1, n / 2,
+		      iova + 11 * PAGE_SZ);
 	ASSERT_EQ(self->base, locked_pages());
 	ASSERT_EQ(pins, foll_pins());
 	for (k = 0; k < n; k++)

@@ -146,9 +146,10 @@
  *   third line gives the same floor cold: the op's work per page when it
  *   maps the row's first N pages (65536 at most) again, in a row past the
  *   row's IOVAs, and then unmaps them in a scattered order
- *   (IOASID_TEST_OP_FLOOR_SCATTER), so that each UNMAP finds the page
- *   table, the page and its struct page cold among as many pages as the
- *   row's probes do; plus the same ioctl round trip.
+ *   (IOASID_TEST_OP_FLOOR_SCATTER), so that each UNMAP finds its page
+ *   table entry and struct page far from the last one's, among as many
+ *   pages as the row holds (65536 at most); plus the same ioctl round
+ *   trip.
  *
  * Counts. For each row and stack, one extra repetition, untimed, runs with
  * the ftrace function profiler on over its timed part (off during the
@@ -1407,7 +1408,7 @@ enum {
 	FLOOR_OP_MAP,		/* IOASID_TEST_OP_FLOOR: charge, pin, map */
 	FLOOR_OP_UNMAP,		/* unmap, unpin, uncharge */
 	FLOOR_IOCTL,		/* round trip of an ioctl failing at once */
-	FLOOR_COLD_MAP,		/* FLOOR_OP_MAP of SCALE_COLD pages, */
+	FLOOR_COLD_MAP,		/* FLOOR_OP_MAP of scale_cold() pages, */
 	FLOOR_COLD_UNMAP,	/* unmapped in a scattered order */
 	NR_FLOORS
 };
@@ -1435,6 +1436,12 @@ static struct {
 	struct scale_cell cell[NR_LEVELS][NR_STACKS];
 	double floor_us[NR_LEVELS][NR_FLOORS];	/* medians; -1: none */
 } scale = { .type1_limit = -1 };
+
+/* Pages of the cold floor at @n mappings: the row's first ones */
+static int scale_cold(int n)
+{
+	return n < SCALE_COLD ? n : SCALE_COLD;
+}
 
 static uint64_t scale_iova(int i)
 {
@@ -1481,7 +1488,7 @@ static void floor_failed(int n, const char *what, int rc)
  * bookkeeping must do (IOASID_TEST_OP_FLOOR of a page not otherwise pinned,
  * past the row's); then the round trip of that ioctl with no page, which
  * fails at once. Then the same op's work per page over the row's first @n
- * pages (SCALE_COLD at most), mapped again in a row at IOVA_END and
+ * pages (scale_cold()), mapped again in a row at IOVA_END and
  * unmapped in a scattered order: each UNMAP finds its page table entry and
  * struct page among as many as the row has, up to SCALE_COLD, not just
  * touched. A floor that fails leaves its figures at -1 and says why.
@@ -1489,7 +1496,7 @@ static void floor_failed(int n, const char *what, int rc)
 static void scale_floor(struct sctx *c, uint32_t id, char *va, int n,
 			double *us)
 {
-	int i, j, rc, cold = n < SCALE_COLD ? n : SCALE_COLD;
+	int i, j, rc, cold = scale_cold(n);
 	double probe[NR_FLOORS][SCALE_PROBES];
 	uint64_t ns[3], iova;
 	double t0;
@@ -2100,8 +2107,7 @@ static void print_scale(void)
 			    fl[FLOOR_IOCTL] + fl[FLOOR_COLD_UNMAP], t1,
 			    OP_UNMAP);
 		printf("# floor at %d, cold (%d of the row's pages mapped",
-		       scale_n[lev], scale_n[lev] < SCALE_COLD ?
-		       scale_n[lev] : SCALE_COLD);
+		       scale_n[lev], scale_cold(scale_n[lev]));
 		printf(" again, unmapped scattered): MAP %.1f us = %sx type1;",
 		       fl[FLOOR_IOCTL] + fl[FLOOR_COLD_MAP], r_map);
 		printf(" UNMAP %.1f us = %sx type1\n",

@@ -401,19 +401,25 @@ static unsigned long ioasid_ioas_busy_until(struct ioasid_ioas *ioas,
 					    unsigned long start,
 					    unsigned long last, bool *busy)
 {
-	struct rb_root_cached *trees[] = { &ioas->areas, &ioas->reserved,
-					   &ioas->stuck };
+	struct rb_root_cached *trees[] = { &ioas->areas, &ioas->stuck };
 	struct interval_tree_node *node;
+	struct ioasid_area *area;
 	unsigned long end = 0;
 	unsigned int i;
 
 	*busy = false;
 	for (i = 0; i < ARRAY_SIZE(trees); i++) {
-		for (node = interval_tree_iter_first(trees[i], start, last);
-		     node; node = interval_tree_iter_next(node, start, last)) {
+		for (area = ioasid_area_first_in(trees[i], start, last); area;
+		     area = ioasid_area_next(area, start, last)) {
 			*busy = true;
-			end = max(end, node->last);
+			end = max(end, area->node.last);
 		}
+	}
+	/* Reserved ranges may overlap each other */
+	for (node = interval_tree_iter_first(&ioas->reserved, start, last);
+	     node; node = interval_tree_iter_next(node, start, last)) {
+		*busy = true;
+		end = max(end, node->last);
 	}
 	return end;
 }
@@ -460,8 +466,8 @@ static int ioasid_ioas_check_fixed(struct ioasid_ioas *ioas, u64 start,
 	if (interval_tree_iter_first(&ioas->reserved, iova, end))
 		return -EADDRINUSE;
 	/* Stuck areas may still be mapped in some domain */
-	if (interval_tree_iter_first(&ioas->areas, iova, end) ||
-	    interval_tree_iter_first(&ioas->stuck, iova, end))
+	if (ioasid_area_first(ioas, iova, end) ||
+	    ioasid_area_first_in(&ioas->stuck, iova, end))
 		return -EEXIST;
 	return 0;
 }
@@ -1383,8 +1389,7 @@ static int ioasid_resv_collect(struct ioasid_ioas *ioas,
 			continue;
 		if (region->type == IOMMU_RESV_SW_MSI)
 			*sw_msi = region->start;
-		if (interval_tree_iter_first(&ioas->areas, region->start,
-					     last)) {
+		if (ioasid_area_first(ioas, region->start, last)) {
 			pr_info_ratelimited("ioasid: reserved region [%pa + %zx] of a device covers a mapping\n",
 					    &region->start, region->length);
 			rc = -EADDRINUSE;

@@ -310,15 +310,36 @@ static inline struct ioasid_area *to_area(struct interval_tree_node *node)
 	return container_of(node, struct ioasid_area, node);
 }
 
-/* The first area of @root overlapping [start, last], or NULL */
+/*
+ * The first area of @root overlapping [start, last], or NULL.
+ *
+ * The areas of a tree never overlap, so their order by start is their
+ * order by last too: one walk down the tree, one node per level, finds the
+ * first area ending at or after @start. interval_tree_iter_first(), made
+ * for ranges that may overlap, also reads the left child of every node it
+ * passes, and the leftmost node: in a tree of 100000 areas, twice the
+ * cache lines of a lookup.
+ */
 static inline struct ioasid_area *
 ioasid_area_first_in(struct rb_root_cached *root, unsigned long start,
 		     unsigned long last)
 {
-	struct interval_tree_node *node;
+	struct interval_tree_node *node, *found = NULL;
+	struct rb_node *rb = root->rb_root.rb_node;
 
-	node = interval_tree_iter_first(root, start, last);
-	return node ? to_area(node) : NULL;
+	while (rb) {
+		node = rb_entry(rb, struct interval_tree_node, rb);
+		if (node->last < start) {
+			rb = rb->rb_right;
+			continue;
+		}
+		found = node;
+		/* Holds @start: every area before it ends before @start */
+		if (node->start <= start)
+			break;
+		rb = rb->rb_left;
+	}
+	return found && found->start <= last ? to_area(found) : NULL;
 }
 
 /* The next area after @area overlapping [start, last], or NULL */
@@ -327,15 +348,16 @@ static inline struct ioasid_area *ioasid_area_next(struct ioasid_area *area,
 						   unsigned long last)
 {
 	struct interval_tree_node *node;
+	struct rb_node *rb;
 
-	/*
-	 * The areas of a tree never overlap: none after one reaching @last.
-	 * Saves a walk up a tree of maybe 100000 areas for most calls.
-	 */
+	/* As above: the next area in the tree is the next by IOVA */
 	if (area->node.last >= last)
 		return NULL;
-	node = interval_tree_iter_next(&area->node, start, last);
-	return node ? to_area(node) : NULL;
+	rb = rb_next(&area->node.rb);
+	if (!rb)
+		return NULL;
+	node = rb_entry(rb, struct interval_tree_node, rb);
+	return node->start <= last ? to_area(node) : NULL;
 }
 
 /**

@@ -1233,6 +1233,140 @@ TEST_F(dev, op_floor)
 	munmap(half, 2 * PAGE_SZ);
 }
 
+/*
+ * Finding mappings among many: each page of the buffer mapped on its own
+ * at the same page of [MANY_IOVA, + BUF_SIZE) or not, half of them, in a
+ * random order, so that the lookups walk a deep tree of many shapes. Then,
+ * at random places, MAPs of 1 to 4 pages fail with EEXIST exactly when the
+ * model has a page of theirs mapped (and map, then unmap, otherwise); MAPs
+ * of 1 to 4 pages at an IOVA the kernel chooses land at the lowest free
+ * range of the model (the aperture starts at MANY_IOVA, 0); and UNMAPs of
+ * 1 to 8 pages remove exactly the pages the model has there, or fail with
+ * ENOENT. The device translates each page as the model says, and exactly
+ * the model's pages stay pinned.
+ */
+#define MANY_IOVA	0
+#define MANY_PAGES	NPAGES(BUF_SIZE)
+#define MANY_PROBES	512
+#define MANY_SEED	20261203u
+
+/* The first of the lowest @n pages in a row that the model has free */
+static unsigned int many_lowest_free(const bool *model, unsigned int n)
+{
+	unsigned int p, run = 0;
+
+	for (p = 0; p != MANY_PAGES; p++) {
+		run = model[p] ? 0 : run + 1;
+		if (run == n)
+			return p + 1 - n;
+	}
+	/* Past the model's pages, where nothing is mapped */
+	return MANY_PAGES - run;
+}
+
+/* Pages of [first, first + n) the model has mapped */
+static unsigned int many_held(const bool *model, unsigned int first,
+			      unsigned int n)
+{
+	unsigned int held = 0, p;
+
+	for (p = first; p != first + n; p++)
+		held += model[p];
+	return held;
+}
+
+/* The device translates every page as @model says, and pins match */
+static void many_check(struct __test_metadata *_metadata, int fd,
+		       uint32_t mock, const unsigned char *buf,
+		       const bool *model, long base)
+{
+	bool got[MANY_PAGES];
+	unsigned int p;
+
+	scan_pages(_metadata, fd, mock, MANY_IOVA, buf, MANY_PAGES, got);
+	for (p = 0; p != MANY_PAGES; p++)
+		ASSERT_EQ(model[p], got[p])
+			TH_LOG("page %u", p);
+	ASSERT_EQ(base + many_held(model, 0, MANY_PAGES), locked_pages());
+}
+
+TEST_F(dev, lookup_many_areas)
+{
+	static unsigned int order[MANY_PAGES];
+	static bool model[MANY_PAGES];
+	unsigned int seed = MANY_SEED, i, j, p, n, held;
+	unsigned char *buf = self->buf;
+	uint64_t iova, unmapped;
+	int rc;
+
+	for (i = 0; i != MANY_PAGES; i++)
+		order[i] = i;
+	for (i = MANY_PAGES - 1; i; i--) {
+		j = rand_r(&seed) % (i + 1);
+		p = order[i];
+		order[i] = order[j];
+		order[j] = p;
+	}
+	memset(model, 0, sizeof(model));
+	for (i = 0; i != MANY_PAGES; i++) {
+		p = order[i];
+		if (rand_r(&seed) % 2)
+			continue;
+		ASSERT_EQ(0, ioasid_map_fixed(self->fd, self->ioasid,
+					      buf + p * PAGE_SZ, PAGE_SZ,
+					      MANY_IOVA + p * PAGE_SZ));
+		model[p] = true;
+	}
+	many_check(_metadata, self->fd, self->mock, buf, model, self->base);
+
+	for (i = 0; i != MANY_PROBES; i++) {
+		n = 1 + rand_r(&seed) % 4;
+		p = rand_r(&seed) % (MANY_PAGES - n + 1);
+		iova = MANY_IOVA + p * PAGE_SZ;
+		rc = ioasid_map_fixed(self->fd, self->ioasid,
+				      buf + p * PAGE_SZ, n * PAGE_SZ, iova);
+		if (many_held(model, p, n)) {
+			ASSERT_EQ(EEXIST, rc)
+				TH_LOG("MAP of %u pages at page %u", n, p);
+			continue;
+		}
+		ASSERT_EQ(0, rc)
+			TH_LOG("MAP of %u pages at page %u", n, p);
+		ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, iova,
+					  n * PAGE_SZ, &unmapped));
+		ASSERT_EQ(n * PAGE_SZ, unmapped);
+	}
+	many_check(_metadata, self->fd, self->mock, buf, model, self->base);
+
+	for (i = 0; i != MANY_PROBES / 4; i++) {
+		n = 1 + rand_r(&seed) % 4;
+		p = many_lowest_free(model, n);
+		ASSERT_EQ(0, ioasid_map_aligned(self->fd, self->ioasid, buf,
+						n * PAGE_SZ, PAGE_SZ, &iova));
+		ASSERT_EQ(MANY_IOVA + p * PAGE_SZ, iova)
+			TH_LOG("MAP of %u pages", n);
+		ASSERT_EQ(0, ioasid_unmap(self->fd, self->ioasid, iova,
+					  n * PAGE_SZ, &unmapped));
+		ASSERT_EQ(n * PAGE_SZ, unmapped);
+	}
+
+	for (i = 0; i != MANY_PROBES; i++) {
+		n = 1 + rand_r(&seed) % 8;
+		p = rand_r(&seed) % (MANY_PAGES - n + 1);
+		iova = MANY_IOVA + p * PAGE_SZ;
+		held = many_held(model, p, n);
+		unmapped = 0;
+		rc = ioasid_unmap(self->fd, self->ioasid, iova, n * PAGE_SZ,
+				  &unmapped);
+		ASSERT_EQ(held ? 0 : ENOENT, rc)
+			TH_LOG("UNMAP of %u pages at page %u", n, p);
+		ASSERT_EQ(held * PAGE_SZ, unmapped)
+			TH_LOG("UNMAP of %u pages at page %u", n, p);
+		memset(model + p, 0, n * sizeof(*model));
+	}
+	many_check(_metadata, self->fd, self->mock, buf, model, self->base);
+}
+
 TEST_F(dev, map_aligned_iova)
 {
 	unsigned char *buf = self->buf;

@@ -18,11 +18,13 @@
  *
  * --short runs map64M, small2M, unplug2M, fill, copy, floor, iommu and
  * readback with SIZE 128 MiB and 3 repetitions; the full run (no option)
- * every row with SIZE 512 MiB and 5 repetitions. --rows (map64M, map512M,
- * small2M, unplug2M, fill, copy, floor, iommu, readback, scale),
- * --backings (4k, thp, hugetlb), --reps and --size (64 to 512 MiB) narrow
- * either down, to fit a time budget: a line "# ran ROW BACKING in N s"
- * follows every row as it completes.
+ * every row with SIZE 512 MiB and 5 repetitions, 25 for a backing where
+ * some stack takes under 2 ms for a timed part of the row in each of the
+ * 5 (QUICK_MS). --rows (map64M, map512M, small2M, unplug2M, fill, copy,
+ * floor, iommu, readback, scale), --backings (4k, thp, hugetlb), --reps
+ * (which fixes the number) and --size (64 to 512 MiB) narrow either down,
+ * to fit a time budget: a line "# ran ROW BACKING in N s" follows every
+ * row as it completes.
  *
  * The stacks, each owning the device in turn, never two at once:
  * - type1: /dev/vfio/vfio, the device's group /dev/vfio/<group>,
@@ -52,15 +54,20 @@
  *   huge pages (AnonHugePages) or the backing is skipped;
  * - hugetlb: 2 MiB pages reserved through /proc/sys/vm/nr_hugepages and
  *   given back afterwards.
- * Repetitions are interleaved (rep 1: type1, shim, iommufd, ioasid; rep 2:
- * ...) and each runs in a fresh context (container, /dev/iommu or
- * /dev/ioasid file, the device bound anew), so every MAP starts from an
- * empty domain. The device is attached before anything is timed, except
- * where attaching is what is timed. Figures are medians over the
- * repetitions, timed with CLOCK_MONOTONIC (under TCG, emulated time),
- * reported with the ratios ioasid/iommufd, ioasid/type1 and shim/type1
- * (the shim's target: no more than 1.0 on every row type1 has, with every
- * backing).
+ * Repetitions are interleaved, the stacks a row runs in the orders of a
+ * balanced Latin square (rep_slot(); with all four: type1, shim, ioasid,
+ * iommufd; then shim, iommufd, type1, ioasid; ...), in whose rows each
+ * stack comes right after each other once, so that what one leaves behind
+ * (memory to free, deferred work) is not always charged to the same other.
+ * In one fixed order, ioasid, always right after iommufd, took 25% longer
+ * than the shim, the same kernel path, for the 64 MiB THP MAP in one boot.
+ * Each runs in a fresh context (container, /dev/iommu or /dev/ioasid file,
+ * the device bound anew), so every MAP starts from an empty domain. The
+ * device is attached before anything is timed, except where attaching is
+ * what is timed. Figures are medians over the repetitions, timed with
+ * CLOCK_MONOTONIC (under TCG, emulated time), reported with the ratios
+ * ioasid/iommufd, ioasid/type1 and shim/type1 (the shim's target: no more
+ * than 1.0 on every row type1 has, with every backing).
  *
  * Everything is mapped from IOVA 1 GiB up, 1 GiB aligned so that any stack
  * may use the largest pages the memory allows. edu's 28-bit DMA mask only
@@ -172,7 +179,7 @@
  * time ratios over type1, in a column of their own (shim/type1). After
  * each table, one line per backing: "# ROW BACKING: ioasid/iommufd time R
  * [memory R]; ioasid/type1 time R [memory R]; shim/type1 time R [memory
- * R]; N s", the time ratio being over the sum of the timed parts, the
+ * R]; N reps, N s", the time ratio being over the sum of the timed parts, the
  * memory ratio "noise" where the other stack's figure is within twice the
  * memory noise plus the spread of its samples; "-" where either stack has
  * no figures. The scale table's ratio columns are the same, per operation
@@ -513,7 +520,7 @@ static int ioasid_stack_copy(struct sctx *c, uint32_t dst, uint32_t src,
 			   MAP_FIXED_RW);
 }
 
-/* In the order of every repetition */
+/* Each repetition runs them in an order of its own: rep_slot() */
 static const struct stack stacks[NR_STACKS] = {
 	[TYPE1] = {
 		.name = "type1",
@@ -1333,6 +1340,66 @@ static void rep_init(struct rep *r, int s, char *va, uint64_t size,
 	r->cnt = no_counts;
 }
 
+/*
+ * Which of @m stacks runs @k-th in repetition @rep: row @rep of a balanced
+ * Latin square (Williams), over whose @m rows every stack comes right after
+ * every other once (with an odd @m, twice over the square and its mirror).
+ * The last stack of a repetition still comes right before the first of the
+ * next. Its first row is 0, 1, m - 1, 2, m - 2, ...; row r adds r to each.
+ */
+static int rep_slot(int rep, int m, int k)
+{
+	int r = rep % (m % 2 ? 2 * m : m);
+
+	if (r >= m) {
+		r -= m;
+		k = m - 1 - k;
+	}
+	return ((k % 2 ? (k + 1) / 2 : m - k / 2) + r) % m;
+}
+
+/*
+ * Repetitions in the full run of a row where some stack takes less than
+ * QUICK_MS for a timed part in every repetition. There a stall of a few
+ * hundred microseconds is a large part of a sample: medians of 5 put
+ * ioasid/iommufd for the 64 MiB huge-page MAPs anywhere from 0.64 to 0.97.
+ * 25 cost a few seconds per row; rows whose every figure takes longer keep
+ * their 5.
+ */
+#define QUICK_MS	2.0
+#define QUICK_REPS	25
+
+static_assert(QUICK_REPS <= MAX_REPS, "room for the quick rows' samples");
+
+/* Do the @n repetitions of @res so far call for QUICK_REPS? */
+static bool more_reps(const struct result *res,
+		      double (*t)[2][MAX_REPS], int n)
+{
+	bool timed, quick;
+	int s, i, part;
+
+	if (opt.reps || opt.short_run || n >= QUICK_REPS)
+		return false;
+	for (s = 0; s < NR_STACKS; s++) {
+		if (res->cell[s].none || res->cell[s].na[0])
+			continue;
+		for (part = 0; part < 2; part++) {
+			timed = false;
+			quick = true;
+			for (i = 0; i < n; i++) {
+				if (t[s][part][i] < 0)
+					continue;
+				timed = true;
+				if (t[s][part][i] >= QUICK_MS)
+					quick = false;
+			}
+			if (timed && quick)
+				return true;
+		}
+	}
+	return false;
+}
+
 static void run_row(int row_idx, int bk, char *va, const char *label)
 {
 	static double t[NR_STACKS][2][MAX_REPS], kmem[NR_STACKS][MAX_REPS];
@@ -1340,8 +1407,8 @@ static void run_row(int row_idx, int bk, char *va, const char *label)
 	struct result *res = &results[row_idx][bk];
 	double start = now_ms();
 	struct cell *cl;
+	int n, k, s, rc, act[NR_STACKS], nact;
 	struct rep r;
-	int n, s, rc;
 
 	res->ran = true;
 	res->reps = nr_reps();
@@ -1354,10 +1421,13 @@ static void run_row(int row_idx, int bk, char *va, const char *label)
 	}
 
 	for (n = 0; n < res->reps; n++) {
-		for (s = 0; s < NR_STACKS; s++) {
+		nact = 0;
+		for (k = 0; k < NR_STACKS; k++)
+			if (!res->cell[k].none && !res->cell[k].na[0])
+				act[nact++] = k;
+		for (k = 0; k < nact; k++) {
+			s = act[rep_slot(n, nact, k)];
 			cl = &res->cell[s];
-			if (cl->none || cl->na[0])
-				continue;
 			rep_init(&r, s, va, row_size(row), false);
 			rc = row->rep(&r);
 			if (rc) {
@@ -1368,6 +1438,8 @@ static void run_row(int row_idx, int bk, char *va, const char *label)
 			t[s][1][n] = r.t[1];
 			kmem[s][n] = r.kmem;
 		}
+		if (n == res->reps - 1 && more_reps(res, t, n + 1))
+			res->reps = QUICK_REPS;
 	}
 
 	for (s = 0; s < NR_STACKS; s++) {
@@ -1685,7 +1757,8 @@ static void run_scale(char *va)
 	static double floor_us[NR_LEVELS][NR_FLOORS][MAX_REPS];
 	/* Repetitions that measured each floor */
 	int nfloor[NR_LEVELS][NR_FLOORS] = {};
-	int n, s, lev, op, rc, failed, nlev[NR_STACKS], f;
+	int n, k, s, lev, op, rc, failed, nlev[NR_STACKS], f;
+	int act[NR_STACKS], nact;
 	struct scale_sample smp;
 	double start = now_ms();
 	struct scale_cell *sc;
@@ -1704,9 +1777,12 @@ static void run_scale(char *va)
 	}
 
 	for (n = 0; n < scale.reps; n++) {
-		for (s = 0; s < NR_STACKS; s++) {
-			if (!nlev[s])
-				continue;
+		nact = 0;
+		for (k = 0; k < NR_STACKS; k++)
+			if (nlev[k])
+				act[nact++] = k;
+		for (k = 0; k < nact; k++) {
+			s = act[rep_slot(n, nact, k)];
 			rep_init(&r, s, va, 0, false);
 			rc = rep_scale(&r, nlev[s], &smp, &failed);
 			if (rc)
@@ -1927,7 +2003,7 @@ static void print_final(const struct rowdef *row, const struct result *res)
 	printf("; shim/type1 time %s", e);
 	if (row->mem)
 		printf(" memory %s", f);
-	printf("; %.1f s\n", res->secs);
+	printf("; %d reps, %.1f s\n", res->reps, res->secs);
 }
 
 static void print_row(int row_idx)
@@ -1935,14 +2011,23 @@ static void print_row(int row_idx)
 	static const int order[NR_BACKINGS] = { B_4K, B_THP, B_HUGETLB };
 	const struct rowdef *row = &rows[row_idx];
 	const struct result *res;
-	int b, s, reps = 0;
+	int b, s, reps = 0, most = 0;
 
-	for (b = 0; b < NR_BACKINGS; b++)
-		if (results[row_idx][b].ran)
-			reps = results[row_idx][b].reps;
-	printf("\n## %s: %llu MiB at %#lx: %s; medians of %d reps\n",
+	for (b = 0; b < NR_BACKINGS; b++) {
+		res = &results[row_idx][b];
+		if (!res->ran)
+			continue;
+		if (!reps || res->reps < reps)
+			reps = res->reps;
+		if (res->reps > most)
+			most = res->reps;
+	}
+	printf("\n## %s: %llu MiB at %#lx: %s; medians of %d reps",
 	       row_name(row), (unsigned long long)(row_size(row) >> 20),
 	       BENCH_IOVA, row->what, reps);
+	if (most > reps)
+		printf(", %d with a figure under %.0f ms", most, QUICK_MS);
+	printf("\n");
 	print_line(COLS, "backing", "stack", row->col[0], row->col[1], "maps",
 		   "syncs", "qi", "KiB/GiB", "ioasid/iommufd", "ioasid/type1",
 		   "shim/type1");
@@ -2241,7 +2326,11 @@ static void print_usage(FILE *f)
 	fprintf(f, " SIZE 128 MiB; 3 reps; no scale\n");
 	fprintf(f, "  --reps N         N repetitions (1..%d); default 5,",
 		MAX_REPS);
-	fprintf(f, " 3 with --short\n");
+	fprintf(f, " 3 with --short,\n");
+	fprintf(f, "                   %d for a row and backing with a",
+		QUICK_REPS);
+	fprintf(f, " figure under %.0f ms in each of the first 5\n",
+		QUICK_MS);
 	fprintf(f, "  --scale          add the scale row (1000 and 10000");
 	fprintf(f, " with --short)\n");
 	fprintf(f, "  --rows LIST      only these, comma-separated:");
@@ -2461,8 +2550,14 @@ int main(int argc, char **argv)
 	       kmem_noise);
 	printf(" idle reads (+-%lld KiB/GiB on 64M rows, +-%lld on 512M)\n",
 	       kmem_noise * 16, kmem_noise * 2);
-	printf("# SIZE %llu MiB, %d reps\n",
-	       (unsigned long long)(opt.size >> 20), nr_reps());
+	printf("# SIZE %llu MiB, %d reps", (unsigned long long)(opt.size >> 20),
+	       nr_reps());
+	if (!opt.reps && !opt.short_run) {
+		printf(" (%d for a row and backing with a figure under %.0f ms",
+		       QUICK_REPS, QUICK_MS);
+		printf(" in each of the first %d)", nr_reps());
+	}
+	printf("\n");
 
 	/* Huge pages first, while memory is least fragmented */
 	for (i = 0; i < NR_BACKINGS; i++)

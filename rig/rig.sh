@@ -465,6 +465,8 @@ do_bench() {
 # The VT-d benchmark under the host's perf, sampling the whole VM; the
 # samples of each stack's operations summed up by rig/profile.py. For
 # finding where time goes; the figures to quote are the benchmark's own.
+# --no-counts: no repetition runs with ftrace's hooks, whose trampolines
+# would take a share of every stack's samples.
 do_profile() {
 	local args=${BENCH_ARGS:---rows scale --backings 4k --reps 1} rc=0
 	command -v perf >/dev/null ||
@@ -483,7 +485,7 @@ do_profile() {
 	build_bench_kernel
 	say "benchmark on VT-d under perf: ioasid_bench_vtd $args"
 	KERNEL_DIR=$BB boot_cmd \
-		"$(sed -e "s|@ARGS@|$args|" -e "s|@REPO@|$REPO|" \
+		"$(sed -e "s|@ARGS@|$args --no-counts|" -e "s|@REPO@|$REPO|" \
 			"$REPO/rig/profile.sh")" \
 		"$CMDLINE" "$OUT/profile.log" || rc=$?
 	tr -d '\r' < "$OUT/profile.log" | sed '/^@@EXIT /d'

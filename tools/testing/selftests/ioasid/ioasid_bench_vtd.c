@@ -14,7 +14,7 @@
  * every column; so do the rows a stack cannot do.
  *
  *   ioasid_bench_vtd [--short] [--reps N] [--scale] [--rows LIST]
- *                    [--backings LIST] [--size MIB]
+ *                    [--backings LIST] [--size MIB] [--no-counts]
  *
  * --short runs map64M, small2M, unplug2M, fill, copy, floor, iommu and
  * readback with SIZE 128 MiB and 3 repetitions; the full run (no option)
@@ -169,7 +169,9 @@
  * iommu_map_sg + iommu_map_nosync (in this tree none calls another).
  * "syncs" is intel_iommu_iotlb_sync_map, "qi" every invalidation queued
  * to VT-d (qi_submit_sync), each a trap to QEMU under TCG. Without tracefs
- * or the profiler (CONFIG_FUNCTION_PROFILER) they print as "-".
+ * or the profiler (CONFIG_FUNCTION_PROFILER), or with --no-counts, which
+ * rig.sh profile passes so that no sample comes from a repetition under
+ * ftrace, they print as "-".
  *
  * Output: a line "# ran ROW BACKING in N s" as each row completes, then a
  * table per row: for each backing and stack the medians of the two timed
@@ -232,6 +234,7 @@ static_assert((SCALE_MAX + 1 + SCALE_PROBES) * PAGE_SZ <= SZ_512M,
 static struct {
 	bool short_run;
 	bool scale;		/* --scale */
+	bool no_counts;		/* --no-counts */
 	int reps;		/* 0: 3 with --short, else 5 */
 	uint64_t size;		/* SIZE of the rows that say so; 0: default */
 	unsigned int rows;	/* bit per row; 0: by --short */
@@ -2321,7 +2324,8 @@ static void print_usage(FILE *f)
 	int i;
 
 	fprintf(f, "usage: %s [--short] [--reps N] [--scale]", BENCH_PROG);
-	fprintf(f, " [--rows LIST] [--backings LIST] [--size MIB]\n");
+	fprintf(f, " [--rows LIST] [--backings LIST] [--size MIB]");
+	fprintf(f, " [--no-counts]\n");
 	fprintf(f, "  --short          64M rows, and the SIZE rows with");
 	fprintf(f, " SIZE 128 MiB; 3 reps; no scale\n");
 	fprintf(f, "  --reps N         N repetitions (1..%d); default 5,",
@@ -2341,6 +2345,8 @@ static void print_usage(FILE *f)
 	fprintf(f, " 4k thp hugetlb\n");
 	fprintf(f, "  --size MIB       SIZE of small2M, unplug2M, fill and");
 	fprintf(f, " copy: 64, 128, 256 or 512 (default 512)\n");
+	fprintf(f, "  --no-counts      no extra repetition counting IOMMU");
+	fprintf(f, " calls with ftrace\n");
 }
 
 static void usage_error(void)
@@ -2388,6 +2394,8 @@ static void parse_args(int argc, char **argv)
 			opt.short_run = true;
 		} else if (!strcmp(argv[i], "--scale")) {
 			opt.scale = true;
+		} else if (!strcmp(argv[i], "--no-counts")) {
+			opt.no_counts = true;
 		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
 			opt.reps = strtol(argv[++i], &end, 10);
 			if (*end || opt.reps < 1 || opt.reps > MAX_REPS)
@@ -2527,7 +2535,10 @@ int main(int argc, char **argv)
 	if (i == NR_STACKS)
 		die("none of the stacks is there", 0);
 
-	prof_setup();
+	if (opt.no_counts)
+		snprintf(prof.why, sizeof(prof.why), "--no-counts");
+	else
+		prof_setup();
 	if (prof.on) {
 		printf("# counts: ftrace function profiler on");
 		for (i = 0; i < NR_FUNCS; i++)

@@ -51,9 +51,9 @@ static struct ioasid_ioas *ioasid_ioas_alloc(bool nest_parent,
 	ioas->nest_parent = nest_parent;
 	ioas->max_pgsize = max_pgsize;
 	mutex_init(&ioas->mutex);
-	ioas->areas = RB_ROOT_CACHED;
+	ioas->areas = RB_ROOT;
 	ioas->reserved = RB_ROOT_CACHED;
-	ioas->stuck = RB_ROOT_CACHED;
+	ioas->stuck = RB_ROOT;
 	INIT_LIST_HEAD(&ioas->domains);
 	INIT_LIST_HEAD(&ioas->accesses);
 	ioas->unpinning = RB_ROOT_CACHED;
@@ -401,7 +401,7 @@ static unsigned long ioasid_ioas_busy_until(struct ioasid_ioas *ioas,
 					    unsigned long start,
 					    unsigned long last, bool *busy)
 {
-	struct rb_root_cached *trees[] = { &ioas->areas, &ioas->stuck };
+	struct rb_root *trees[] = { &ioas->areas, &ioas->stuck };
 	struct interval_tree_node *node;
 	struct ioasid_area *area;
 	unsigned long end = 0;
@@ -562,7 +562,7 @@ again:
 		goto err_unplace;
 	}
 	for (i = 0; i < n; i++) {
-		interval_tree_insert(&areas[i]->node, &ioas->areas);
+		ioasid_area_insert(areas[i], &ioas->areas);
 		ioasid_area_store(ioas, areas[i]);
 	}
 	mutex_unlock(&ioas->mutex);
@@ -571,7 +571,7 @@ again:
 err_unplace:
 	for (i = 0; i < n; i++) {
 		if (areas[i]->stuck) {
-			interval_tree_insert(&areas[i]->node, &ioas->stuck);
+			ioasid_area_insert(areas[i], &ioas->stuck);
 			areas[i] = NULL;
 			kept = true;
 			continue;
@@ -1005,7 +1005,7 @@ static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
 		next = ioasid_area_next(area, start, last);
 		if (area->stuck)
 			continue;
-		interval_tree_remove(&area->node, &ioas->areas);
+		ioasid_area_remove(area, &ioas->areas);
 		if (area->node.start < start) {
 			left = spare[0];
 			spare[0] = NULL;
@@ -1026,9 +1026,9 @@ static void ioasid_cut_tree(struct ioasid_ioas *ioas, unsigned long start,
 		cond_resched();
 	}
 	if (left)
-		interval_tree_insert(&left->node, &ioas->areas);
+		ioasid_area_insert(left, &ioas->areas);
 	if (right)
-		interval_tree_insert(&right->node, &ioas->areas);
+		ioasid_area_insert(right, &ioas->areas);
 }
 
 /*
@@ -1945,12 +1945,12 @@ void ioasid_ioas_destroy(struct ioasid_ioas *ioas)
 	WARN_ON(!RB_EMPTY_ROOT(&ioas->reserved.rb_root));
 	/* No domain is left: stuck areas can go too */
 	while ((area = ioasid_area_first(ioas, 0, ULONG_MAX))) {
-		interval_tree_remove(&area->node, &ioas->areas);
+		ioasid_area_remove(area, &ioas->areas);
 		ioasid_area_free(area);
 		cond_resched();
 	}
 	while ((area = ioasid_area_first_in(&ioas->stuck, 0, ULONG_MAX))) {
-		interval_tree_remove(&area->node, &ioas->stuck);
+		ioasid_area_remove(area, &ioas->stuck);
 		ioasid_area_free(area);
 	}
 	mutex_unlock(&ioas->mutex);

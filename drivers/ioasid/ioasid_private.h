@@ -29,6 +29,7 @@
 #include <linux/iommu.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/rbtree.h>
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/types.h>
@@ -288,8 +289,25 @@ void ioasid_pages_move_store(struct ioasid_pages *pages,
 			     struct iommu_domain *to);
 
 /**
+ * struct ioasid_iova_node - a node of a tree of IOVA ranges that never overlap
+ * @rb: In the tree, by @start
+ * @start: First IOVA of the range
+ * @last: Last IOVA of the range
+ *
+ * Ranges that never overlap are in the same order by start and by last, so
+ * a plain rbtree finds the first range ending at or after an IOVA in one
+ * walk down, one node per level; an interval tree would also read, and
+ * keep up to date, the highest end under every node.
+ */
+struct ioasid_iova_node {
+	struct rb_node rb;
+	unsigned long start;
+	unsigned long last;
+};
+
+/**
  * struct ioasid_area - one mapping of a normal IOASID
- * @node: IOVA range [start, last] in &struct ioasid_ioas.areas
+ * @node: IOVA range [start, last] in &struct ioasid_ioas.areas or .stuck
  * @use: Range of page indexes of @pages mapped, [start, last]; recorded in
  *       @pages as in use
  * @pages: Pinned memory behind the range
@@ -298,48 +316,61 @@ void ioasid_pages_move_store(struct ioasid_pages *pages,
  *         pinned until the IOASID is destroyed, when no domain is left
  */
 struct ioasid_area {
-	struct interval_tree_node node;
+	struct ioasid_iova_node node;
 	struct interval_tree_node use;
 	struct ioasid_pages *pages;
 	int prot;
 	bool stuck;
 };
 
-static inline struct ioasid_area *to_area(struct interval_tree_node *node)
+static inline struct ioasid_area *to_area(struct rb_node *rb)
 {
-	return container_of(node, struct ioasid_area, node);
+	return container_of(rb, struct ioasid_area, node.rb);
+}
+
+static inline bool ioasid_area_less(struct rb_node *a, const struct rb_node *b)
+{
+	return to_area(a)->node.start <
+	       container_of_const(b, struct ioasid_area, node.rb)->node.start;
+}
+
+/* Put @area in @root, where no area overlaps it */
+static inline void ioasid_area_insert(struct ioasid_area *area,
+				      struct rb_root *root)
+{
+	rb_add(&area->node.rb, root, ioasid_area_less);
+}
+
+static inline void ioasid_area_remove(struct ioasid_area *area,
+				      struct rb_root *root)
+{
+	rb_erase(&area->node.rb, root);
 }
 
 /*
- * The first area of @root overlapping [start, last], or NULL.
- *
- * The areas of a tree never overlap, so their order by start is their
- * order by last too: one walk down the tree, one node per level, finds the
- * first area ending at or after @start. interval_tree_iter_first(), made
- * for ranges that may overlap, also reads the left child of every node it
- * passes, and the leftmost node: in a tree of 100000 areas, twice the
- * cache lines of a lookup.
+ * The first area of @root overlapping [start, last], or NULL: the first
+ * ending at or after @start, if it starts no later than @last.
  */
 static inline struct ioasid_area *
-ioasid_area_first_in(struct rb_root_cached *root, unsigned long start,
+ioasid_area_first_in(struct rb_root *root, unsigned long start,
 		     unsigned long last)
 {
-	struct interval_tree_node *node, *found = NULL;
-	struct rb_node *rb = root->rb_root.rb_node;
+	struct rb_node *rb = root->rb_node;
+	struct ioasid_area *area, *found = NULL;
 
 	while (rb) {
-		node = rb_entry(rb, struct interval_tree_node, rb);
-		if (node->last < start) {
+		area = to_area(rb);
+		if (area->node.last < start) {
 			rb = rb->rb_right;
 			continue;
 		}
-		found = node;
+		found = area;
 		/* Holds @start: every area before it ends before @start */
-		if (node->start <= start)
+		if (area->node.start <= start)
 			break;
 		rb = rb->rb_left;
 	}
-	return found && found->start <= last ? to_area(found) : NULL;
+	return found && found->node.start <= last ? found : NULL;
 }
 
 /* The next area after @area overlapping [start, last], or NULL */
@@ -347,17 +378,15 @@ static inline struct ioasid_area *ioasid_area_next(struct ioasid_area *area,
 						   unsigned long start,
 						   unsigned long last)
 {
-	struct interval_tree_node *node;
 	struct rb_node *rb;
 
-	/* As above: the next area in the tree is the next by IOVA */
+	/* The next area in the tree is the next by IOVA */
 	if (area->node.last >= last)
 		return NULL;
 	rb = rb_next(&area->node.rb);
-	if (!rb)
+	if (!rb || to_area(rb)->node.start > last)
 		return NULL;
-	node = rb_entry(rb, struct interval_tree_node, rb);
-	return node->start <= last ? to_area(node) : NULL;
+	return to_area(rb);
 }
 
 /**
@@ -398,7 +427,7 @@ struct ioasid_resv {
 /**
  * struct ioasid_ioas - a normal IOASID
  * @obj: Table entry
- * @mutex: Protects @areas, @reserved and @domains
+ * @mutex: Protects @areas, @reserved, @domains and @stuck
  * @areas: Every mapping, keyed by IOVA. The source of truth: every domain
  *         holds exactly these mappings.
  * @reserved: IOVA ranges the attached devices cannot use (MSI windows and
@@ -406,8 +435,8 @@ struct ioasid_resv {
  * @domains: The &struct ioasid_domain devices are attached to. Devices
  *           share a domain when their IOMMU instance can; one that cannot
  *           gets a domain of its own, filled from @areas.
- * @stuck: Areas out of @areas that an IOMMU driver failed to unmap from
- *         some domain when a MAP was undone; never used, kept pinned
+ * @stuck: Areas, never in @areas, that an IOMMU driver failed to unmap
+ *         from some domain when a MAP was undone; never used, kept pinned
  * @max_pgsize: Largest IOMMU page its mappings may use, 0 for no limit:
  *              UNMAP can cut them at any multiple of it
  * @nest_parent: Created with IOASID_CREATE_NEST_PARENT: its domains are
@@ -422,10 +451,10 @@ struct ioasid_resv {
 struct ioasid_ioas {
 	struct ioasid_object obj;
 	struct mutex mutex; /* areas, reserved, domains, stuck */
-	struct rb_root_cached areas;
+	struct rb_root areas;
 	struct rb_root_cached reserved;
 	struct list_head domains;
-	struct rb_root_cached stuck;
+	struct rb_root stuck;
 	unsigned long max_pgsize;
 	bool nest_parent;
 	bool core_domains;
